@@ -1,0 +1,9 @@
+//! RabbitMQ: the topology every process declares, message headers, and the
+//! confirm-mode publisher. Consumers live in the workers crate.
+
+pub mod headers;
+pub mod publisher;
+pub mod topology;
+
+pub use publisher::{Backoff, PublishError, Publisher, Target, connect_named as connect};
+pub use topology::{ORDER_ROUTING_KEY, Topology};

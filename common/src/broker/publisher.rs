@@ -1,0 +1,235 @@
+//! Publishing with publisher confirms on a supervised connection.
+//!
+//! A publish succeeds only when the broker confirmed a persistent message
+//! that it could route (`mandatory`): an unroutable return, a nack, a confirm
+//! that does not come within the timeout, a broker that blocks publishers
+//! (memory or disk alarm) or a missing connection are each an error the
+//! caller maps to `503`. The connection is kept by a supervisor task that
+//! reconnects with backoff, so a request never waits on a dead broker.
+
+use super::topology::Topology;
+use crate::config::BrokerConfig;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("the message broker is not connected")]
+    NotConnected,
+    #[error("the message broker is blocking publishers (resource alarm)")]
+    Blocked,
+    #[error("the message broker did not confirm within {0:?}")]
+    ConfirmTimeout(Duration),
+    #[error("the message broker refused the message")]
+    Nacked,
+    #[error("the message could not be routed to any queue")]
+    Unroutable,
+    #[error("message broker error: {0}")]
+    Broker(#[from] lapin::Error),
+}
+
+/// Where a message goes.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub exchange: &'a str,
+    pub routing_key: &'a str,
+}
+
+#[derive(Clone)]
+pub struct Publisher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: String,
+    connection_name: String,
+    topology: Topology,
+    confirm_timeout: Duration,
+    channel_count: usize,
+    live: RwLock<Option<Arc<Live>>>,
+    wake: Notify,
+    next_channel: AtomicUsize,
+}
+
+struct Live {
+    connection: Connection,
+    channels: Vec<Channel>,
+}
+
+impl Live {
+    fn healthy(&self) -> bool {
+        self.connection.status().connected() && self.channels.iter().all(|c| c.status().connected())
+    }
+}
+
+impl Publisher {
+    /// Start the supervisor; it connects in the background and keeps at it.
+    pub fn start(config: &BrokerConfig, connection_name: String, shutdown: CancellationToken) -> Self {
+        let inner = Arc::new(Inner {
+            url: config.url.clone(),
+            connection_name,
+            topology: Topology::from_config(config),
+            confirm_timeout: config.confirm_timeout,
+            channel_count: config.publish_channels,
+            live: RwLock::new(None),
+            wake: Notify::new(),
+            next_channel: AtomicUsize::new(0),
+        });
+        tokio::spawn(supervise(inner.clone(), shutdown));
+        Self { inner }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.inner.topology
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.live().is_some_and(|l| l.healthy())
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        self.live().is_some_and(|l| l.connection.status().blocked())
+    }
+
+    /// Wait until connected (start-up, tests); false on timeout.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.is_connected() {
+                return true;
+            }
+            self.inner.wake.notify_one();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.is_connected()
+    }
+
+    /// Publish one persistent message and wait for the broker's confirm.
+    pub async fn publish(&self, target: Target<'_>, body: &[u8], properties: BasicProperties) -> Result<(), PublishError> {
+        let live = self.live().filter(|l| l.healthy()).ok_or_else(|| {
+            self.inner.wake.notify_one();
+            PublishError::NotConnected
+        })?;
+        if live.connection.status().blocked() {
+            return Err(PublishError::Blocked);
+        }
+        let index = self.inner.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
+        let channel = &live.channels[index];
+        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let timeout = self.inner.confirm_timeout;
+        let confirmed = tokio::time::timeout(timeout, async {
+            channel
+                .basic_publish(target.exchange.into(), target.routing_key.into(), options, body, properties)
+                .await?
+                .await
+        })
+        .await;
+        match confirmed {
+            Err(_) => Err(PublishError::ConfirmTimeout(timeout)),
+            Ok(Err(error)) => {
+                self.inner.wake.notify_one();
+                Err(PublishError::Broker(error))
+            }
+            Ok(Ok(Confirmation::Ack(Some(_returned)))) => Err(PublishError::Unroutable),
+            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+            Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Nacked),
+            // Confirms are always selected on our channels; treat anything else as unconfirmed.
+            Ok(Ok(Confirmation::NotRequested)) => Err(PublishError::Nacked),
+        }
+    }
+
+    fn live(&self) -> Option<Arc<Live>> {
+        self.inner.live.read().ok().and_then(|guard| guard.clone())
+    }
+}
+
+async fn supervise(inner: Arc<Inner>, shutdown: CancellationToken) {
+    let mut backoff = Backoff::default();
+    loop {
+        let current = inner.live.read().ok().and_then(|g| g.clone());
+        if !current.as_ref().is_some_and(|l| l.healthy()) {
+            set_live(&inner, None);
+            match connect(&inner).await {
+                Ok(live) => {
+                    tracing::info!(connection = %inner.connection_name, "publisher connected to the broker");
+                    set_live(&inner, Some(Arc::new(live)));
+                    backoff.reset();
+                }
+                Err(error) => {
+                    tracing::warn!(connection = %inner.connection_name, %error, "publisher cannot reach the broker; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(backoff.next_delay()) => continue,
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+    if let Some(live) = inner.live.read().ok().and_then(|g| g.clone()) {
+        let _ = live.connection.close(200, "shutdown".into()).await;
+    }
+}
+
+fn set_live(inner: &Inner, live: Option<Arc<Live>>) {
+    if let Ok(mut guard) = inner.live.write() {
+        *guard = live;
+    }
+}
+
+async fn connect(inner: &Inner) -> Result<Live, lapin::Error> {
+    let connection = super::connect(&inner.url, &inner.connection_name).await?;
+    let mut channels = Vec::with_capacity(inner.channel_count);
+    for _ in 0..inner.channel_count {
+        let channel = connection.create_channel().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channels.push(channel);
+    }
+    if let Some(first) = channels.first() {
+        inner.topology.declare(first).await?;
+    }
+    Ok(Live { connection, channels })
+}
+
+/// Exponential backoff with jitter for reconnects: 100 ms doubling to 5 s.
+#[derive(Default)]
+pub struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    pub fn next_delay(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let base = 100u64.saturating_mul(1 << self.failures.min(6)).min(5_000);
+        let jitter = rand::random_range(0..=base / 2);
+        Duration::from_millis(base / 2 + jitter)
+    }
+
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// Connect with a bounded wait and a name the broker shows (and tests close by).
+pub async fn connect_named(url: &str, name: &str) -> Result<Connection, lapin::Error> {
+    let properties = ConnectionProperties::default().with_connection_name(name.into());
+    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, properties)).await {
+        Ok(result) => result,
+        Err(_) => Err(lapin::ErrorKind::IOError(Arc::new(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connecting to the broker timed out",
+        )))
+        .into()),
+    }
+}

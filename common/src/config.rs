@@ -1,0 +1,270 @@
+//! Configuration from environment variables, parsed and validated once at
+//! start-up. Development defaults let `scripts/run` work out of the box;
+//! production (`APP_ENV=production`) refuses missing or weak secrets.
+//! Every variable is documented in the README.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Test,
+    Production,
+}
+
+/// A secret that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub env: AppEnv,
+    pub log_level: String,
+    pub log_json: bool,
+    pub database: DatabaseConfig,
+    pub broker: BrokerConfig,
+    /// Optional: shared rate limits and fast duplicate checks. Without it
+    /// each replica limits on its own and duplicates go to Postgres.
+    pub redis_url: Option<String>,
+    pub secrets: Secrets,
+    pub ingest: IngestConfig,
+    pub worker: WorkerConfig,
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub pool_size: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    pub url: String,
+    /// Prefix of every exchange and queue name: one broker can host several
+    /// isolated pipelines (each test gets its own).
+    pub prefix: String,
+    /// Shown in the broker's connection list; tests close connections by it.
+    pub connection_name: Option<String>,
+    pub confirm_timeout: Duration,
+    pub publish_channels: usize,
+    /// Delay before each retry of a transiently failed order, one delay queue each.
+    pub retry_delays: Vec<Duration>,
+    /// Redeliveries (crash, nack) the broker allows before dead-lettering.
+    pub delivery_limit: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Secrets {
+    pub jwt_secret: Secret,
+    pub jwt_refresh_secret: Secret,
+    pub internal_api_key: Secret,
+}
+
+#[derive(Clone, Debug)]
+pub struct IngestConfig {
+    pub addr: SocketAddr,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Health and metrics port of a worker.
+    pub addr: SocketAddr,
+    pub prefetch: u16,
+    pub batch_size: usize,
+    /// How long a batch waits for more messages once it has one.
+    pub batch_linger: Duration,
+    /// Batches committed at once by one worker process.
+    pub concurrency: usize,
+    /// Deliveries of an order (first + retries) before it is dead-lettered.
+    pub max_attempts: u32,
+    /// Bound on one batch's database transaction (ORDER_TRANSACTION_TIMEOUT).
+    pub transaction_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+/// Development-only defaults; production refuses them.
+pub const DEV_JWT_SECRET: &str = "dev-only-jwt-secret-change-me-0000000000";
+pub const DEV_JWT_REFRESH_SECRET: &str = "dev-only-refresh-secret-change-me-000000";
+pub const DEV_INTERNAL_API_KEY: &str = "dev-only-internal-key-change-me-00000000";
+const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Build from any lookup (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let app_env = match env.text("APP_ENV", "development").as_str() {
+            "development" | "dev" => AppEnv::Development,
+            "test" => AppEnv::Test,
+            "production" | "prod" => AppEnv::Production,
+            other => return Err(invalid("APP_ENV", format!("unknown environment {other:?}"))),
+        };
+        let retry_delays = env.durations("RETRY_DELAYS", "1s,5s,30s,2m,10m")?;
+        let default_attempts = u32::try_from(retry_delays.len() + 1).unwrap_or(u32::MAX);
+        let config = Config {
+            env: app_env,
+            log_level: env.text("LOG_LEVEL", "info"),
+            log_json: env.text("LOG_FORMAT", "json") != "pretty",
+            database: DatabaseConfig {
+                url: env.text("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/warungin"),
+                pool_size: env.number("DATABASE_POOL_SIZE", 16)?,
+            },
+            broker: BrokerConfig {
+                url: env.text("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+                prefix: env.text("AMQP_PREFIX", "warungin"),
+                connection_name: lookup("AMQP_CONNECTION_NAME"),
+                confirm_timeout: env.duration("PUBLISH_CONFIRM_TIMEOUT", "5s")?,
+                publish_channels: env.number("PUBLISH_CHANNELS", 2)?,
+                retry_delays,
+                delivery_limit: env.number("AMQP_DELIVERY_LIMIT", 20)?,
+            },
+            redis_url: match lookup("REDIS_URL") {
+                Some(url) if url == "off" || url == "none" => None,
+                Some(url) => Some(url),
+                None if app_env == AppEnv::Production => None,
+                None => Some("redis://127.0.0.1:6379".to_owned()),
+            },
+            secrets: Secrets {
+                jwt_secret: env.secret("JWT_SECRET", DEV_JWT_SECRET, app_env)?,
+                jwt_refresh_secret: env.secret("JWT_REFRESH_SECRET", DEV_JWT_REFRESH_SECRET, app_env)?,
+                internal_api_key: env.secret("INTERNAL_API_KEY", DEV_INTERNAL_API_KEY, app_env)?,
+            },
+            ingest: IngestConfig {
+                addr: env.addr("INGEST_ADDR", "127.0.0.1:8080")?,
+                access_token_ttl: env.duration("ACCESS_TOKEN_TTL", "15m")?,
+                refresh_token_ttl: env.duration("REFRESH_TOKEN_TTL", "72h")?,
+            },
+            worker: WorkerConfig {
+                addr: env.addr("WORKER_ADDR", "127.0.0.1:9091")?,
+                prefetch: env.number("WORKER_PREFETCH", 300)?,
+                batch_size: env.number("WORKER_BATCH_SIZE", 100)?,
+                batch_linger: env.duration("WORKER_BATCH_LINGER", "5ms")?,
+                concurrency: env.number("WORKER_CONCURRENCY", 2)?,
+                max_attempts: env.number("WORKER_MAX_ATTEMPTS", default_attempts)?,
+                transaction_timeout: env.duration("ORDER_TRANSACTION_TIMEOUT", "10s")?,
+            },
+            shutdown_timeout: env.duration("SHUTDOWN_TIMEOUT", "30s")?,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.env == AppEnv::Production {
+            let s = &self.secrets;
+            if s.jwt_secret == s.jwt_refresh_secret || s.jwt_secret == s.internal_api_key {
+                return Err(invalid("JWT_SECRET", "must differ from JWT_REFRESH_SECRET and INTERNAL_API_KEY".into()));
+            }
+            if s.jwt_refresh_secret == s.internal_api_key {
+                return Err(invalid("JWT_REFRESH_SECRET", "must differ from INTERNAL_API_KEY".into()));
+            }
+        }
+        let w = &self.worker;
+        if w.batch_size == 0 || w.concurrency == 0 || w.max_attempts == 0 {
+            return Err(invalid("WORKER_BATCH_SIZE", "batch size, concurrency and attempts must be positive".into()));
+        }
+        if self.broker.retry_delays.is_empty() {
+            return Err(invalid("RETRY_DELAYS", "needs at least one delay".into()));
+        }
+        if self.broker.publish_channels == 0 || self.database.pool_size == 0 {
+            return Err(invalid("PUBLISH_CHANNELS", "channels and pool size must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(name: &'static str, message: String) -> ConfigError {
+    ConfigError::Invalid { name, message }
+}
+
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn text(&self, name: &str, default: &str) -> String {
+        (self.0)(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
+        match (self.0)(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| invalid(name, format!("{v:?} is not a valid number"))),
+        }
+    }
+
+    fn duration(&self, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+        let text = self.text(name, default);
+        parse_duration(&text).ok_or_else(|| invalid(name, format!("{text:?} is not a duration (e.g. 500ms, 5s, 2m, or milliseconds)")))
+    }
+
+    fn durations(&self, name: &'static str, default: &str) -> Result<Vec<Duration>, ConfigError> {
+        let text = self.text(name, default);
+        text.split(',')
+            .map(|part| parse_duration(part.trim()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| invalid(name, format!("{text:?} is not a comma-separated list of durations")))
+    }
+
+    fn addr(&self, name: &'static str, default: &str) -> Result<SocketAddr, ConfigError> {
+        let text = self.text(name, default);
+        text.parse().map_err(|_| invalid(name, format!("{text:?} is not host:port")))
+    }
+
+    fn secret(&self, name: &'static str, dev_default: &str, env: AppEnv) -> Result<Secret, ConfigError> {
+        match ((self.0)(name), env) {
+            (None, AppEnv::Production) => Err(invalid(name, "is required in production".into())),
+            (Some(v), AppEnv::Production) if v.len() < MIN_SECRET_BYTES => {
+                Err(invalid(name, format!("must be at least {MIN_SECRET_BYTES} bytes in production")))
+            }
+            (Some(v), AppEnv::Production) if v.starts_with("dev-only-") => {
+                Err(invalid(name, "is a documented development default; set a real secret in production".into()))
+            }
+            (Some(v), _) => Ok(Secret::new(v)),
+            (None, _) => Ok(Secret::new(dev_default)),
+        }
+    }
+}
+
+/// `250ms`, `5s`, `2m`, `1h`, or a bare number of milliseconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    match unit {
+        "" | "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n * 60)),
+        "h" => Some(Duration::from_secs(n * 3600)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,16 @@
+//! What ingest and workers share: configuration and telemetry, the domain
+//! (money, ids, the validated order, pricing), the message contract, the
+//! broker topology and publisher, and the database pool and migrations.
+
+pub mod broker;
+pub mod config;
+pub mod db;
+pub mod ids;
+pub mod message;
+pub mod money;
+pub mod order;
+pub mod pricing;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use money::Money;

@@ -1,0 +1,123 @@
+//! The message contract between ingest and workers: a versioned, serde-tagged
+//! envelope. Every message a worker may meet in a queue is a variant here, and
+//! every released variant has a golden JSON fixture in `common/tests/fixtures/`
+//! that must keep decoding: a worker of version N+1 reads what version N wrote.
+//!
+//! Unknown fields are tolerated (a newer writer may add optional ones); an
+//! unknown `type` is undecodable and goes to the dead-letter queue.
+
+use crate::ids::{MessageId, OrderId, SyncBatchId, TenantId, UserId, FailedSyncId};
+use crate::order::{Source, ValidatedOrder};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Message {
+    /// Apply an order (first time, redelivery, or an operator's replay).
+    #[serde(rename = "order.v1")]
+    Order(OrderMessage),
+    /// Cancel a committed order and give its stock back.
+    #[serde(rename = "cancel.v1")]
+    Cancel(CancelMessage),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderMessage {
+    pub message_id: MessageId,
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub source: Source,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_batch_id: Option<SyncBatchId>,
+    /// Hex SHA-256 of the request as sent; a message whose hash differs from
+    /// the stored order's is stale and is not applied.
+    pub request_hash: String,
+    pub received_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Set only on an operator's retry of a failed sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+    pub order: ValidatedOrder,
+}
+
+/// An operator's retry of a failed sync, with the overrides they chose.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Replay {
+    pub failed_sync_id: Option<FailedSyncId>,
+    /// Who asked (user id or operator name), for the failed sync's history.
+    pub by: String,
+    #[serde(default)]
+    pub accept_client_prices: bool,
+    #[serde(default)]
+    pub allow_oversell: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelMessage {
+    pub message_id: MessageId,
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub reason: String,
+    pub requested_by: UserId,
+    pub requested_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("undecodable message: {0}")]
+pub struct DecodeError(#[from] serde_json::Error);
+
+impl Message {
+    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        Ok(serde_json::from_slice(body)?)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing these plain structs cannot fail (no maps with non-string keys).
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The AMQP `type` property, mirroring the serde tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Order(_) => "order.v1",
+            Message::Cancel(_) => "cancel.v1",
+        }
+    }
+
+    pub fn message_id(&self) -> MessageId {
+        match self {
+            Message::Order(m) => m.message_id,
+            Message::Cancel(m) => m.message_id,
+        }
+    }
+
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Message::Order(m) => m.tenant_id,
+            Message::Cancel(m) => m.tenant_id,
+        }
+    }
+
+    pub fn order_id(&self) -> OrderId {
+        match self {
+            Message::Order(m) => m.order_id,
+            Message::Cancel(m) => m.order_id,
+        }
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Message::Order(m) => m.request_id.as_deref(),
+            Message::Cancel(m) => m.request_id.as_deref(),
+        }
+    }
+}

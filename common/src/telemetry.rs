@@ -1,0 +1,18 @@
+//! Logging, set up once per process: structured JSON lines (or pretty text
+//! with `LOG_FORMAT=pretty`) filtered by `LOG_LEVEL` (a `tracing` filter).
+
+use crate::config::Config;
+use tracing_subscriber::EnvFilter;
+
+pub fn init(config: &Config, service: &'static str) {
+    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let result = if config.log_json {
+        builder.json().flatten_event(true).with_current_span(true).try_init()
+    } else {
+        builder.try_init()
+    };
+    if result.is_ok() {
+        tracing::info!(service, env = ?config.env, "logging initialised");
+    }
+}
