@@ -1,1 +1,94 @@
+//! Workers: consume orders from RabbitMQ and commit them to PostgreSQL
+//! exactly once; retry what failed transiently, record what is dead.
+//!
+//! Flow: `consumer` (batches from the queue) → `handler` (decode, commit)
+//! → `commit` (lock, `commit::plan`, `commit::store`) → `outcome` (ack,
+//! retry, dead-letter) → `settle` (on the broker) → `dlq::record`.
 
+pub mod commit;
+pub mod consumer;
+pub mod dlq;
+pub mod error;
+pub mod fault;
+pub mod handler;
+pub mod health;
+pub mod outcome;
+pub mod pg;
+pub mod settle;
+
+use common::broker::{Publisher, Topology};
+use common::config::Config;
+use common::shutdown::Shutdown;
+use consumer::ConsumerSpec;
+use error::StartError;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tokio::task::JoinHandle;
+
+/// A started worker: its health address and the task that ends after shutdown.
+pub struct RunningWorker {
+    pub health_addr: SocketAddr,
+    pub task: JoinHandle<()>,
+}
+
+/// Start consuming the order queue and the dead-letter queue.
+pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker, StartError> {
+    let w = &config.worker;
+    let pool_size = w.concurrency + 2;
+    let pool = pg::pool(&config.database.url, pool_size, w.transaction_timeout)?;
+    let topology = Topology::from_config(&config.broker);
+    let name = config.broker.connection_name.clone().unwrap_or_else(|| format!("warungin-worker-{}", std::process::id()));
+    let publisher = Publisher::start(&config.broker, format!("{name}-publish"), shutdown.clone());
+    let consuming = Arc::new(AtomicBool::new(false));
+
+    let orders = ConsumerSpec {
+        url: config.broker.url.clone(),
+        connection_name: name.clone(),
+        queue: topology.orders_queue(),
+        prefetch: w.prefetch,
+        batch_size: w.batch_size,
+        linger: w.batch_linger,
+        concurrency: w.concurrency,
+        drain_timeout: config.shutdown_timeout,
+    };
+    let handler = Arc::new(handler::OrderHandler {
+        pool: pool.clone(),
+        settler: settle::Settler { publisher, topology: topology.clone() },
+        policy: outcome::RetryPolicy { max_attempts: w.max_attempts, steps: topology.retry_steps() },
+        transaction_timeout: w.transaction_timeout,
+        queue: topology.orders_queue(),
+        fault: fault::Fault::from_env(config.env),
+    });
+    let dead = ConsumerSpec {
+        connection_name: format!("{name}-dlq"),
+        queue: topology.dead_letter_queue(),
+        prefetch: 50,
+        batch_size: 50,
+        concurrency: 1,
+        ..orders.clone()
+    };
+    let recorder = Arc::new(dlq::record::DeadLetterRecorder {
+        pool: pool.clone(),
+        queue: topology.dead_letter_queue(),
+        shutdown: shutdown.clone(),
+    });
+
+    let listener = tokio::net::TcpListener::bind(w.addr).await.map_err(|source| StartError::Listen { addr: w.addr, source })?;
+    let health_addr = listener.local_addr().map_err(|source| StartError::Listen { addr: w.addr, source })?;
+    let app = health::router(health::Health { pool, consuming: consuming.clone() });
+    let http_shutdown = shutdown.clone();
+    let http = tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned()).await;
+        if let Err(error) = served {
+            tracing::error!(%error, "worker health server failed");
+        }
+    });
+    let orders = tokio::spawn(consumer::run(orders, topology.clone(), handler, shutdown.clone(), consuming));
+    let dead = tokio::spawn(consumer::run(dead, topology, recorder, shutdown, Arc::new(AtomicBool::new(false))));
+    tracing::info!(%health_addr, "worker started");
+    let task = tokio::spawn(async move {
+        let _ = tokio::join!(orders, dead, http);
+    });
+    Ok(RunningWorker { health_addr, task })
+}

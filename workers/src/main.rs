@@ -1,1 +1,42 @@
-fn main(){}
+//! The workers binary: `run` (consume and commit), `migrate` (apply the
+//! database migrations; the run and test scripts call it explicitly).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use common::config::Config;
+use common::shutdown::{Shutdown, cancel_on_signal};
+
+#[derive(Parser)]
+#[command(name = "workers", about = "Warungin order workers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Consume the order and dead-letter queues and commit orders (default).
+    Run,
+    /// Create the database if missing and apply pending migrations.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env().context("invalid configuration")?;
+    common::telemetry::init(&config, "workers");
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Migrate => {
+            common::db::migrate(&config.database.url).await.context("migrating the database")?;
+            tracing::info!("migrations applied");
+        }
+        Command::Run => {
+            let shutdown = Shutdown::new();
+            cancel_on_signal(shutdown.clone());
+            let worker = workers::start(&config, shutdown).await.context("starting the worker")?;
+            worker.task.await.context("worker task")?;
+        }
+    }
+    Ok(())
+}

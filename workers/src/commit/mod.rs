@@ -1,0 +1,11 @@
+//! Commit: apply a batch of order and cancel messages to PostgreSQL in one
+//! transaction. The store locks the rows (orders, then products, each in id
+//! order so concurrent batches cannot deadlock), the plan decides every
+//! message in memory, and the store writes the result set-based and commits.
+
+pub mod plan;
+pub mod sql;
+pub mod store;
+pub mod writes;
+
+pub use plan::Effect;

@@ -1,0 +1,197 @@
+//! The write statements of a batch, each one set-based over `unnest` arrays
+//! so a batch of 100 orders costs the same number of statements as one.
+
+use super::writes::Writes;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+pub struct Statement {
+    pub name: &'static str,
+    pub sql: &'static str,
+    params: Vec<Param>,
+    /// Rows the statement must change; anything else aborts the batch.
+    pub expect_rows: Option<u64>,
+}
+
+impl Statement {
+    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+    }
+}
+
+fn statement(name: &'static str, sql: &'static str, rows: usize, expect: bool, params: Vec<Param>) -> Statement {
+    let expect_rows = expect.then(|| u64::try_from(rows).unwrap_or(u64::MAX));
+    Statement { name, sql, params, expect_rows }
+}
+
+fn col<T, U: ToSql + Sync + Send + 'static>(rows: &[T], f: impl Fn(&T) -> U) -> Param {
+    Box::new(rows.iter().map(f).collect::<Vec<U>>())
+}
+
+const UPDATE_STOCK: &str = "
+UPDATE products p SET stock = p.stock + d.delta, updated_at = now()
+FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS d(tenant_id, id, delta)
+WHERE p.tenant_id = d.tenant_id AND p.id = d.id AND p.stock + d.delta >= 0";
+
+const INSERT_MOVEMENTS: &str = "
+INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, order_id)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::uuid[])";
+
+const UPDATE_COMMITTED: &str = "
+UPDATE orders o SET status = 'committed', subtotal = d.subtotal, discount_total = d.discount_total, total = d.total,
+       discounts = d.discounts, payment_change = d.change, rejection_code = NULL, rejection_message = NULL,
+       committed_at = now(), applied_message_id = d.message_id, updated_at = now()
+FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::jsonb[], $7::bigint[], $8::uuid[])
+     AS d(tenant_id, id, subtotal, discount_total, total, discounts, change, message_id)
+WHERE o.tenant_id = d.tenant_id AND o.id = d.id";
+
+const UPDATE_REJECTED: &str = "
+UPDATE orders o SET status = d.status, rejection_code = d.code, rejection_message = d.message,
+       applied_message_id = d.message_id, updated_at = now()
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[])
+     AS d(tenant_id, id, status, code, message, message_id)
+WHERE o.tenant_id = d.tenant_id AND o.id = d.id";
+
+const UPDATE_CANCELLED: &str = "
+UPDATE orders o SET status = 'cancelled', cancelled_at = now(), cancel_reason = d.reason, updated_at = now()
+FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS d(tenant_id, id, reason)
+WHERE o.tenant_id = d.tenant_id AND o.id = d.id AND o.status = 'committed'";
+
+const INSERT_ITEMS: &str = "
+INSERT INTO order_items (tenant_id, order_id, line_no, product_id, quantity, price, line_total)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int2[], $4::uuid[], $5::int4[], $6::int8[], $7::int8[])";
+
+const INSERT_PAYMENTS: &str = "
+INSERT INTO payments (id, tenant_id, order_id, method, amount, change, reference)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int8[], $6::int8[], $7::text[])";
+
+// Open a failed sync, or count another failure on the existing one, and
+// record either in its history.
+pub(crate) const UPSERT_FAILED_SYNCS: &str = "
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[])
+         AS t(id, tenant_id, order_id, client_order_id, device_id, code, message, request, by)
+), upserted AS (
+    INSERT INTO failed_syncs AS f (id, tenant_id, order_id, client_order_id, device_id, reason_code, reason_message, request)
+    SELECT id, tenant_id, order_id, client_order_id, device_id, code, message, request FROM input
+    ON CONFLICT (tenant_id, order_id) DO UPDATE
+       SET attempts = f.attempts + 1, reason_code = EXCLUDED.reason_code, reason_message = EXCLUDED.reason_message,
+           last_failed_at = now(), status = 'open'
+    RETURNING f.id, f.tenant_id, f.order_id, (f.xmax = 0) AS inserted
+)
+INSERT INTO failed_sync_events (id, tenant_id, failed_sync_id, action, by, note)
+SELECT gen_random_uuid(), u.tenant_id, u.id, CASE WHEN u.inserted THEN 'failed' ELSE 'failed_again' END,
+       i.by, i.code || ': ' || i.message
+FROM upserted u JOIN input i ON i.tenant_id = u.tenant_id AND i.order_id = u.order_id";
+
+const RESOLVE_FAILED_SYNCS: &str = "
+WITH resolved AS (
+    UPDATE failed_syncs f SET status = 'resolved'
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS i(tenant_id, order_id, by)
+    WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id
+    RETURNING f.id, f.tenant_id, i.by
+)
+INSERT INTO failed_sync_events (id, tenant_id, failed_sync_id, action, by)
+SELECT gen_random_uuid(), tenant_id, id, 'resolved', by FROM resolved";
+
+/// The statements for `w`, in the order they must run; empty ones omitted.
+pub fn statements(w: &Writes) -> Vec<Statement> {
+    let mut out = Vec::new();
+    let stock: Vec<_> = w.stock.iter().filter(|(_, delta)| **delta != 0).collect();
+    if !stock.is_empty() {
+        let params = vec![col(&stock, |s| s.0.0.0), col(&stock, |s| s.0.1.0), col(&stock, |s| *s.1)];
+        out.push(statement("stock update", UPDATE_STOCK, stock.len(), true, params));
+    }
+    let m = &w.movements;
+    if !m.is_empty() {
+        let params = vec![
+            col(m, |_| Uuid::now_v7()),
+            col(m, |r| r.tenant_id.0),
+            col(m, |r| r.product_id.0),
+            col(m, |r| r.kind.as_str()),
+            col(m, |r| r.delta),
+            col(m, |r| r.order_id.0),
+        ];
+        out.push(statement("stock movements", INSERT_MOVEMENTS, m.len(), true, params));
+    }
+    let c = &w.commits;
+    if !c.is_empty() {
+        let params = vec![
+            col(c, |r| r.tenant_id.0),
+            col(c, |r| r.order_id.0),
+            col(c, |r| r.subtotal),
+            col(c, |r| r.discount_total),
+            col(c, |r| r.total),
+            col(c, |r| r.discounts.clone()),
+            col(c, |r| r.change),
+            col(c, |r| r.message_id),
+        ];
+        out.push(statement("commit orders", UPDATE_COMMITTED, c.len(), true, params));
+    }
+    let r = &w.rejections;
+    if !r.is_empty() {
+        let params = vec![
+            col(r, |x| x.tenant_id.0),
+            col(r, |x| x.order_id.0),
+            col(r, |x| x.status.as_str()),
+            col(r, |x| x.code),
+            col(r, |x| x.message.clone()),
+            col(r, |x| x.message_id),
+        ];
+        out.push(statement("reject orders", UPDATE_REJECTED, r.len(), true, params));
+    }
+    let x = &w.cancels;
+    if !x.is_empty() {
+        let params = vec![col(x, |r| r.tenant_id.0), col(x, |r| r.order_id.0), col(x, |r| r.reason.clone())];
+        out.push(statement("cancel orders", UPDATE_CANCELLED, x.len(), true, params));
+    }
+    let i = &w.items;
+    if !i.is_empty() {
+        let params = vec![
+            col(i, |r| r.tenant_id.0),
+            col(i, |r| r.order_id.0),
+            col(i, |r| r.line_no),
+            col(i, |r| r.product_id.0),
+            col(i, |r| r.quantity),
+            col(i, |r| r.price),
+            col(i, |r| r.line_total),
+        ];
+        out.push(statement("order items", INSERT_ITEMS, i.len(), true, params));
+    }
+    let p = &w.payments;
+    if !p.is_empty() {
+        let params = vec![
+            col(p, |_| Uuid::now_v7()),
+            col(p, |r| r.tenant_id.0),
+            col(p, |r| r.order_id.0),
+            col(p, |r| r.method),
+            col(p, |r| r.amount),
+            col(p, |r| r.change),
+            col(p, |r| r.reference.clone()),
+        ];
+        out.push(statement("payments", INSERT_PAYMENTS, p.len(), true, params));
+    }
+    let f = &w.failed_syncs;
+    if !f.is_empty() {
+        let params = vec![
+            col(f, |_| Uuid::now_v7()),
+            col(f, |r| r.tenant_id.0),
+            col(f, |r| r.order_id.0),
+            col(f, |r| r.client_order_id),
+            col(f, |r| r.device_id.clone()),
+            col(f, |r| r.code),
+            col(f, |r| r.message.clone()),
+            col(f, |r| r.request.clone()),
+            col(f, |r| r.by.clone()),
+        ];
+        out.push(statement("failed syncs", UPSERT_FAILED_SYNCS, f.len(), true, params));
+    }
+    let v = &w.resolved;
+    if !v.is_empty() {
+        let params = vec![col(v, |r| r.tenant_id.0), col(v, |r| r.order_id.0), col(v, |r| r.by.clone())];
+        out.push(statement("resolve failed syncs", RESOLVE_FAILED_SYNCS, v.len(), false, params));
+    }
+    out
+}

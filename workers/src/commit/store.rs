@@ -1,0 +1,207 @@
+//! The commit path's SQL, all of it. One transaction per batch, three round
+//! trips after BEGIN: lock (orders, products, what cancelled orders sold),
+//! write (one set-based statement per table, pipelined), COMMIT.
+//!
+//! Stock is decremented with a guarded UPDATE on rows this transaction holds
+//! locked, and `CHECK (stock >= 0)` refuses anything that would oversell, so
+//! no code path can take stock that is not there. The unique keys on
+//! payments, order items and stock movements refuse a second effect for an
+//! order even if a bug let one through.
+
+use super::plan::{self, LockedOrder, LockedProduct, Plan, SoldLine};
+use super::writes::Writes;
+use crate::error::StoreError;
+use common::ids::{OrderId, ProductId, TenantId};
+use common::message::{Message, OrderMessage};
+use common::money::Money;
+use common::order::OrderStatus;
+use deadpool_postgres::Transaction;
+use futures::future::try_join_all;
+use std::collections::HashSet;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+/// Apply a batch: lock, plan, write, commit. Returns what was decided.
+pub async fn apply(client: &mut deadpool_postgres::Client, messages: &[&Message]) -> Result<Plan, StoreError> {
+    let tx = client.transaction().await?;
+    let mut locked = lock(&tx, messages).await?;
+    let missing = missing_orders(messages, &locked.0);
+    if !missing.is_empty() {
+        // Rare: a message whose pending row is gone (a database restored
+        // from an older backup, a hand-published message). The message is
+        // self-contained, so the order is recreated from it.
+        insert_orders(&tx, &missing).await?;
+        locked = lock(&tx, messages).await?;
+    }
+    let plan = plan::plan(messages, &locked.0, &locked.1, &locked.2);
+    write(&tx, &plan.writes).await?;
+    tx.commit().await?;
+    Ok(plan)
+}
+
+type Locked = (Vec<LockedOrder>, Vec<LockedProduct>, Vec<SoldLine>);
+
+const LOCK_ORDERS: &str = "
+SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex')
+FROM orders o
+WHERE o.id IN (
+    SELECT x.id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
+    JOIN orders x ON x.tenant_id = k.tenant_id AND x.client_order_id = k.client_order_id
+    UNION
+    SELECT x.id FROM unnest($3::uuid[], $4::uuid[]) AS c(tenant_id, id)
+    JOIN orders x ON x.tenant_id = c.tenant_id AND x.id = c.id)
+ORDER BY o.id
+FOR UPDATE OF o";
+
+const LOCK_PRODUCTS: &str = "
+SELECT p.tenant_id, p.id, p.price, p.stock, p.is_active
+FROM products p
+WHERE p.id IN (
+    SELECT x.id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, id)
+    JOIN products x ON x.tenant_id = k.tenant_id AND x.id = k.id
+    UNION
+    SELECT m.product_id FROM unnest($3::uuid[], $4::uuid[]) AS c(tenant_id, order_id)
+    JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind = 'sale')
+ORDER BY p.id
+FOR UPDATE OF p";
+
+const SOLD_LINES: &str = "
+SELECT m.tenant_id, m.order_id, m.product_id, (-sum(m.delta))::bigint
+FROM unnest($1::uuid[], $2::uuid[]) AS c(tenant_id, order_id)
+JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind = 'sale'
+GROUP BY 1, 2, 3";
+
+async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, StoreError> {
+    let (mut order_tenants, mut client_ids, mut cancel_tenants, mut cancel_ids) = (vec![], vec![], vec![], vec![]);
+    let (mut product_tenants, mut product_ids) = (vec![], vec![]);
+    for message in messages {
+        match message {
+            Message::Order(m) => {
+                order_tenants.push(m.tenant_id.0);
+                client_ids.push(m.order.client_order_id.0);
+                for line in &m.order.items {
+                    product_tenants.push(m.tenant_id.0);
+                    product_ids.push(line.product_id.0);
+                }
+            }
+            Message::Cancel(m) => {
+                cancel_tenants.push(m.tenant_id.0);
+                cancel_ids.push(m.order_id.0);
+            }
+        }
+    }
+    // Prepared first, so the pipelined queries below reach the server in
+    // this order: orders, then products (the global lock order).
+    let (lock_orders, lock_products, sold_lines) =
+        (tx.prepare_cached(LOCK_ORDERS).await?, tx.prepare_cached(LOCK_PRODUCTS).await?, tx.prepare_cached(SOLD_LINES).await?);
+    let order_params: [&(dyn ToSql + Sync); 4] = [&order_tenants, &client_ids, &cancel_tenants, &cancel_ids];
+    let product_params: [&(dyn ToSql + Sync); 4] = [&product_tenants, &product_ids, &cancel_tenants, &cancel_ids];
+    let sold_params: [&(dyn ToSql + Sync); 2] = [&cancel_tenants, &cancel_ids];
+    let (orders, products, sold) = futures::try_join!(
+        tx.query(&lock_orders, &order_params),
+        tx.query(&lock_products, &product_params),
+        tx.query(&sold_lines, &sold_params),
+    )?;
+    let orders = orders
+        .iter()
+        .map(|r| {
+            let status: String = r.try_get(3)?;
+            Ok(LockedOrder {
+                id: OrderId(r.try_get(0)?),
+                tenant_id: TenantId(r.try_get(1)?),
+                client_order_id: r.try_get(2)?,
+                status: OrderStatus::parse(&status).ok_or_else(|| StoreError::Invariant(format!("unknown status {status}")))?,
+                request_hash: r.try_get(4)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let products = products
+        .iter()
+        .map(|r| {
+            Ok(LockedProduct {
+                tenant_id: TenantId(r.try_get(0)?),
+                id: ProductId(r.try_get(1)?),
+                price: Money::from_rupiah(r.try_get(2)?),
+                stock: r.try_get(3)?,
+                is_active: r.try_get(4)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let sold = sold
+        .iter()
+        .map(|r| {
+            Ok(SoldLine {
+                tenant_id: TenantId(r.try_get(0)?),
+                order_id: OrderId(r.try_get(1)?),
+                product_id: ProductId(r.try_get(2)?),
+                quantity: r.try_get(3)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((orders, products, sold))
+}
+
+fn missing_orders<'a>(messages: &[&'a Message], locked: &[LockedOrder]) -> Vec<&'a OrderMessage> {
+    let found: HashSet<(TenantId, Uuid)> = locked.iter().map(|o| (o.tenant_id, o.client_order_id)).collect();
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::Order(o) if !found.contains(&(o.tenant_id, o.order.client_order_id.0)) => Some(o),
+            _ => None,
+        })
+        .collect()
+}
+
+const INSERT_ORDERS: &str = "
+INSERT INTO orders (id, tenant_id, client_order_id, source, request, request_hash, outlet_id, member_id,
+                    device_id, sync_batch_id, created_at, received_at, request_id)
+SELECT k.id, k.tenant_id, k.client_order_id, k.source, k.request, decode(k.request_hash, 'hex'), k.outlet_id,
+       k.member_id, k.device_id, k.sync_batch_id, k.created_at, k.received_at, k.request_id
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::text[], $7::uuid[], $8::uuid[],
+            $9::text[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], $13::text[])
+     AS k(id, tenant_id, client_order_id, source, request, request_hash, outlet_id, member_id,
+          device_id, sync_batch_id, created_at, received_at, request_id)
+ON CONFLICT (tenant_id, client_order_id) DO NOTHING";
+
+pub(crate) async fn insert_orders(tx: &Transaction<'_>, orders: &[&OrderMessage]) -> Result<(), StoreError> {
+    let ids: Vec<Uuid> = orders.iter().map(|m| m.order_id.0).collect();
+    let tenants: Vec<Uuid> = orders.iter().map(|m| m.tenant_id.0).collect();
+    let client_ids: Vec<Uuid> = orders.iter().map(|m| m.order.client_order_id.0).collect();
+    let sources: Vec<&str> = orders.iter().map(|m| m.source.as_str()).collect();
+    let requests: Vec<serde_json::Value> = orders.iter().map(|m| serde_json::to_value(&m.order).unwrap_or_default()).collect();
+    let hashes: Vec<&str> = orders.iter().map(|m| m.request_hash.as_str()).collect();
+    let outlets: Vec<Option<Uuid>> = orders.iter().map(|m| m.order.outlet_id).collect();
+    let members: Vec<Option<Uuid>> = orders.iter().map(|m| m.order.member_id).collect();
+    let devices: Vec<Option<&str>> = orders.iter().map(|m| m.device_id.as_deref()).collect();
+    let batches: Vec<Option<Uuid>> = orders.iter().map(|m| m.sync_batch_id.map(|b| b.0)).collect();
+    let created: Vec<_> = orders.iter().map(|m| m.order.created_at).collect();
+    let received: Vec<_> = orders.iter().map(|m| m.received_at).collect();
+    let request_ids: Vec<Option<&str>> = orders.iter().map(|m| m.request_id.as_deref()).collect();
+    let params: [&(dyn ToSql + Sync); 13] = [
+        &ids, &tenants, &client_ids, &sources, &requests, &hashes, &outlets, &members, &devices, &batches, &created, &received, &request_ids,
+    ];
+    tx.execute(INSERT_ORDERS, &params).await?;
+    Ok(())
+}
+
+/// Write everything the plan decided, one pipelined statement per table.
+async fn write(tx: &Transaction<'_>, w: &Writes) -> Result<(), StoreError> {
+    if w.is_empty() {
+        return Ok(());
+    }
+    let statements = super::sql::statements(w);
+    let mut prepared = Vec::with_capacity(statements.len());
+    for statement in &statements {
+        prepared.push(tx.prepare_cached(statement.sql).await?);
+    }
+    let params: Vec<_> = statements.iter().map(|s| s.params()).collect();
+    let counts = try_join_all(prepared.iter().zip(&params).map(|(p, params)| tx.execute(p, params))).await?;
+    for (statement, count) in statements.iter().zip(counts) {
+        if let Some(expected) = statement.expect_rows
+            && count != expected
+        {
+            return Err(StoreError::Invariant(format!("{} changed {count} rows, expected {expected}", statement.name)));
+        }
+    }
+    Ok(())
+}

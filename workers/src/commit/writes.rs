@@ -1,0 +1,130 @@
+//! The rows one batch writes, gathered by the plan and written set-based by
+//! the store: one statement per table per batch, whatever the batch size.
+
+use common::ids::{OrderId, ProductId, TenantId};
+use common::order::OrderStatus;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MovementKind {
+    Sale,
+    Cancel,
+    Oversold,
+}
+
+impl MovementKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MovementKind::Sale => "sale",
+            MovementKind::Cancel => "cancel",
+            MovementKind::Oversold => "oversold",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Movement {
+    pub tenant_id: TenantId,
+    pub product_id: ProductId,
+    pub kind: MovementKind,
+    pub delta: i64,
+    pub order_id: OrderId,
+}
+
+#[derive(Clone, Debug)]
+pub struct ItemRow {
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub line_no: i16,
+    pub product_id: ProductId,
+    pub quantity: i32,
+    pub price: i64,
+    pub line_total: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct PaymentRow {
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub method: &'static str,
+    pub amount: i64,
+    pub change: i64,
+    pub reference: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CommitRow {
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub subtotal: i64,
+    pub discount_total: i64,
+    pub total: i64,
+    pub discounts: serde_json::Value,
+    pub change: i64,
+    pub message_id: Uuid,
+}
+
+#[derive(Clone, Debug)]
+pub struct RejectRow {
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    /// `rejected` (online) or `failed` (offline, kept as a failed sync).
+    pub status: OrderStatus,
+    pub code: &'static str,
+    pub message: String,
+    pub message_id: Uuid,
+}
+
+#[derive(Clone, Debug)]
+pub struct CancelRow {
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub reason: String,
+}
+
+/// A failed sync opened, or failed again after a retry.
+#[derive(Clone, Debug)]
+pub struct FailedSyncRow {
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub client_order_id: Uuid,
+    pub device_id: Option<String>,
+    pub code: &'static str,
+    pub message: String,
+    pub request: serde_json::Value,
+    pub by: String,
+}
+
+/// A failed sync whose retry committed.
+#[derive(Clone, Debug)]
+pub struct ResolvedRow {
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub by: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Writes {
+    /// Net stock change per product; one guarded UPDATE row each.
+    pub stock: BTreeMap<(TenantId, ProductId), i64>,
+    pub movements: Vec<Movement>,
+    pub items: Vec<ItemRow>,
+    pub payments: Vec<PaymentRow>,
+    pub commits: Vec<CommitRow>,
+    pub rejections: Vec<RejectRow>,
+    pub cancels: Vec<CancelRow>,
+    pub failed_syncs: Vec<FailedSyncRow>,
+    pub resolved: Vec<ResolvedRow>,
+}
+
+impl Writes {
+    pub fn is_empty(&self) -> bool {
+        self.commits.is_empty() && self.rejections.is_empty() && self.cancels.is_empty()
+    }
+
+    pub fn move_stock(&mut self, tenant_id: TenantId, product_id: ProductId, kind: MovementKind, delta: i64, order_id: OrderId) {
+        *self.stock.entry((tenant_id, product_id)).or_default() += delta;
+        self.movements.push(Movement { tenant_id, product_id, kind, delta, order_id });
+    }
+}

@@ -1,0 +1,71 @@
+//! The workers' errors, and the one rule that sorts a failed commit into
+//! transient (worth retrying later) or permanent (retrying cannot help).
+
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    #[error("database pool error: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("commit invariant broken: {0}")]
+    Invariant(String),
+    #[error("the batch's transaction took longer than {0:?}")]
+    Timeout(Duration),
+}
+
+impl StoreError {
+    /// Database or connection unavailable, serialization failure, deadlock,
+    /// lock or statement timeout: the same batch may well succeed later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Db(error) => error.code().is_none_or(is_transient_state),
+            StoreError::Pool(_) | StoreError::Timeout(_) => true,
+            StoreError::Invariant(_) => false,
+        }
+    }
+}
+
+fn is_transient_state(state: &SqlState) -> bool {
+    let code = state.code();
+    // 08 connection, 53 insufficient resources, 57 operator intervention
+    // (statement timeout, shutdown), 58 system error.
+    ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
+        || [
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+        ]
+        .contains(state)
+}
+
+/// Errors that stop a worker process from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid database URL: {0}")]
+    DatabaseUrl(#[from] tokio_postgres::Error),
+    #[error("database pool: {0}")]
+    Pool(#[from] deadpool_postgres::BuildError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlocks_and_timeouts_are_transient_constraint_violations_are_not() {
+        assert!(is_transient_state(&SqlState::T_R_DEADLOCK_DETECTED));
+        assert!(is_transient_state(&SqlState::QUERY_CANCELED));
+        assert!(is_transient_state(&SqlState::ADMIN_SHUTDOWN));
+        assert!(is_transient_state(&SqlState::CONNECTION_FAILURE));
+        assert!(!is_transient_state(&SqlState::UNIQUE_VIOLATION));
+        assert!(!is_transient_state(&SqlState::CHECK_VIOLATION));
+        assert!(StoreError::Timeout(Duration::from_secs(1)).is_transient());
+        assert!(!StoreError::Invariant("x".into()).is_transient());
+    }
+}

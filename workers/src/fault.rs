@@ -1,0 +1,28 @@
+//! Test-only fault injection (`WORKER_FAULT`), refused in production. It
+//! lets the test suite prove what happens when a worker dies at the worst
+//! moment, and that the checks would catch a broken build.
+
+use common::config::AppEnv;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Abort the process after a batch committed, before any ack.
+    CrashAfterCommit,
+}
+
+impl Fault {
+    pub fn from_env(env: AppEnv) -> Option<Fault> {
+        let value = std::env::var("WORKER_FAULT").ok()?;
+        if env == AppEnv::Production {
+            tracing::error!(value, "WORKER_FAULT is ignored in production");
+            return None;
+        }
+        match value.as_str() {
+            "crash_after_commit" => Some(Fault::CrashAfterCommit),
+            other => {
+                tracing::error!(value = other, "unknown WORKER_FAULT ignored");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The order queue's handler: decode each delivery, commit the batch, turn
+//! the result into one outcome per delivery, settle them. A batch that hits
+//! a permanent error is split so one bad message cannot hold back the rest.
+
+use crate::commit::{Effect, plan::Plan, store};
+use crate::consumer::BatchHandler;
+use crate::error::StoreError;
+use crate::fault::Fault;
+use crate::outcome::{self, Failure, Outcome, RetryPolicy};
+use crate::settle::Settler;
+use common::broker::headers;
+use common::message::Message;
+use lapin::message::Delivery;
+use std::time::Duration;
+
+pub struct OrderHandler {
+    pub pool: deadpool_postgres::Pool,
+    pub settler: Settler,
+    pub policy: RetryPolicy,
+    pub transaction_timeout: Duration,
+    pub queue: String,
+    pub fault: Option<Fault>,
+}
+
+struct Incoming {
+    delivery: Delivery,
+    attempt: u32,
+    message: Result<Message, String>,
+}
+
+impl BatchHandler for OrderHandler {
+    async fn handle(&self, batch: Vec<Delivery>) {
+        let incoming: Vec<Incoming> = batch
+            .into_iter()
+            .map(|delivery| Incoming {
+                attempt: headers::attempt(&delivery.properties),
+                message: Message::decode(&delivery.data).map_err(|e| e.to_string()),
+                delivery,
+            })
+            .collect();
+        let outcomes = self.decide(&incoming).await;
+        if self.fault == Some(Fault::CrashAfterCommit) && outcomes.iter().any(|o| *o == Outcome::Ack) {
+            tracing::error!("WORKER_FAULT=crash_after_commit: aborting between commit and ack");
+            std::process::abort();
+        }
+        let settles = incoming.iter().zip(&outcomes).map(|(i, o)| self.settler.settle(&i.delivery, i.attempt, o, &self.queue));
+        futures::future::join_all(settles).await;
+    }
+}
+
+impl OrderHandler {
+    async fn decide(&self, incoming: &[Incoming]) -> Vec<Outcome> {
+        let mut outcomes = vec![Outcome::Ack; incoming.len()];
+        let mut decodable = Vec::with_capacity(incoming.len());
+        for (index, item) in incoming.iter().enumerate() {
+            match &item.message {
+                Ok(message) => decodable.push((index, message)),
+                Err(error) => {
+                    tracing::warn!(%error, "undecodable message; dead-lettering it");
+                    outcomes[index] = outcome::decide(Failure::Undecodable(error), item.attempt, self.policy);
+                }
+            }
+        }
+        if decodable.is_empty() {
+            return outcomes;
+        }
+        let messages: Vec<&Message> = decodable.iter().map(|(_, m)| *m).collect();
+        match self.commit(&messages).await {
+            Ok(plan) => log_effects(&messages, &plan),
+            Err(error) if error.is_transient() || decodable.len() == 1 => {
+                self.fail(&decodable, incoming, &mut outcomes, &error);
+            }
+            Err(error) => {
+                tracing::warn!(%error, size = decodable.len(), "batch failed permanently; committing its messages one by one");
+                for single in decodable.chunks(1) {
+                    match self.commit(&[single[0].1]).await {
+                        Ok(plan) => log_effects(&[single[0].1], &plan),
+                        Err(error) => self.fail(single, incoming, &mut outcomes, &error),
+                    }
+                }
+            }
+        }
+        outcomes
+    }
+
+    fn fail(&self, failed: &[(usize, &Message)], incoming: &[Incoming], outcomes: &mut [Outcome], error: &StoreError) {
+        let text = error.to_string();
+        let failure = if error.is_transient() { Failure::Transient(&text) } else { Failure::Permanent(&text) };
+        for (index, message) in failed {
+            let outcome = outcome::decide(failure, incoming[*index].attempt, self.policy);
+            tracing::warn!(order_id = %message.order_id(), request_id = message.request_id(), %error, ?outcome, "commit failed");
+            outcomes[*index] = outcome;
+        }
+    }
+
+    async fn commit(&self, messages: &[&Message]) -> Result<Plan, StoreError> {
+        let mut client = self.pool.get().await?;
+        match tokio::time::timeout(self.transaction_timeout, store::apply(&mut client, messages)).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Timeout(self.transaction_timeout)),
+        }
+    }
+}
+
+fn log_effects(messages: &[&Message], plan: &Plan) {
+    for (message, effect) in messages.iter().zip(&plan.effects) {
+        let (tenant_id, request_id) = (message.tenant_id(), message.request_id());
+        match effect {
+            Effect::Committed { order_id, total } => {
+                tracing::info!(%tenant_id, %order_id, request_id, total = total.rupiah(), "order committed");
+            }
+            Effect::Rejected { order_id, code } => tracing::info!(%tenant_id, %order_id, request_id, %code, "order rejected"),
+            Effect::Failed { order_id, code } => {
+                tracing::warn!(%tenant_id, %order_id, request_id, %code, "order failed; kept as a failed sync");
+            }
+            Effect::Cancelled { order_id } => tracing::info!(%tenant_id, %order_id, request_id, "order cancelled"),
+            Effect::Skipped { order_id, reason } => tracing::info!(%tenant_id, %order_id, request_id, reason, "message skipped"),
+        }
+    }
+}
