@@ -2,6 +2,8 @@
 //! decoding, and encoding what they decode to must give the same JSON.
 //! Never edit a released fixture; add a new one for a new version.
 
+#![allow(clippy::unwrap_used)]
+
 use common::message::Message;
 use serde_json::Value;
 
@@ -21,7 +23,9 @@ fn round_trip(name: &str) -> Message {
 
 #[test]
 fn order_v1_round_trips() {
-    let Message::Order(order) = round_trip("order.v1.json") else { panic!("not an order") };
+    let Message::Order(order) = round_trip("order.v1.json") else {
+        panic!("not an order")
+    };
     assert_eq!(order.order.items.len(), 2);
     assert_eq!(order.order.discount.rupiah(), 500);
     assert!(order.replay.is_none());
@@ -29,8 +33,14 @@ fn order_v1_round_trips() {
 
 #[test]
 fn order_v1_replay_round_trips() {
-    let Message::Order(order) = round_trip("order.v1.replay.json") else { panic!("not an order") };
-    assert!(order.replay.is_some_and(|r| r.allow_oversell && !r.accept_client_prices));
+    let Message::Order(order) = round_trip("order.v1.replay.json") else {
+        panic!("not an order")
+    };
+    assert!(
+        order
+            .replay
+            .is_some_and(|r| r.allow_oversell && !r.accept_client_prices)
+    );
 }
 
 #[test]

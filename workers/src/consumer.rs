@@ -48,7 +48,13 @@ enum SessionError {
 
 /// Consume until shutdown, reconnecting as often as needed. `ready` tells
 /// health checks whether a consumer is currently attached.
-pub async fn run<H: BatchHandler>(spec: ConsumerSpec, topology: Topology, handler: Arc<H>, shutdown: Shutdown, ready: Arc<AtomicBool>) {
+pub async fn run<H: BatchHandler>(
+    spec: ConsumerSpec,
+    topology: Topology,
+    handler: Arc<H>,
+    shutdown: Shutdown,
+    ready: Arc<AtomicBool>,
+) {
     let mut backoff = Backoff::default();
     while !shutdown.is_cancelled() {
         let result = session(&spec, &topology, &handler, &shutdown, &ready, &mut backoff).await;
@@ -78,10 +84,17 @@ async fn session<H: BatchHandler>(
     let connection = broker::connect(&spec.url, &spec.connection_name).await?;
     let channel = connection.create_channel().await?;
     topology.declare(&channel).await?;
-    channel.basic_qos(spec.prefetch, BasicQosOptions::default()).await?;
+    channel
+        .basic_qos(spec.prefetch, BasicQosOptions::default())
+        .await?;
     let tag = format!("{}-{}", spec.connection_name, uuid::Uuid::now_v7());
     let mut consumer = channel
-        .basic_consume(spec.queue.as_str().into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            spec.queue.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     tracing::info!(queue = %spec.queue, connection = %spec.connection_name, "consuming");
     ready.store(true, Ordering::Relaxed);
@@ -116,8 +129,13 @@ async fn session<H: BatchHandler>(
     };
     // Stop deliveries, let in-flight batches commit and settle, then close;
     // anything prefetched but not handled goes back to the queue.
-    let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
-    let drained = tokio::time::timeout(spec.drain_timeout, async { while in_flight.join_next().await.is_some() {} }).await;
+    let _ = channel
+        .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+        .await;
+    let drained = tokio::time::timeout(spec.drain_timeout, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await;
     if drained.is_err() {
         tracing::warn!(queue = %spec.queue, "in-flight batches did not finish before the drain deadline");
         in_flight.abort_all();
@@ -128,7 +146,11 @@ async fn session<H: BatchHandler>(
 
 /// The next batch: wait for one delivery, then take what else arrives
 /// within `linger`, up to `max`. `None` when the consumer stream ended.
-async fn gather(consumer: &mut lapin::Consumer, max: usize, linger: Duration) -> Result<Option<Vec<Delivery>>, lapin::Error> {
+async fn gather(
+    consumer: &mut lapin::Consumer,
+    max: usize,
+    linger: Duration,
+) -> Result<Option<Vec<Delivery>>, lapin::Error> {
     let Some(first) = consumer.next().await else {
         return Ok(None);
     };

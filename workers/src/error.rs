@@ -32,7 +32,9 @@ fn is_transient_state(state: &SqlState) -> bool {
     let code = state.code();
     // 08 connection, 53 insufficient resources, 57 operator intervention
     // (statement timeout, shutdown), 58 system error.
-    ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
+    ["08", "53", "57", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
         || [
             SqlState::T_R_SERIALIZATION_FAILURE,
             SqlState::T_R_DEADLOCK_DETECTED,
@@ -50,7 +52,10 @@ pub enum StartError {
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_postgres::BuildError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 #[cfg(test)]

@@ -39,11 +39,16 @@ impl BatchHandler for OrderHandler {
             })
             .collect();
         let outcomes = self.decide(&incoming).await;
-        if self.fault == Some(Fault::CrashAfterCommit) && outcomes.iter().any(|o| *o == Outcome::Ack) {
+        if self.fault == Some(Fault::CrashAfterCommit)
+            && outcomes.contains(&Outcome::Ack)
+        {
             tracing::error!("WORKER_FAULT=crash_after_commit: aborting between commit and ack");
             std::process::abort();
         }
-        let settles = incoming.iter().zip(&outcomes).map(|(i, o)| self.settler.settle(&i.delivery, i.attempt, o, &self.queue));
+        let settles = incoming
+            .iter()
+            .zip(&outcomes)
+            .map(|(i, o)| self.settler.settle(&i.delivery, i.attempt, o, &self.queue));
         futures::future::join_all(settles).await;
     }
 }
@@ -57,7 +62,8 @@ impl OrderHandler {
                 Ok(message) => decodable.push((index, message)),
                 Err(error) => {
                     tracing::warn!(%error, "undecodable message; dead-lettering it");
-                    outcomes[index] = outcome::decide(Failure::Undecodable(error), item.attempt, self.policy);
+                    outcomes[index] =
+                        outcome::decide(Failure::Undecodable(error), item.attempt, self.policy);
                 }
             }
         }
@@ -83,9 +89,19 @@ impl OrderHandler {
         outcomes
     }
 
-    fn fail(&self, failed: &[(usize, &Message)], incoming: &[Incoming], outcomes: &mut [Outcome], error: &StoreError) {
+    fn fail(
+        &self,
+        failed: &[(usize, &Message)],
+        incoming: &[Incoming],
+        outcomes: &mut [Outcome],
+        error: &StoreError,
+    ) {
         let text = error.to_string();
-        let failure = if error.is_transient() { Failure::Transient(&text) } else { Failure::Permanent(&text) };
+        let failure = if error.is_transient() {
+            Failure::Transient(&text)
+        } else {
+            Failure::Permanent(&text)
+        };
         for (index, message) in failed {
             let outcome = outcome::decide(failure, incoming[*index].attempt, self.policy);
             tracing::warn!(order_id = %message.order_id(), request_id = message.request_id(), %error, ?outcome, "commit failed");
@@ -95,7 +111,12 @@ impl OrderHandler {
 
     async fn commit(&self, messages: &[&Message]) -> Result<Plan, StoreError> {
         let mut client = self.pool.get().await?;
-        match tokio::time::timeout(self.transaction_timeout, store::apply(&mut client, messages)).await {
+        match tokio::time::timeout(
+            self.transaction_timeout,
+            store::apply(&mut client, messages),
+        )
+        .await
+        {
             Ok(result) => result,
             Err(_) => Err(StoreError::Timeout(self.transaction_timeout)),
         }
@@ -109,12 +130,18 @@ fn log_effects(messages: &[&Message], plan: &Plan) {
             Effect::Committed { order_id, total } => {
                 tracing::info!(%tenant_id, %order_id, request_id, total = total.rupiah(), "order committed");
             }
-            Effect::Rejected { order_id, code } => tracing::info!(%tenant_id, %order_id, request_id, %code, "order rejected"),
+            Effect::Rejected { order_id, code } => {
+                tracing::info!(%tenant_id, %order_id, request_id, %code, "order rejected")
+            }
             Effect::Failed { order_id, code } => {
                 tracing::warn!(%tenant_id, %order_id, request_id, %code, "order failed; kept as a failed sync");
             }
-            Effect::Cancelled { order_id } => tracing::info!(%tenant_id, %order_id, request_id, "order cancelled"),
-            Effect::Skipped { order_id, reason } => tracing::info!(%tenant_id, %order_id, request_id, reason, "message skipped"),
+            Effect::Cancelled { order_id } => {
+                tracing::info!(%tenant_id, %order_id, request_id, "order cancelled")
+            }
+            Effect::Skipped { order_id, reason } => {
+                tracing::info!(%tenant_id, %order_id, request_id, reason, "message skipped")
+            }
         }
     }
 }

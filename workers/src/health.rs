@@ -16,12 +16,18 @@ pub struct Health {
 }
 
 pub fn router(health: Health) -> Router {
-    Router::new().route("/livez", get(|| async { "ok" })).route("/readyz", get(ready)).with_state(health)
+    Router::new()
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(health)
 }
 
 async fn ready(State(health): State<Health>) -> (StatusCode, &'static str) {
     if !health.consuming.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "not consuming the order queue");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not consuming the order queue",
+        );
     }
     let database = tokio::time::timeout(Duration::from_secs(1), async {
         let client = health.pool.get().await.ok()?;

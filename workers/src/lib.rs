@@ -38,7 +38,11 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
     let pool_size = w.concurrency + 2;
     let pool = pg::pool(&config.database.url, pool_size, w.transaction_timeout)?;
     let topology = Topology::from_config(&config.broker);
-    let name = config.broker.connection_name.clone().unwrap_or_else(|| format!("warungin-worker-{}", std::process::id()));
+    let name = config
+        .broker
+        .connection_name
+        .clone()
+        .unwrap_or_else(|| format!("warungin-worker-{}", std::process::id()));
     let publisher = Publisher::start(&config.broker, format!("{name}-publish"), shutdown.clone());
     let consuming = Arc::new(AtomicBool::new(false));
 
@@ -54,8 +58,14 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
     };
     let handler = Arc::new(handler::OrderHandler {
         pool: pool.clone(),
-        settler: settle::Settler { publisher, topology: topology.clone() },
-        policy: outcome::RetryPolicy { max_attempts: w.max_attempts, steps: topology.retry_steps() },
+        settler: settle::Settler {
+            publisher,
+            topology: topology.clone(),
+        },
+        policy: outcome::RetryPolicy {
+            max_attempts: w.max_attempts,
+            steps: topology.retry_steps(),
+        },
         transaction_timeout: w.transaction_timeout,
         queue: topology.orders_queue(),
         fault: fault::Fault::from_env(config.env),
@@ -74,18 +84,43 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
         shutdown: shutdown.clone(),
     });
 
-    let listener = tokio::net::TcpListener::bind(w.addr).await.map_err(|source| StartError::Listen { addr: w.addr, source })?;
-    let health_addr = listener.local_addr().map_err(|source| StartError::Listen { addr: w.addr, source })?;
-    let app = health::router(health::Health { pool, consuming: consuming.clone() });
+    let listener = tokio::net::TcpListener::bind(w.addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: w.addr,
+            source,
+        })?;
+    let health_addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: w.addr,
+        source,
+    })?;
+    let app = health::router(health::Health {
+        pool,
+        consuming: consuming.clone(),
+    });
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned()).await;
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(http_shutdown.cancelled_owned())
+            .await;
         if let Err(error) = served {
             tracing::error!(%error, "worker health server failed");
         }
     });
-    let orders = tokio::spawn(consumer::run(orders, topology.clone(), handler, shutdown.clone(), consuming));
-    let dead = tokio::spawn(consumer::run(dead, topology, recorder, shutdown, Arc::new(AtomicBool::new(false))));
+    let orders = tokio::spawn(consumer::run(
+        orders,
+        topology.clone(),
+        handler,
+        shutdown.clone(),
+        consuming,
+    ));
+    let dead = tokio::spawn(consumer::run(
+        dead,
+        topology,
+        recorder,
+        shutdown,
+        Arc::new(AtomicBool::new(false)),
+    ));
     tracing::info!(%health_addr, "worker started");
     let task = tokio::spawn(async move {
         let _ = tokio::join!(orders, dead, http);

@@ -28,13 +28,17 @@ async fn main() -> anyhow::Result<()> {
     common::telemetry::init(&config, "workers");
     match cli.command.unwrap_or(Command::Run) {
         Command::Migrate => {
-            common::db::migrate(&config.database.url).await.context("migrating the database")?;
+            common::db::migrate(&config.database.url)
+                .await
+                .context("migrating the database")?;
             tracing::info!("migrations applied");
         }
         Command::Run => {
             let shutdown = Shutdown::new();
             cancel_on_signal(shutdown.clone());
-            let worker = workers::start(&config, shutdown).await.context("starting the worker")?;
+            let worker = workers::start(&config, shutdown)
+                .await
+                .context("starting the worker")?;
             worker.task.await.context("worker task")?;
         }
     }

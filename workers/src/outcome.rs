@@ -51,7 +51,9 @@ pub fn decide(failure: Failure<'_>, attempt: u32, policy: RetryPolicy) -> Outcom
         },
         Failure::Transient(_) => {
             let step = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
-            Outcome::Retry { step: step.min(policy.steps.saturating_sub(1)) }
+            Outcome::Retry {
+                step: step.min(policy.steps.saturating_sub(1)),
+            }
         }
     }
 }
@@ -60,20 +62,39 @@ pub fn decide(failure: Failure<'_>, attempt: u32, policy: RetryPolicy) -> Outcom
 mod tests {
     use super::*;
 
-    const POLICY: RetryPolicy = RetryPolicy { max_attempts: 4, steps: 2 };
+    const POLICY: RetryPolicy = RetryPolicy {
+        max_attempts: 4,
+        steps: 2,
+    };
 
     #[test]
     fn transient_failures_walk_the_delay_queues_then_dead_letter() {
-        let steps: Vec<_> = (1..=4).map(|attempt| decide(Failure::Transient("db down"), attempt, POLICY)).collect();
+        let steps: Vec<_> = (1..=4)
+            .map(|attempt| decide(Failure::Transient("db down"), attempt, POLICY))
+            .collect();
         assert_eq!(steps[0], Outcome::Retry { step: 0 });
         assert_eq!(steps[1], Outcome::Retry { step: 1 });
         assert_eq!(steps[2], Outcome::Retry { step: 1 });
-        assert!(matches!(&steps[3], Outcome::DeadLetter { code: "retries_exhausted", reason } if reason.contains("db down")));
+        assert!(
+            matches!(&steps[3], Outcome::DeadLetter { code: "retries_exhausted", reason } if reason.contains("db down"))
+        );
     }
 
     #[test]
     fn poison_and_permanent_failures_dead_letter_at_once() {
-        assert!(matches!(decide(Failure::Undecodable("x"), 1, POLICY), Outcome::DeadLetter { code: "malformed", .. }));
-        assert!(matches!(decide(Failure::Permanent("x"), 1, POLICY), Outcome::DeadLetter { code: "malformed", .. }));
+        assert!(matches!(
+            decide(Failure::Undecodable("x"), 1, POLICY),
+            Outcome::DeadLetter {
+                code: "malformed",
+                ..
+            }
+        ));
+        assert!(matches!(
+            decide(Failure::Permanent("x"), 1, POLICY),
+            Outcome::DeadLetter {
+                code: "malformed",
+                ..
+            }
+        ));
     }
 }

@@ -71,7 +71,11 @@ impl Live {
 
 impl Publisher {
     /// Start the supervisor; it connects in the background and keeps at it.
-    pub fn start(config: &BrokerConfig, connection_name: String, shutdown: CancellationToken) -> Self {
+    pub fn start(
+        config: &BrokerConfig,
+        connection_name: String,
+        shutdown: CancellationToken,
+    ) -> Self {
         let inner = Arc::new(Inner {
             url: config.url.clone(),
             connection_name,
@@ -112,7 +116,12 @@ impl Publisher {
     }
 
     /// Publish one persistent message and wait for the broker's confirm.
-    pub async fn publish(&self, target: Target<'_>, body: &[u8], properties: BasicProperties) -> Result<(), PublishError> {
+    pub async fn publish(
+        &self,
+        target: Target<'_>,
+        body: &[u8],
+        properties: BasicProperties,
+    ) -> Result<(), PublishError> {
         let live = self.live().filter(|l| l.healthy()).ok_or_else(|| {
             self.inner.wake.notify_one();
             PublishError::NotConnected
@@ -122,11 +131,20 @@ impl Publisher {
         }
         let index = self.inner.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
         let channel = &live.channels[index];
-        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        };
         let timeout = self.inner.confirm_timeout;
         let confirmed = tokio::time::timeout(timeout, async {
             channel
-                .basic_publish(target.exchange.into(), target.routing_key.into(), options, body, properties)
+                .basic_publish(
+                    target.exchange.into(),
+                    target.routing_key.into(),
+                    options,
+                    body,
+                    properties,
+                )
                 .await?
                 .await
         })
@@ -193,13 +211,18 @@ async fn connect(inner: &Inner) -> Result<Live, lapin::Error> {
     let mut channels = Vec::with_capacity(inner.channel_count);
     for _ in 0..inner.channel_count {
         let channel = connection.create_channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         channels.push(channel);
     }
     if let Some(first) = channels.first() {
         inner.topology.declare(first).await?;
     }
-    Ok(Live { connection, channels })
+    Ok(Live {
+        connection,
+        channels,
+    })
 }
 
 /// Exponential backoff with jitter for reconnects: 100 ms doubling to 5 s.

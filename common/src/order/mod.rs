@@ -8,5 +8,5 @@ pub mod validate;
 pub use model::{
     OrderLine, OrderStatus, Payment, PaymentMethod, RejectionCode, Source, ValidatedOrder, limits,
 };
-pub use request::{FieldError, RequestError, canonical_hash, from_value, parse_json};
+pub use request::{FieldError, RequestError, canonical_hash, from_value, hex, parse_json};
 pub use validate::validate_order;

@@ -47,39 +47,38 @@ macro_rules! string_enum {
     };
 }
 
-
 string_enum!(/// Where an order came from: a till online, or an offline sync batch.
     Source { Online = "online", Offline = "offline" });
 
 string_enum!(/// The contract's order statuses.
-    OrderStatus {
-        Pending = "pending",
-        Committed = "committed",
-        Rejected = "rejected",
-        Failed = "failed",
-        Cancelled = "cancelled",
-    });
+OrderStatus {
+    Pending = "pending",
+    Committed = "committed",
+    Rejected = "rejected",
+    Failed = "failed",
+    Cancelled = "cancelled",
+});
 
 string_enum!(/// Accepted payment methods.
-    PaymentMethod {
-        Cash = "cash",
-        Qris = "qris",
-        Card = "card",
-        BankTransfer = "bank_transfer",
-        Ewallet = "ewallet",
-    });
+PaymentMethod {
+    Cash = "cash",
+    Qris = "qris",
+    Card = "card",
+    BankTransfer = "bank_transfer",
+    Ewallet = "ewallet",
+});
 
 string_enum!(/// Why an order was not applied (the contract's rejection codes).
-    RejectionCode {
-        InsufficientStock = "insufficient_stock",
-        UnknownProduct = "unknown_product",
-        InactiveProduct = "inactive_product",
-        PriceMismatch = "price_mismatch",
-        PaymentMismatch = "payment_mismatch",
-        NegativeTotal = "negative_total",
-        Malformed = "malformed",
-        RetriesExhausted = "retries_exhausted",
-    });
+RejectionCode {
+    InsufficientStock = "insufficient_stock",
+    UnknownProduct = "unknown_product",
+    InactiveProduct = "inactive_product",
+    PriceMismatch = "price_mismatch",
+    PaymentMismatch = "payment_mismatch",
+    NegativeTotal = "negative_total",
+    Malformed = "malformed",
+    RetriesExhausted = "retries_exhausted",
+});
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -71,7 +71,10 @@ pub fn price_order(input: &PricingInput<'_>) -> Result<PricedOrder, PricingError
     let mut discounts = Vec::new();
     let remaining = subtotal;
     if input.manual_discount > remaining {
-        return Err(PricingError::NegativeTotal { discount: input.manual_discount, remaining });
+        return Err(PricingError::NegativeTotal {
+            discount: input.manual_discount,
+            remaining,
+        });
     }
     if input.manual_discount > Money::ZERO {
         discounts.push(AppliedDiscount {
@@ -80,9 +83,18 @@ pub fn price_order(input: &PricingInput<'_>) -> Result<PricedOrder, PricingError
             amount: input.manual_discount,
         });
     }
-    let discount_total = Money::checked_sum(discounts.iter().map(|d| d.amount)).ok_or(PricingError::Overflow)?;
-    let total = subtotal.checked_sub(discount_total).ok_or(PricingError::Overflow)?;
-    Ok(PricedOrder { line_totals, subtotal, discounts, discount_total, total })
+    let discount_total =
+        Money::checked_sum(discounts.iter().map(|d| d.amount)).ok_or(PricingError::Overflow)?;
+    let total = subtotal
+        .checked_sub(discount_total)
+        .ok_or(PricingError::Overflow)?;
+    Ok(PricedOrder {
+        line_totals,
+        subtotal,
+        discounts,
+        discount_total,
+        total,
+    })
 }
 
 #[cfg(test)]
@@ -91,11 +103,18 @@ mod tests {
     use crate::ids::ProductId;
 
     fn line(price: i64, quantity: u32) -> OrderLine {
-        OrderLine { product_id: ProductId::generate(), quantity, price: Money::from_rupiah(price) }
+        OrderLine {
+            product_id: ProductId::generate(),
+            quantity,
+            price: Money::from_rupiah(price),
+        }
     }
 
     fn price(lines: &[OrderLine], manual: i64) -> Result<PricedOrder, PricingError> {
-        price_order(&PricingInput { lines, manual_discount: Money::from_rupiah(manual) })
+        price_order(&PricingInput {
+            lines,
+            manual_discount: Money::from_rupiah(manual),
+        })
     }
 
     #[test]
@@ -110,7 +129,10 @@ mod tests {
     #[test]
     fn total_of_zero_is_valid_and_more_is_negative_total() {
         assert_eq!(price(&[line(5_000, 1)], 5_000).unwrap().total, Money::ZERO);
-        assert!(matches!(price(&[line(5_000, 1)], 5_001), Err(PricingError::NegativeTotal { .. })));
+        assert!(matches!(
+            price(&[line(5_000, 1)], 5_001),
+            Err(PricingError::NegativeTotal { .. })
+        ));
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //! Stock is taken from the in-memory copy of the locked rows, so orders in
 //! one batch compete for stock exactly as they would one transaction each.
 
-use super::writes::{CancelRow, CommitRow, FailedSyncRow, ItemRow, MovementKind, PaymentRow, RejectRow, ResolvedRow, Writes};
+use super::writes::{
+    CancelRow, CommitRow, FailedSyncRow, ItemRow, MovementKind, PaymentRow, RejectRow, ResolvedRow,
+    Writes,
+};
 use common::ids::{OrderId, ProductId, TenantId};
 use common::message::{CancelMessage, Message, OrderMessage, Replay};
 use common::money::Money;
@@ -48,14 +51,28 @@ pub struct SoldLine {
 /// What happened to one message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    Committed { order_id: OrderId, total: Money },
+    Committed {
+        order_id: OrderId,
+        total: Money,
+    },
     /// An online order that could not be applied: the cashier is told.
-    Rejected { order_id: OrderId, code: RejectionCode },
+    Rejected {
+        order_id: OrderId,
+        code: RejectionCode,
+    },
     /// Could not be applied and kept as a failed sync for review.
-    Failed { order_id: OrderId, code: RejectionCode },
-    Cancelled { order_id: OrderId },
+    Failed {
+        order_id: OrderId,
+        code: RejectionCode,
+    },
+    Cancelled {
+        order_id: OrderId,
+    },
     /// Nothing to do: a duplicate delivery, a stale message, an order not in a state to change.
-    Skipped { order_id: OrderId, reason: &'static str },
+    Skipped {
+        order_id: OrderId,
+        reason: &'static str,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -76,16 +93,34 @@ struct Accepted {
     takes: Vec<(ProductId, i64, i64)>,
 }
 
-pub fn plan(messages: &[&Message], orders: &[LockedOrder], products: &[LockedProduct], sold: &[SoldLine]) -> Plan {
+pub fn plan(
+    messages: &[&Message],
+    orders: &[LockedOrder],
+    products: &[LockedProduct],
+    sold: &[SoldLine],
+) -> Plan {
     let mut state = State {
-        orders: orders.iter().map(|o| ((o.tenant_id, o.client_order_id), o.clone())).collect(),
-        order_keys: orders.iter().map(|o| ((o.tenant_id, o.id), (o.tenant_id, o.client_order_id))).collect(),
-        products: products.iter().map(|p| ((p.tenant_id, p.id), p.clone())).collect(),
+        orders: orders
+            .iter()
+            .map(|o| ((o.tenant_id, o.client_order_id), o.clone()))
+            .collect(),
+        order_keys: orders
+            .iter()
+            .map(|o| ((o.tenant_id, o.id), (o.tenant_id, o.client_order_id)))
+            .collect(),
+        products: products
+            .iter()
+            .map(|p| ((p.tenant_id, p.id), p.clone()))
+            .collect(),
         sold: HashMap::new(),
         plan: Plan::default(),
     };
     for line in sold {
-        state.sold.entry((line.tenant_id, line.order_id)).or_default().push((line.product_id, line.quantity));
+        state
+            .sold
+            .entry((line.tenant_id, line.order_id))
+            .or_default()
+            .push((line.product_id, line.quantity));
     }
     for message in messages {
         let effect = match message {
@@ -109,11 +144,17 @@ impl State {
     fn order(&mut self, m: &OrderMessage) -> Effect {
         let key = (m.tenant_id, m.order.client_order_id.0);
         let Some(row) = self.orders.get(&key).cloned() else {
-            return Effect::Skipped { order_id: m.order_id, reason: "order row missing" };
+            return Effect::Skipped {
+                order_id: m.order_id,
+                reason: "order row missing",
+            };
         };
         let order_id = row.id;
         if row.request_hash != m.request_hash {
-            return Effect::Skipped { order_id, reason: "stale message: request differs from the stored order" };
+            return Effect::Skipped {
+                order_id,
+                reason: "stale message: request differs from the stored order",
+            };
         }
         let applicable = match row.status {
             OrderStatus::Pending => true,
@@ -121,7 +162,10 @@ impl State {
             _ => false,
         };
         if !applicable {
-            return Effect::Skipped { order_id, reason: "already applied" };
+            return Effect::Skipped {
+                order_id,
+                reason: "already applied",
+            };
         }
         match evaluate(&m.order, m.tenant_id, &self.products, m.replay.as_ref()) {
             Ok(accepted) => self.commit(m, row, accepted),
@@ -136,12 +180,30 @@ impl State {
             if let Some(product) = self.products.get_mut(&(tenant_id, product_id)) {
                 product.stock += shortfall - quantity;
             }
-            w.move_stock(tenant_id, product_id, MovementKind::Sale, -quantity, order_id);
+            w.move_stock(
+                tenant_id,
+                product_id,
+                MovementKind::Sale,
+                -quantity,
+                order_id,
+            );
             if shortfall > 0 {
-                w.move_stock(tenant_id, product_id, MovementKind::Oversold, shortfall, order_id);
+                w.move_stock(
+                    tenant_id,
+                    product_id,
+                    MovementKind::Oversold,
+                    shortfall,
+                    order_id,
+                );
             }
         }
-        for (line_no, (line, total)) in m.order.items.iter().zip(&accepted.priced.line_totals).enumerate() {
+        for (line_no, (line, total)) in m
+            .order
+            .items
+            .iter()
+            .zip(&accepted.priced.line_totals)
+            .enumerate()
+        {
             w.items.push(ItemRow {
                 tenant_id,
                 order_id,
@@ -174,16 +236,27 @@ impl State {
         });
         if row.status == OrderStatus::Failed {
             let by = m.replay.as_ref().map(|r| r.by.clone()).unwrap_or_default();
-            w.resolved.push(ResolvedRow { tenant_id, order_id, by });
+            w.resolved.push(ResolvedRow {
+                tenant_id,
+                order_id,
+                by,
+            });
         }
         self.set_status(m, OrderStatus::Committed);
-        Effect::Committed { order_id, total: priced.total }
+        Effect::Committed {
+            order_id,
+            total: priced.total,
+        }
     }
 
     fn reject(&mut self, m: &OrderMessage, row: LockedOrder, rejection: Rejection) -> Effect {
         let order_id = row.id;
         let keep_for_review = m.source == Source::Offline || row.status == OrderStatus::Failed;
-        let status = if keep_for_review { OrderStatus::Failed } else { OrderStatus::Rejected };
+        let status = if keep_for_review {
+            OrderStatus::Failed
+        } else {
+            OrderStatus::Rejected
+        };
         let w = &mut self.plan.writes;
         w.rejections.push(RejectRow {
             tenant_id: m.tenant_id,
@@ -202,19 +275,31 @@ impl State {
                 code: rejection.code.as_str(),
                 message: rejection.message,
                 request: serde_json::to_value(&m.order).unwrap_or_default(),
-                by: m.replay.as_ref().map_or_else(|| "worker".to_owned(), |r| r.by.clone()),
+                by: m
+                    .replay
+                    .as_ref()
+                    .map_or_else(|| "worker".to_owned(), |r| r.by.clone()),
             });
         }
         self.set_status(m, status);
         if keep_for_review {
-            Effect::Failed { order_id, code: rejection.code }
+            Effect::Failed {
+                order_id,
+                code: rejection.code,
+            }
         } else {
-            Effect::Rejected { order_id, code: rejection.code }
+            Effect::Rejected {
+                order_id,
+                code: rejection.code,
+            }
         }
     }
 
     fn set_status(&mut self, m: &OrderMessage, status: OrderStatus) {
-        if let Some(row) = self.orders.get_mut(&(m.tenant_id, m.order.client_order_id.0)) {
+        if let Some(row) = self
+            .orders
+            .get_mut(&(m.tenant_id, m.order.client_order_id.0))
+        {
             row.status = status;
         }
     }
@@ -222,22 +307,44 @@ impl State {
     fn cancel(&mut self, m: &CancelMessage) -> Effect {
         let key = self.order_keys.get(&(m.tenant_id, m.order_id)).copied();
         let Some(row) = key.and_then(|k| self.orders.get_mut(&k)) else {
-            return Effect::Skipped { order_id: m.order_id, reason: "no such order" };
+            return Effect::Skipped {
+                order_id: m.order_id,
+                reason: "no such order",
+            };
         };
         if row.status != OrderStatus::Committed {
-            return Effect::Skipped { order_id: m.order_id, reason: "not committed" };
+            return Effect::Skipped {
+                order_id: m.order_id,
+                reason: "not committed",
+            };
         }
         row.status = OrderStatus::Cancelled;
-        let lines = self.sold.get(&(m.tenant_id, m.order_id)).cloned().unwrap_or_default();
+        let lines = self
+            .sold
+            .get(&(m.tenant_id, m.order_id))
+            .cloned()
+            .unwrap_or_default();
         let w = &mut self.plan.writes;
         for (product_id, quantity) in lines {
             if let Some(product) = self.products.get_mut(&(m.tenant_id, product_id)) {
                 product.stock += quantity;
             }
-            w.move_stock(m.tenant_id, product_id, MovementKind::Cancel, quantity, m.order_id);
+            w.move_stock(
+                m.tenant_id,
+                product_id,
+                MovementKind::Cancel,
+                quantity,
+                m.order_id,
+            );
         }
-        w.cancels.push(CancelRow { tenant_id: m.tenant_id, order_id: m.order_id, reason: m.reason.clone() });
-        Effect::Cancelled { order_id: m.order_id }
+        w.cancels.push(CancelRow {
+            tenant_id: m.tenant_id,
+            order_id: m.order_id,
+            reason: m.reason.clone(),
+        });
+        Effect::Cancelled {
+            order_id: m.order_id,
+        }
     }
 }
 
@@ -250,53 +357,91 @@ fn evaluate(
     let reject = |code, message: String| Err(Rejection { code, message });
     for (i, line) in order.items.iter().enumerate() {
         match products.get(&(tenant_id, line.product_id)) {
-            None => return reject(RejectionCode::UnknownProduct, format!("items[{i}]: product {} does not exist", line.product_id)),
+            None => {
+                return reject(
+                    RejectionCode::UnknownProduct,
+                    format!("items[{i}]: product {} does not exist", line.product_id),
+                );
+            }
             Some(p) if !p.is_active => {
-                return reject(RejectionCode::InactiveProduct, format!("items[{i}]: product {} is not active", line.product_id));
+                return reject(
+                    RejectionCode::InactiveProduct,
+                    format!("items[{i}]: product {} is not active", line.product_id),
+                );
             }
             Some(_) => {}
         }
     }
     let accept_client_prices = replay.is_some_and(|r| r.accept_client_prices);
     for (i, line) in order.items.iter().enumerate() {
-        let current = products.get(&(tenant_id, line.product_id)).map(|p| p.price).unwrap_or_default();
+        let current = products
+            .get(&(tenant_id, line.product_id))
+            .map(|p| p.price)
+            .unwrap_or_default();
         if line.price != current && !accept_client_prices {
             return reject(
                 RejectionCode::PriceMismatch,
-                format!("items[{i}]: price {} differs from the product's price {}", line.price.rupiah(), current.rupiah()),
+                format!(
+                    "items[{i}]: price {} differs from the product's price {}",
+                    line.price.rupiah(),
+                    current.rupiah()
+                ),
             );
         }
     }
-    let priced = match price_order(&PricingInput { lines: &order.items, manual_discount: order.discount }) {
+    let priced = match price_order(&PricingInput {
+        lines: &order.items,
+        manual_discount: order.discount,
+    }) {
         Ok(priced) => priced,
-        Err(e @ PricingError::NegativeTotal { .. }) => return reject(RejectionCode::NegativeTotal, e.to_string()),
+        Err(e @ PricingError::NegativeTotal { .. }) => {
+            return reject(RejectionCode::NegativeTotal, e.to_string());
+        }
         Err(e @ PricingError::Overflow) => return reject(RejectionCode::Malformed, e.to_string()),
     };
     let allow_oversell = replay.is_some_and(|r| r.allow_oversell);
     let mut takes = Vec::new();
     for (product_id, quantity) in order.quantities_by_product() {
-        let available = products.get(&(tenant_id, product_id)).map_or(0, |p| p.stock);
+        let available = products
+            .get(&(tenant_id, product_id))
+            .map_or(0, |p| p.stock);
         if quantity > available && !allow_oversell {
             return reject(
                 RejectionCode::InsufficientStock,
-                format!("product {product_id} has {available} in stock; the order needs {quantity}"),
+                format!(
+                    "product {product_id} has {available} in stock; the order needs {quantity}"
+                ),
             );
         }
         takes.push((product_id, quantity, (quantity - available).max(0)));
     }
     let paid = order.payment.amount;
     let change = match order.payment.method {
-        PaymentMethod::Cash if paid >= priced.total => paid.checked_sub(priced.total).unwrap_or_default(),
+        PaymentMethod::Cash if paid >= priced.total => {
+            paid.checked_sub(priced.total).unwrap_or_default()
+        }
         method if method != PaymentMethod::Cash && paid == priced.total => Money::ZERO,
         method => {
-            let rule = if method == PaymentMethod::Cash { "at least" } else { "exactly" };
+            let rule = if method == PaymentMethod::Cash {
+                "at least"
+            } else {
+                "exactly"
+            };
             return reject(
                 RejectionCode::PaymentMismatch,
-                format!("a {method} payment must be {rule} the total {}; got {}", priced.total.rupiah(), paid.rupiah()),
+                format!(
+                    "a {method} payment must be {rule} the total {}; got {}",
+                    priced.total.rupiah(),
+                    paid.rupiah()
+                ),
             );
         }
     };
-    Ok(Accepted { priced, change, takes })
+    Ok(Accepted {
+        priced,
+        change,
+        takes,
+    })
 }
 
 #[cfg(test)]

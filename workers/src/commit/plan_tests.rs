@@ -12,14 +12,30 @@ struct World {
 impl World {
     fn new(stock: i64) -> Self {
         let tenant = TenantId::generate();
-        let product = LockedProduct { tenant_id: tenant, id: ProductId::generate(), price: Money::from_rupiah(10_000), stock, is_active: true };
-        Self { tenant, product, orders: Vec::new() }
+        let product = LockedProduct {
+            tenant_id: tenant,
+            id: ProductId::generate(),
+            price: Money::from_rupiah(10_000),
+            stock,
+            is_active: true,
+        };
+        Self {
+            tenant,
+            product,
+            orders: Vec::new(),
+        }
     }
 
     fn order(&mut self, quantity: u32, source: Source, status: OrderStatus) -> OrderMessage {
         let client_order_id = ClientOrderId::generate();
         let order_id = OrderId::generate();
-        self.orders.push(LockedOrder { id: order_id, tenant_id: self.tenant, client_order_id: client_order_id.0, status, request_hash: "h".into() });
+        self.orders.push(LockedOrder {
+            id: order_id,
+            tenant_id: self.tenant,
+            client_order_id: client_order_id.0,
+            status,
+            request_hash: "h".into(),
+        });
         let total = 10_000 * i64::from(quantity);
         OrderMessage {
             message_id: MessageId::generate(),
@@ -35,10 +51,18 @@ impl World {
             order: ValidatedOrder {
                 client_order_id,
                 outlet_id: None,
-                items: vec![OrderLine { product_id: self.product.id, quantity, price: Money::from_rupiah(10_000) }],
+                items: vec![OrderLine {
+                    product_id: self.product.id,
+                    quantity,
+                    price: Money::from_rupiah(10_000),
+                }],
                 member_id: None,
                 discount: Money::ZERO,
-                payment: Payment { method: PaymentMethod::Qris, amount: Money::from_rupiah(total), reference: None },
+                payment: Payment {
+                    method: PaymentMethod::Qris,
+                    amount: Money::from_rupiah(total),
+                    reference: None,
+                },
                 created_at: Utc::now(),
                 notes: None,
             },
@@ -47,7 +71,12 @@ impl World {
 
     fn run(&self, messages: Vec<Message>, sold: &[SoldLine]) -> Plan {
         let refs: Vec<&Message> = messages.iter().collect();
-        plan(&refs, &self.orders, std::slice::from_ref(&self.product), sold)
+        plan(
+            &refs,
+            &self.orders,
+            std::slice::from_ref(&self.product),
+            sold,
+        )
     }
 }
 
@@ -73,8 +102,14 @@ fn orders_in_one_batch_compete_for_stock_in_delivery_order() {
         Message::Order(w.order(2, Source::Offline, OrderStatus::Pending)),
     ];
     let plan = w.run(msgs, &[]);
-    assert_eq!(codes(&plan), ["committed", "rejected:insufficient_stock", "committed"]);
-    assert_eq!(plan.writes.stock.values().copied().collect::<Vec<_>>(), [-5]);
+    assert_eq!(
+        codes(&plan),
+        ["committed", "rejected:insufficient_stock", "committed"]
+    );
+    assert_eq!(
+        plan.writes.stock.values().copied().collect::<Vec<_>>(),
+        [-5]
+    );
     assert_eq!(plan.writes.movements.len(), 2);
     assert_eq!(plan.writes.payments.len(), 2);
 }
@@ -105,10 +140,21 @@ fn applied_failed_and_stale_orders_are_skipped() {
     let failed = w.order(1, Source::Offline, OrderStatus::Failed);
     let mut stale = w.order(1, Source::Online, OrderStatus::Pending);
     stale.request_hash = "other".into();
-    let plan = w.run(vec![Message::Order(committed), Message::Order(failed), Message::Order(stale)], &[]);
+    let plan = w.run(
+        vec![
+            Message::Order(committed),
+            Message::Order(failed),
+            Message::Order(stale),
+        ],
+        &[],
+    );
     assert_eq!(
         codes(&plan),
-        ["skipped:already applied", "skipped:already applied", "skipped:stale message: request differs from the stored order"]
+        [
+            "skipped:already applied",
+            "skipped:already applied",
+            "skipped:stale message: request differs from the stored order"
+        ]
     );
     assert!(plan.writes.is_empty());
 }
@@ -117,11 +163,23 @@ fn applied_failed_and_stale_orders_are_skipped() {
 fn a_replay_with_allow_oversell_takes_stock_to_zero_and_records_the_shortfall() {
     let mut w = World::new(3);
     let mut m = w.order(5, Source::Offline, OrderStatus::Failed);
-    m.replay = Some(Replay { by: "ayu".into(), allow_oversell: true, ..Default::default() });
+    m.replay = Some(Replay {
+        by: "ayu".into(),
+        allow_oversell: true,
+        ..Default::default()
+    });
     let plan = w.run(vec![Message::Order(m)], &[]);
     assert_eq!(codes(&plan), ["committed"]);
-    let deltas: Vec<_> = plan.writes.movements.iter().map(|m| (m.kind, m.delta)).collect();
-    assert_eq!(deltas, [(MovementKind::Sale, -5), (MovementKind::Oversold, 2)]);
+    let deltas: Vec<_> = plan
+        .writes
+        .movements
+        .iter()
+        .map(|m| (m.kind, m.delta))
+        .collect();
+    assert_eq!(
+        deltas,
+        [(MovementKind::Sale, -5), (MovementKind::Oversold, 2)]
+    );
     assert_eq!(plan.writes.stock.values().sum::<i64>(), -3);
     assert_eq!(plan.writes.resolved.len(), 1);
 }
@@ -133,21 +191,56 @@ fn checks_run_in_contract_order_and_payment_comes_last() {
     wrong_price_no_stock.order.items[0].price = Money::from_rupiah(9_000);
     let mut no_stock_bad_payment = w.order(1, Source::Online, OrderStatus::Pending);
     no_stock_bad_payment.order.payment.amount = Money::from_rupiah(1);
-    let plan = w.run(vec![Message::Order(wrong_price_no_stock), Message::Order(no_stock_bad_payment)], &[]);
-    assert_eq!(codes(&plan), ["rejected:price_mismatch", "rejected:insufficient_stock"]);
+    let plan = w.run(
+        vec![
+            Message::Order(wrong_price_no_stock),
+            Message::Order(no_stock_bad_payment),
+        ],
+        &[],
+    );
+    assert_eq!(
+        codes(&plan),
+        ["rejected:price_mismatch", "rejected:insufficient_stock"]
+    );
 }
 
 #[test]
 fn cash_may_exceed_the_total_other_methods_must_equal_it() {
     let mut w = World::new(10);
     let mut cash = w.order(1, Source::Online, OrderStatus::Pending);
-    cash.order.payment = Payment { method: PaymentMethod::Cash, amount: Money::from_rupiah(50_000), reference: None };
+    cash.order.payment = Payment {
+        method: PaymentMethod::Cash,
+        amount: Money::from_rupiah(50_000),
+        reference: None,
+    };
     let mut card = w.order(1, Source::Online, OrderStatus::Pending);
-    card.order.payment = Payment { method: PaymentMethod::Card, amount: Money::from_rupiah(10_001), reference: None };
+    card.order.payment = Payment {
+        method: PaymentMethod::Card,
+        amount: Money::from_rupiah(10_001),
+        reference: None,
+    };
     let mut short_cash = w.order(1, Source::Online, OrderStatus::Pending);
-    short_cash.order.payment = Payment { method: PaymentMethod::Cash, amount: Money::from_rupiah(9_999), reference: None };
-    let plan = w.run(vec![Message::Order(cash), Message::Order(card), Message::Order(short_cash)], &[]);
-    assert_eq!(codes(&plan), ["committed", "rejected:payment_mismatch", "rejected:payment_mismatch"]);
+    short_cash.order.payment = Payment {
+        method: PaymentMethod::Cash,
+        amount: Money::from_rupiah(9_999),
+        reference: None,
+    };
+    let plan = w.run(
+        vec![
+            Message::Order(cash),
+            Message::Order(card),
+            Message::Order(short_cash),
+        ],
+        &[],
+    );
+    assert_eq!(
+        codes(&plan),
+        [
+            "committed",
+            "rejected:payment_mismatch",
+            "rejected:payment_mismatch"
+        ]
+    );
     assert_eq!(plan.writes.payments[0].change, 40_000);
 }
 
@@ -164,8 +257,16 @@ fn cancel_restores_what_was_sold_once() {
         requested_at: Utc::now(),
         request_id: None,
     };
-    let sold = [SoldLine { tenant_id: w.tenant, order_id: m.order_id, product_id: w.product.id, quantity: 4 }];
-    let plan = w.run(vec![Message::Cancel(cancel.clone()), Message::Cancel(cancel)], &sold);
+    let sold = [SoldLine {
+        tenant_id: w.tenant,
+        order_id: m.order_id,
+        product_id: w.product.id,
+        quantity: 4,
+    }];
+    let plan = w.run(
+        vec![Message::Cancel(cancel.clone()), Message::Cancel(cancel)],
+        &sold,
+    );
     assert_eq!(codes(&plan), ["cancelled", "skipped:not committed"]);
     assert_eq!(plan.writes.stock.values().sum::<i64>(), 4);
 }

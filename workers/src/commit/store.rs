@@ -22,7 +22,10 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 /// Apply a batch: lock, plan, write, commit. Returns what was decided.
-pub async fn apply(client: &mut deadpool_postgres::Client, messages: &[&Message]) -> Result<Plan, StoreError> {
+pub async fn apply(
+    client: &mut deadpool_postgres::Client,
+    messages: &[&Message],
+) -> Result<Plan, StoreError> {
     let tx = client.transaction().await?;
     let mut locked = lock(&tx, messages).await?;
     let missing = missing_orders(messages, &locked.0);
@@ -72,7 +75,8 @@ JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id 
 GROUP BY 1, 2, 3";
 
 async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, StoreError> {
-    let (mut order_tenants, mut client_ids, mut cancel_tenants, mut cancel_ids) = (vec![], vec![], vec![], vec![]);
+    let (mut order_tenants, mut client_ids, mut cancel_tenants, mut cancel_ids) =
+        (vec![], vec![], vec![], vec![]);
     let (mut product_tenants, mut product_ids) = (vec![], vec![]);
     for message in messages {
         match message {
@@ -92,10 +96,15 @@ async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, Sto
     }
     // Prepared first, so the pipelined queries below reach the server in
     // this order: orders, then products (the global lock order).
-    let (lock_orders, lock_products, sold_lines) =
-        (tx.prepare_cached(LOCK_ORDERS).await?, tx.prepare_cached(LOCK_PRODUCTS).await?, tx.prepare_cached(SOLD_LINES).await?);
-    let order_params: [&(dyn ToSql + Sync); 4] = [&order_tenants, &client_ids, &cancel_tenants, &cancel_ids];
-    let product_params: [&(dyn ToSql + Sync); 4] = [&product_tenants, &product_ids, &cancel_tenants, &cancel_ids];
+    let (lock_orders, lock_products, sold_lines) = (
+        tx.prepare_cached(LOCK_ORDERS).await?,
+        tx.prepare_cached(LOCK_PRODUCTS).await?,
+        tx.prepare_cached(SOLD_LINES).await?,
+    );
+    let order_params: [&(dyn ToSql + Sync); 4] =
+        [&order_tenants, &client_ids, &cancel_tenants, &cancel_ids];
+    let product_params: [&(dyn ToSql + Sync); 4] =
+        [&product_tenants, &product_ids, &cancel_tenants, &cancel_ids];
     let sold_params: [&(dyn ToSql + Sync); 2] = [&cancel_tenants, &cancel_ids];
     let (orders, products, sold) = futures::try_join!(
         tx.query(&lock_orders, &order_params),
@@ -110,7 +119,8 @@ async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, Sto
                 id: OrderId(r.try_get(0)?),
                 tenant_id: TenantId(r.try_get(1)?),
                 client_order_id: r.try_get(2)?,
-                status: OrderStatus::parse(&status).ok_or_else(|| StoreError::Invariant(format!("unknown status {status}")))?,
+                status: OrderStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Invariant(format!("unknown status {status}")))?,
                 request_hash: r.try_get(4)?,
             })
         })
@@ -142,11 +152,16 @@ async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, Sto
 }
 
 fn missing_orders<'a>(messages: &[&'a Message], locked: &[LockedOrder]) -> Vec<&'a OrderMessage> {
-    let found: HashSet<(TenantId, Uuid)> = locked.iter().map(|o| (o.tenant_id, o.client_order_id)).collect();
+    let found: HashSet<(TenantId, Uuid)> = locked
+        .iter()
+        .map(|o| (o.tenant_id, o.client_order_id))
+        .collect();
     messages
         .iter()
         .filter_map(|m| match m {
-            Message::Order(o) if !found.contains(&(o.tenant_id, o.order.client_order_id.0)) => Some(o),
+            Message::Order(o) if !found.contains(&(o.tenant_id, o.order.client_order_id.0)) => {
+                Some(o)
+            }
             _ => None,
         })
         .collect()
@@ -163,22 +178,43 @@ FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::tex
           device_id, sync_batch_id, created_at, received_at, request_id)
 ON CONFLICT (tenant_id, client_order_id) DO NOTHING";
 
-pub(crate) async fn insert_orders(tx: &Transaction<'_>, orders: &[&OrderMessage]) -> Result<(), StoreError> {
+pub(crate) async fn insert_orders(
+    tx: &Transaction<'_>,
+    orders: &[&OrderMessage],
+) -> Result<(), StoreError> {
     let ids: Vec<Uuid> = orders.iter().map(|m| m.order_id.0).collect();
     let tenants: Vec<Uuid> = orders.iter().map(|m| m.tenant_id.0).collect();
     let client_ids: Vec<Uuid> = orders.iter().map(|m| m.order.client_order_id.0).collect();
     let sources: Vec<&str> = orders.iter().map(|m| m.source.as_str()).collect();
-    let requests: Vec<serde_json::Value> = orders.iter().map(|m| serde_json::to_value(&m.order).unwrap_or_default()).collect();
+    let requests: Vec<serde_json::Value> = orders
+        .iter()
+        .map(|m| serde_json::to_value(&m.order).unwrap_or_default())
+        .collect();
     let hashes: Vec<&str> = orders.iter().map(|m| m.request_hash.as_str()).collect();
     let outlets: Vec<Option<Uuid>> = orders.iter().map(|m| m.order.outlet_id).collect();
     let members: Vec<Option<Uuid>> = orders.iter().map(|m| m.order.member_id).collect();
     let devices: Vec<Option<&str>> = orders.iter().map(|m| m.device_id.as_deref()).collect();
-    let batches: Vec<Option<Uuid>> = orders.iter().map(|m| m.sync_batch_id.map(|b| b.0)).collect();
+    let batches: Vec<Option<Uuid>> = orders
+        .iter()
+        .map(|m| m.sync_batch_id.map(|b| b.0))
+        .collect();
     let created: Vec<_> = orders.iter().map(|m| m.order.created_at).collect();
     let received: Vec<_> = orders.iter().map(|m| m.received_at).collect();
     let request_ids: Vec<Option<&str>> = orders.iter().map(|m| m.request_id.as_deref()).collect();
     let params: [&(dyn ToSql + Sync); 13] = [
-        &ids, &tenants, &client_ids, &sources, &requests, &hashes, &outlets, &members, &devices, &batches, &created, &received, &request_ids,
+        &ids,
+        &tenants,
+        &client_ids,
+        &sources,
+        &requests,
+        &hashes,
+        &outlets,
+        &members,
+        &devices,
+        &batches,
+        &created,
+        &received,
+        &request_ids,
     ];
     tx.execute(INSERT_ORDERS, &params).await?;
     Ok(())
@@ -195,12 +231,21 @@ async fn write(tx: &Transaction<'_>, w: &Writes) -> Result<(), StoreError> {
         prepared.push(tx.prepare_cached(statement.sql).await?);
     }
     let params: Vec<_> = statements.iter().map(|s| s.params()).collect();
-    let counts = try_join_all(prepared.iter().zip(&params).map(|(p, params)| tx.execute(p, params))).await?;
+    let counts = try_join_all(
+        prepared
+            .iter()
+            .zip(&params)
+            .map(|(p, params)| tx.execute(p, params)),
+    )
+    .await?;
     for (statement, count) in statements.iter().zip(counts) {
         if let Some(expected) = statement.expect_rows
             && count != expected
         {
-            return Err(StoreError::Invariant(format!("{} changed {count} rows, expected {expected}", statement.name)));
+            return Err(StoreError::Invariant(format!(
+                "{} changed {count} rows, expected {expected}",
+                statement.name
+            )));
         }
     }
     Ok(())

@@ -123,8 +123,21 @@ impl Writes {
         self.commits.is_empty() && self.rejections.is_empty() && self.cancels.is_empty()
     }
 
-    pub fn move_stock(&mut self, tenant_id: TenantId, product_id: ProductId, kind: MovementKind, delta: i64, order_id: OrderId) {
+    pub fn move_stock(
+        &mut self,
+        tenant_id: TenantId,
+        product_id: ProductId,
+        kind: MovementKind,
+        delta: i64,
+        order_id: OrderId,
+    ) {
         *self.stock.entry((tenant_id, product_id)).or_default() += delta;
-        self.movements.push(Movement { tenant_id, product_id, kind, delta, order_id });
+        self.movements.push(Movement {
+            tenant_id,
+            product_id,
+            kind,
+            delta,
+            order_id,
+        });
     }
 }

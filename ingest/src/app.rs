@@ -1,0 +1,118 @@
+//! Building the ingest service: state, router and listener. Tests build it
+//! on port 0 against their own database and queue prefix; `main` builds it
+//! from the environment.
+
+use crate::auth::tokens::TokenKeys;
+use crate::duplicates::DuplicateCache;
+use crate::error::ApiError;
+use crate::idempotency::InFlight;
+use crate::state::AppState;
+use crate::{request_id, routes};
+use axum::Router;
+use axum::response::{IntoResponse, Response};
+use common::broker::Publisher;
+use common::config::Config;
+use common::shutdown::Shutdown;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid DATABASE_URL: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    pub state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: Config, shutdown: Shutdown) -> Result<Self, StartError> {
+        let state = state(config, shutdown.clone())?;
+        let addr = state.config.ingest.addr;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Listen { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen { addr, source })?;
+        // Serve even if the broker is down: writes answer 503 until it returns.
+        if !state.publisher.wait_connected(Duration::from_secs(3)).await {
+            tracing::warn!("starting without a broker connection; orders get 503 until it is back");
+        }
+        Ok(Self {
+            listener,
+            router: router(state.clone()),
+            addr,
+            shutdown,
+            state,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serve until shutdown; in-flight requests finish first.
+    pub async fn run(self) -> std::io::Result<()> {
+        tracing::info!(addr = %self.addr, "ingest listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(self.shutdown.cancelled_owned())
+            .await
+    }
+}
+
+pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError> {
+    let db = common::db::pool(&config.database.url, config.database.pool_size)?;
+    let name = config
+        .broker
+        .connection_name
+        .clone()
+        .unwrap_or_else(|| format!("warungin-ingest-{}", std::process::id()));
+    let publisher = Publisher::start(&config.broker, name, shutdown);
+    let keys = TokenKeys::new(
+        &config.secrets,
+        config.ingest.access_token_ttl,
+        config.ingest.refresh_token_ttl,
+    );
+    Ok(AppState {
+        db,
+        publisher,
+        duplicates: DuplicateCache::new(config.redis_url.as_deref()),
+        keys: Arc::new(keys),
+        config: Arc::new(config),
+        in_flight: InFlight::default(),
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::admin::router())
+        .merge(routes::auth::router())
+        .merge(routes::users::router())
+        .merge(routes::products::router())
+        .merge(routes::orders::router())
+        .merge(routes::sync::router())
+        .merge(routes::failed_syncs::router())
+        .merge(routes::health::router())
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| -> Response {
+                ApiError::Internal("a handler panicked".to_owned()).into_response()
+            },
+        ))
+        .layer(axum::middleware::from_fn(request_id::middleware))
+        .with_state(state)
+}

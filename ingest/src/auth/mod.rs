@@ -1,0 +1,139 @@
+//! Who is calling: bearer-token authentication, the tenant it binds the
+//! request to, and role checks. Every tenant-scoped handler takes an
+//! `AuthUser` and filters every query on its `tenant_id`.
+
+pub mod password;
+pub mod tokens;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use common::ids::{TenantId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// Roles, from most to least powerful.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Supervisor,
+    Cashier,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+            Role::Cashier => "cashier",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        [Role::Owner, Role::Admin, Role::Supervisor, Role::Cashier]
+            .into_iter()
+            .find(|r| r.as_str() == text)
+    }
+}
+
+/// Owners and admins manage the shop's catalogue, users and rules.
+pub const MANAGERS: &[Role] = &[Role::Owner, Role::Admin];
+/// Supervisors also cancel orders, adjust stock and review failed syncs.
+pub const SUPERVISORS: &[Role] = &[Role::Owner, Role::Admin, Role::Supervisor];
+
+/// An authenticated caller.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthUser {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub role: Role,
+}
+
+impl AuthUser {
+    pub fn require(&self, allowed: &[Role]) -> Result<(), ApiError> {
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "the {} role may not do this",
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = header
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(ApiError::Unauthorized {
+                code: "unauthorized",
+                message: "a bearer access token is required",
+            });
+        };
+        let claims = state.keys.verify_access(token).map_err(|e| match e {
+            tokens::TokenError::Expired => ApiError::Unauthorized {
+                code: "token_expired",
+                message: "the access token has expired",
+            },
+            tokens::TokenError::Invalid => ApiError::Unauthorized {
+                code: "invalid_token",
+                message: "the access token is not valid",
+            },
+        })?;
+        if let Some(tenant) = parts.headers.get("x-tenant-id") {
+            let matches = tenant
+                .to_str()
+                .ok()
+                .and_then(|t| uuid::Uuid::parse_str(t).ok())
+                == Some(claims.tid.0);
+            if !matches {
+                return Err(ApiError::Forbidden {
+                    code: "tenant_mismatch",
+                    message: "X-Tenant-ID does not match the token's tenant".to_owned(),
+                });
+            }
+        }
+        Ok(AuthUser {
+            user_id: claims.sub,
+            tenant_id: claims.tid,
+            role: claims.role,
+        })
+    }
+}
+
+/// Platform administration: a valid `X-Internal-Api-Key`.
+pub struct InternalKey;
+
+impl FromRequestParts<AppState> for InternalKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = parts
+            .headers
+            .get("x-internal-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if state.keys.internal_key_matches(presented) {
+            tracing::info!(path = %parts.uri.path(), "internal API key used");
+            Ok(InternalKey)
+        } else {
+            Err(ApiError::Unauthorized {
+                code: "unauthorized",
+                message: "a valid X-Internal-Api-Key is required",
+            })
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Request extractors that answer bad input with the contract's errors
+//! (415, 413, 400, 422, 404) instead of axum's plain-text rejections.
+
+use crate::error::ApiError;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+pub const ORDER_BODY_LIMIT: usize = 1024 * 1024;
+pub const SYNC_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// A JSON body of at most `LIMIT` bytes, parsed but not yet typed.
+pub struct JsonValue<const LIMIT: usize = ORDER_BODY_LIMIT>(pub Value);
+
+impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonValue<LIMIT> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| mime.trim().to_ascii_lowercase())
+            .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = axum::body::to_bytes(request.into_body(), LIMIT)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge { limit: LIMIT })?;
+        Ok(JsonValue(common::order::parse_json(&bytes)?))
+    }
+}
+
+/// A typed JSON body: wrong JSON types are 400, unknown or missing fields 422.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonValue(value) = JsonValue::<ORDER_BODY_LIMIT>::from_request(request, state).await?;
+        Ok(Body(common::order::from_value(value)?))
+    }
+}
+
+/// A query string; anything that does not parse is a 422 naming the query.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| ApiError::invalid("query", &e.body_text()))
+    }
+}
+
+/// An id in the path; one that is not a UUID names nothing, so it is a 404.
+pub struct PathId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found("resource"))?;
+        Uuid::parse_str(&raw)
+            .map(PathId)
+            .map_err(|_| ApiError::not_found("resource"))
+    }
+}
+
+/// `?limit=` (default 50, at most 500).
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=500).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid("limit", "must be between 1 and 500")),
+    }
+}
+
+/// An opaque list cursor: the sort key of the last item returned.
+pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
+}
+
+pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    let bad = || ApiError::invalid("cursor", "is not a cursor this API issued");
+    let text = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(bad)?;
+    let (micros, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = micros
+        .parse()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok(Some((at, Uuid::parse_str(id).map_err(|_| bad())?)))
+}
+
+/// The `{"data": [...], "nextCursor": ...}` list shape.
+pub fn page<T: serde::Serialize>(
+    mut items: Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+) -> Value {
+    let limit = usize::try_from(limit).unwrap_or(50);
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| {
+            let (at, id) = key(last);
+            encode_cursor(at, id)
+        })
+    } else {
+        None
+    };
+    serde_json::json!({ "data": items, "nextCursor": next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_rejected() {
+        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        let id = Uuid::now_v7();
+        assert_eq!(
+            decode_cursor(Some(&encode_cursor(at, id))).unwrap(),
+            Some((at, id))
+        );
+        assert!(decode_cursor(Some("bm9wZQ")).is_err());
+        assert_eq!(decode_cursor(None).unwrap(), None);
+    }
+}

@@ -1,0 +1,184 @@
+//! The idempotency record: an order's `pending` row, written before its
+//! message is published. The unique key (tenant, clientOrderId) decides:
+//! a new id inserts, the same id with the same body (canonical hash) is a
+//! duplicate answered with the first orderId, a different body is a 409.
+//! Two identical requests racing in one process share one admission.
+
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use common::ids::{OrderId, SyncBatchId, TenantId};
+use common::order::{OrderStatus, Source, ValidatedOrder};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+/// An order as it arrives, validated and hashed.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub order: ValidatedOrder,
+    pub request_hash: [u8; 32],
+}
+
+/// Where a call's candidates came from (shared by all of them).
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub tenant_id: TenantId,
+    pub source: Source,
+    pub device_id: Option<String>,
+    pub sync_batch_id: Option<SyncBatchId>,
+    pub received_at: DateTime<Utc>,
+    pub request_id: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum Admission {
+    /// A new pending row; its message must be published.
+    New { order_id: OrderId },
+    /// The same request was admitted before; `stored` is the request as
+    /// first stored (republished while the order is still pending).
+    Same {
+        order_id: OrderId,
+        status: OrderStatus,
+        stored: ValidatedOrder,
+    },
+    /// The clientOrderId is taken by a different request.
+    Different { order_id: OrderId },
+}
+
+const INSERT_PENDING: &str = "
+INSERT INTO orders (id, tenant_id, client_order_id, source, request, request_hash, outlet_id, member_id,
+                    device_id, sync_batch_id, created_at, received_at, request_id)
+SELECT k.id, $1, k.client_order_id, $2, k.request, k.request_hash, k.outlet_id, k.member_id, $3, $4, k.created_at, $5, $6
+FROM unnest($7::uuid[], $8::uuid[], $9::jsonb[], $10::bytea[], $11::uuid[], $12::uuid[], $13::timestamptz[])
+     AS k(id, client_order_id, request, request_hash, outlet_id, member_id, created_at)
+ON CONFLICT (tenant_id, client_order_id) DO NOTHING
+RETURNING client_order_id, id";
+
+const EXISTING: &str = "
+SELECT id, client_order_id, status, request_hash, request FROM orders
+WHERE tenant_id = $1 AND client_order_id = ANY($2)";
+
+/// Admit candidates (distinct clientOrderIds) in two statements whatever their number.
+pub async fn admit(
+    db: &PgPool,
+    origin: &Origin,
+    candidates: &[Candidate],
+) -> Result<Vec<Admission>, ApiError> {
+    let ids: Vec<Uuid> = candidates.iter().map(|_| Uuid::now_v7()).collect();
+    let client_ids: Vec<Uuid> = candidates
+        .iter()
+        .map(|c| c.order.client_order_id.0)
+        .collect();
+    let requests: Vec<serde_json::Value> = candidates
+        .iter()
+        .map(|c| serde_json::to_value(&c.order).unwrap_or_default())
+        .collect();
+    let hashes: Vec<Vec<u8>> = candidates.iter().map(|c| c.request_hash.to_vec()).collect();
+    let outlets: Vec<Option<Uuid>> = candidates.iter().map(|c| c.order.outlet_id).collect();
+    let members: Vec<Option<Uuid>> = candidates.iter().map(|c| c.order.member_id).collect();
+    let created: Vec<DateTime<Utc>> = candidates.iter().map(|c| c.order.created_at).collect();
+    let inserted: HashMap<Uuid, Uuid> = sqlx::query_as::<_, (Uuid, Uuid)>(INSERT_PENDING)
+        .bind(origin.tenant_id.0)
+        .bind(origin.source.as_str())
+        .bind(origin.device_id.as_deref())
+        .bind(origin.sync_batch_id.map(|b| b.0))
+        .bind(origin.received_at)
+        .bind(&origin.request_id)
+        .bind(&ids)
+        .bind(&client_ids)
+        .bind(&requests)
+        .bind(&hashes)
+        .bind(&outlets)
+        .bind(&members)
+        .bind(&created)
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let others: Vec<Uuid> = client_ids
+        .iter()
+        .filter(|id| !inserted.contains_key(id))
+        .copied()
+        .collect();
+    let existing: HashMap<Uuid, (Uuid, String, Vec<u8>, sqlx::types::Json<ValidatedOrder>)> =
+        if others.is_empty() {
+            HashMap::new()
+        } else {
+            sqlx::query_as::<
+                _,
+                (
+                    Uuid,
+                    Uuid,
+                    String,
+                    Vec<u8>,
+                    sqlx::types::Json<ValidatedOrder>,
+                ),
+            >(EXISTING)
+            .bind(origin.tenant_id.0)
+            .bind(&others)
+            .fetch_all(db)
+            .await?
+            .into_iter()
+            .map(|(id, client_id, status, hash, request)| (client_id, (id, status, hash, request)))
+            .collect()
+        };
+    candidates
+        .iter()
+        .map(|candidate| {
+            let client_id = candidate.order.client_order_id.0;
+            if let Some(id) = inserted.get(&client_id) {
+                return Ok(Admission::New {
+                    order_id: OrderId(*id),
+                });
+            }
+            let (id, status, hash, stored) = existing.get(&client_id).ok_or_else(|| {
+                ApiError::Internal(format!("order {client_id} neither inserted nor found"))
+            })?;
+            let order_id = OrderId(*id);
+            if hash.as_slice() != candidate.request_hash {
+                return Ok(Admission::Different { order_id });
+            }
+            let status = OrderStatus::parse(status)
+                .ok_or_else(|| ApiError::Internal(format!("bad status {status}")))?;
+            Ok(Admission::Same {
+                order_id,
+                status,
+                stored: stored.0.clone(),
+            })
+        })
+        .collect()
+}
+
+type Key = (TenantId, Uuid, [u8; 32]);
+
+/// Identical requests in flight in this process, so that the second waits
+/// for the first's outcome instead of racing it.
+#[derive(Clone, Default)]
+pub struct InFlight {
+    cells: Arc<Mutex<HashMap<Key, Arc<OnceCell<crate::accept::Accepted>>>>>,
+}
+
+impl InFlight {
+    pub fn cell(&self, key: Key) -> Arc<OnceCell<crate::accept::Accepted>> {
+        let mut cells = self
+            .cells
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cells.entry(key).or_default().clone()
+    }
+
+    pub fn release(&self, key: &Key, cell: &Arc<OnceCell<crate::accept::Accepted>>) {
+        let mut cells = self
+            .cells
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cells
+            .get(key)
+            .is_some_and(|current| Arc::ptr_eq(current, cell))
+        {
+            cells.remove(key);
+        }
+    }
+}

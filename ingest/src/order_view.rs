@@ -1,0 +1,207 @@
+//! An order as the API shows it (the contract's `Order`), read from its
+//! row alone: the row carries the validated request (lines, payment) and,
+//! once a worker priced it, the totals; order_items and payments are the
+//! books the workers write in the same transaction.
+
+use crate::error::{ApiError, ApiResult};
+use chrono::{DateTime, Utc};
+use common::ids::{OrderId, TenantId};
+use common::money::Money;
+use common::order::{OrderStatus, PaymentMethod, ValidatedOrder};
+use common::pricing::{AppliedDiscount, PricingInput, price_order};
+use serde::Serialize;
+use sqlx::PgPool;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// The columns an `OrderRow` reads (a macro, so queries stay literal SQL).
+#[macro_export]
+macro_rules! order_columns {
+    () => {
+        "id, client_order_id, source, status, request, subtotal, discount_total, total, discounts, payment_change, \
+         rejection_code, rejection_message, created_at, received_at, committed_at, cancelled_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub struct OrderRow {
+    pub id: Uuid,
+    pub client_order_id: Uuid,
+    pub source: String,
+    pub status: String,
+    pub request: Json<ValidatedOrder>,
+    pub subtotal: Option<i64>,
+    pub discount_total: Option<i64>,
+    pub total: Option<i64>,
+    pub discounts: Json<Vec<AppliedDiscount>>,
+    pub payment_change: Option<i64>,
+    pub rejection_code: Option<String>,
+    pub rejection_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub committed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub order_id: Uuid,
+    pub client_order_id: Uuid,
+    pub source: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<Rejection>,
+    pub items: Vec<Item>,
+    pub subtotal: Money,
+    pub discounts: Vec<AppliedDiscount>,
+    pub discount_total: Money,
+    pub total: Money,
+    pub payment: PaymentView,
+    pub created_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+pub struct Rejection {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    pub product_id: Uuid,
+    pub quantity: u32,
+    pub price: Money,
+    pub line_total: Money,
+}
+
+#[derive(Serialize)]
+pub struct PaymentView {
+    pub method: PaymentMethod,
+    pub amount: Money,
+    pub change: Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+impl OrderRow {
+    pub fn status(&self) -> OrderStatus {
+        OrderStatus::parse(&self.status).unwrap_or(OrderStatus::Pending)
+    }
+
+    pub fn into_view(self) -> OrderView {
+        let order = self.request.0;
+        // Before a worker priced it, an order shows a quote by the same rules.
+        let quote = price_order(&PricingInput {
+            lines: &order.items,
+            manual_discount: order.discount,
+        })
+        .ok();
+        let subtotal = self
+            .subtotal
+            .map(Money::from_rupiah)
+            .or(quote.as_ref().map(|q| q.subtotal))
+            .unwrap_or_default();
+        let discount_total = self
+            .discount_total
+            .map(Money::from_rupiah)
+            .or(quote.as_ref().map(|q| q.discount_total))
+            .unwrap_or_default();
+        let total = self
+            .total
+            .map(Money::from_rupiah)
+            .or(quote.as_ref().map(|q| q.total))
+            .unwrap_or_default();
+        let discounts = if self.total.is_some() {
+            self.discounts.0
+        } else {
+            quote.map(|q| q.discounts).unwrap_or_default()
+        };
+        let change = self
+            .payment_change
+            .map(Money::from_rupiah)
+            .unwrap_or_else(|| match order.payment.method {
+                PaymentMethod::Cash => order
+                    .payment
+                    .amount
+                    .checked_sub(total)
+                    .filter(|c| !c.is_negative())
+                    .unwrap_or_default(),
+                _ => Money::ZERO,
+            });
+        let items = order
+            .items
+            .iter()
+            .map(|l| Item {
+                product_id: l.product_id.0,
+                quantity: l.quantity,
+                price: l.price,
+                line_total: l.price.checked_mul(l.quantity).unwrap_or_default(),
+            })
+            .collect();
+        OrderView {
+            order_id: self.id,
+            client_order_id: self.client_order_id,
+            source: self.source,
+            status: self.status,
+            rejection: self.rejection_code.map(|code| Rejection {
+                code,
+                message: self.rejection_message.unwrap_or_default(),
+            }),
+            items,
+            subtotal,
+            discounts,
+            discount_total,
+            total,
+            payment: PaymentView {
+                method: order.payment.method,
+                amount: order.payment.amount,
+                change,
+                reference: order.payment.reference,
+            },
+            created_at: self.created_at,
+            received_at: self.received_at,
+            committed_at: self.committed_at,
+            cancelled_at: self.cancelled_at,
+        }
+    }
+}
+
+pub async fn fetch(db: &PgPool, tenant: TenantId, order_id: OrderId) -> ApiResult<OrderRow> {
+    sqlx::query_as::<_, OrderRow>(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant.0)
+    .bind(order_id.0)
+    .fetch_optional(db)
+    .await?
+    .ok_or(ApiError::not_found("order"))
+}
+
+/// Poll until the order left `pending` or the deadline passed.
+pub async fn wait_for_outcome(
+    db: &PgPool,
+    tenant: TenantId,
+    order_id: OrderId,
+    wait: std::time::Duration,
+) -> ApiResult<OrderRow> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut delay = std::time::Duration::from_millis(5);
+    loop {
+        let row = fetch(db, tenant, order_id).await?;
+        let now = tokio::time::Instant::now();
+        if row.status() != OrderStatus::Pending || now >= deadline {
+            return Ok(row);
+        }
+        tokio::time::sleep(delay.min(deadline - now)).await;
+        delay = (delay * 2).min(std::time::Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,197 @@
+//! Failed syncs, the read side: orders that could not be applied, with the
+//! full request, the reason and the history of what was done about them.
+
+use crate::auth::{AuthUser, SUPERVISORS};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{PathId, Query, decode_cursor, page, page_limit};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::types::Json as Jsonb;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/failed-syncs", get(list))
+        .route("/api/failed-syncs/{id}", get(show))
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    order_id: Uuid,
+    client_order_id: Uuid,
+    device_id: Option<String>,
+    status: String,
+    reason_code: String,
+    reason_message: String,
+    attempts: i32,
+    first_failed_at: DateTime<Utc>,
+    last_failed_at: DateTime<Utc>,
+    request: Jsonb<Value>,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    #[serde(skip)]
+    failed_sync_id: Uuid,
+    at: DateTime<Utc>,
+    action: String,
+    by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+macro_rules! columns {
+    () => {
+        "id, order_id, client_order_id, device_id, status, reason_code, reason_message, attempts, first_failed_at, last_failed_at, request"
+    };
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FailedSyncView {
+    id: Uuid,
+    order_id: Uuid,
+    client_order_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_id: Option<String>,
+    status: String,
+    reason: Reason,
+    attempts: i32,
+    first_failed_at: DateTime<Utc>,
+    last_failed_at: DateTime<Utc>,
+    order: Value,
+    history: Vec<HistoryEntry>,
+}
+
+#[derive(Serialize)]
+struct Reason {
+    code: String,
+    message: String,
+}
+
+fn view(row: Row, history: Vec<HistoryEntry>) -> FailedSyncView {
+    FailedSyncView {
+        id: row.id,
+        order_id: row.order_id,
+        client_order_id: row.client_order_id,
+        device_id: row.device_id,
+        status: row.status,
+        reason: Reason {
+            code: row.reason_code,
+            message: row.reason_message,
+        },
+        attempts: row.attempts,
+        first_failed_at: row.first_failed_at,
+        last_failed_at: row.last_failed_at,
+        order: row.request.0,
+        history,
+    }
+}
+
+async fn history(
+    db: &PgPool,
+    tenant: Uuid,
+    ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, Vec<HistoryEntry>>> {
+    let entries = sqlx::query_as::<_, HistoryEntry>(
+        "SELECT failed_sync_id, at, action, by, note FROM failed_sync_events
+         WHERE tenant_id = $1 AND failed_sync_id = ANY($2) ORDER BY at, id",
+    )
+    .bind(tenant)
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    let mut grouped: HashMap<Uuid, Vec<HistoryEntry>> = HashMap::new();
+    for entry in entries {
+        grouped.entry(entry.failed_sync_id).or_default().push(entry);
+    }
+    Ok(grouped)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    reason: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    auth.require(SUPERVISORS)?;
+    let limit = page_limit(q.limit)?;
+    if q.status
+        .as_deref()
+        .is_some_and(|s| !["open", "resolved", "discarded"].contains(&s))
+    {
+        return Err(ApiError::invalid(
+            "status",
+            "must be open, resolved or discarded",
+        ));
+    }
+    let cursor = decode_cursor(q.cursor.as_deref())?;
+    let rows = sqlx::query_as::<_, Row>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM failed_syncs
+         WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR reason_code = $3)
+           AND ($4::timestamptz IS NULL OR (last_failed_at, id) < ($4, $5))
+         ORDER BY last_failed_at DESC, id DESC LIMIT $6"
+    ))
+    .bind(auth.tenant_id.0)
+    .bind(q.status)
+    .bind(q.reason)
+    .bind(cursor.map(|c| c.0))
+    .bind(cursor.map(|c| c.1))
+    .bind(limit + 1)
+    .fetch_all(&state.db)
+    .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut histories = history(&state.db, auth.tenant_id.0, &ids).await?;
+    let views: Vec<FailedSyncView> = rows
+        .into_iter()
+        .map(|row| {
+            let entries = histories.remove(&row.id).unwrap_or_default();
+            view(row, entries)
+        })
+        .collect();
+    Ok(Json(page(views, limit, |v| (v.last_failed_at, v.id))))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    auth.require(SUPERVISORS)?;
+    let row = sqlx::query_as::<_, Row>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM failed_syncs WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(auth.tenant_id.0)
+    .bind(id)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or(ApiError::not_found("failed sync"))?;
+    let entries = history(&state.db, auth.tenant_id.0, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(Json(
+        serde_json::to_value(view(row, entries)).unwrap_or_default(),
+    ))
+}

@@ -1,0 +1,240 @@
+//! Orders: take an order (validate → admit → publish → 202), read one or a
+//! list, and cancel one (a message the workers apply exactly once).
+
+use crate::accept::accept_one;
+use crate::auth::{AuthUser, SUPERVISORS};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit};
+use crate::idempotency::{Candidate, Origin};
+use crate::order_columns;
+use crate::order_view::{self, OrderRow};
+use crate::request_id::RequestId;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use common::broker::{ORDER_ROUTING_KEY, Target, headers};
+use common::ids::{ClientOrderId, MessageId, OrderId};
+use common::message::{CancelMessage, Message};
+use common::order::{OrderStatus, Source, canonical_hash, validate_order};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/orders", post(create).get(list))
+        .route("/api/orders/{id}", get(show))
+        .route("/api/orders/{id}/cancel", post(cancel))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateQuery {
+    wait: Option<u64>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Query(query): Query<CreateQuery>,
+    JsonValue(body): JsonValue,
+) -> ApiResult<Response> {
+    let wait = match query.wait {
+        Some(ms) if ms > 10_000 => {
+            return Err(ApiError::invalid(
+                "wait",
+                "must be at most 10000 milliseconds",
+            ));
+        }
+        other => other.map(Duration::from_millis),
+    };
+    let received_at = Utc::now();
+    let request_hash = canonical_hash(&body);
+    let order = validate_order(body, received_at)?;
+    let client_order_id = order.client_order_id;
+    let origin = Origin {
+        tenant_id: auth.tenant_id,
+        source: Source::Online,
+        device_id: None,
+        sync_batch_id: None,
+        received_at,
+        request_id,
+    };
+    let accepted = accept_one(
+        &state,
+        &origin,
+        Candidate {
+            order,
+            request_hash,
+        },
+    )
+    .await?;
+    tracing::info!(tenant_id = %auth.tenant_id, order_id = %accepted.order_id, %client_order_id, duplicate = accepted.duplicate, "order accepted");
+    if let Some(wait) = wait {
+        let row = order_view::wait_for_outcome(&state.db, auth.tenant_id, accepted.order_id, wait)
+            .await?;
+        return Ok(outcome_response(row));
+    }
+    let status = if accepted.duplicate {
+        order_view::fetch(&state.db, auth.tenant_id, accepted.order_id)
+            .await?
+            .status()
+    } else {
+        OrderStatus::Pending
+    };
+    Ok(accepted_response(
+        accepted.order_id,
+        client_order_id,
+        status,
+    ))
+}
+
+/// `202 {orderId, clientOrderId, status, statusUrl}`.
+pub fn accepted_response(
+    order_id: OrderId,
+    client_order_id: ClientOrderId,
+    status: OrderStatus,
+) -> Response {
+    let body = json!({
+        "orderId": order_id,
+        "clientOrderId": client_order_id,
+        "status": status,
+        "statusUrl": format!("/api/orders/{order_id}"),
+    });
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+/// The answer to `?wait=`: 201 committed, 200 not applied, 202 still pending.
+fn outcome_response(row: OrderRow) -> Response {
+    match row.status() {
+        OrderStatus::Pending => accepted_response(
+            OrderId(row.id),
+            ClientOrderId(row.client_order_id),
+            OrderStatus::Pending,
+        ),
+        OrderStatus::Committed | OrderStatus::Cancelled => {
+            (StatusCode::CREATED, Json(row.into_view())).into_response()
+        }
+        OrderStatus::Rejected | OrderStatus::Failed => {
+            (StatusCode::OK, Json(row.into_view())).into_response()
+        }
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<order_view::OrderView>> {
+    Ok(Json(
+        order_view::fetch(&state.db, auth.tenant_id, OrderId(id))
+            .await?
+            .into_view(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let limit = page_limit(q.limit)?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            OrderStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid("status", "is not an order status"))?,
+        ),
+    };
+    let cursor = decode_cursor(q.cursor.as_deref())?;
+    let sql = concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders
+         WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
+           AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
+           AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
+         ORDER BY created_at DESC, id DESC LIMIT $7"
+    );
+    let rows = sqlx::query_as::<_, OrderRow>(sql)
+        .bind(auth.tenant_id.0)
+        .bind(status.map(|s| s.as_str()))
+        .bind(q.from)
+        .bind(q.to)
+        .bind(cursor.map(|c| c.0))
+        .bind(cursor.map(|c| c.1))
+        .bind(limit + 1)
+        .fetch_all(&state.db)
+        .await?;
+    let views: Vec<_> = rows.into_iter().map(OrderRow::into_view).collect();
+    Ok(Json(page(views, limit, |o| (o.created_at, o.order_id))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelRequest {
+    reason: String,
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    PathId(id): PathId,
+    Body(request): Body<CancelRequest>,
+) -> ApiResult<Response> {
+    auth.require(SUPERVISORS)?;
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::invalid("reason", "must be 1 to 500 characters"));
+    }
+    let row = order_view::fetch(&state.db, auth.tenant_id, OrderId(id)).await?;
+    if row.status() != OrderStatus::Committed {
+        return Err(ApiError::conflict(
+            "not_cancellable",
+            format!(
+                "only a committed order can be cancelled; this one is {}",
+                row.status
+            ),
+        ));
+    }
+    let message = Message::Cancel(CancelMessage {
+        message_id: MessageId::generate(),
+        tenant_id: auth.tenant_id,
+        order_id: OrderId(id),
+        reason: reason.to_owned(),
+        requested_by: auth.user_id,
+        requested_at: Utc::now(),
+        request_id: Some(request_id),
+    });
+    let exchange = state.publisher.topology().orders_exchange();
+    let target = Target {
+        exchange: &exchange,
+        routing_key: ORDER_ROUTING_KEY,
+    };
+    state
+        .publisher
+        .publish(target, &message.encode(), headers::for_message(&message, 1))
+        .await?;
+    tracing::info!(tenant_id = %auth.tenant_id, order_id = %id, "order cancellation queued");
+    Ok(accepted_response(
+        OrderId(id),
+        ClientOrderId(row.client_order_id),
+        OrderStatus::Committed,
+    ))
+}

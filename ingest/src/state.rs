@@ -1,0 +1,20 @@
+//! What every handler shares: the database pool, the broker publisher, the
+//! optional Redis duplicate cache, token keys and the configuration.
+
+use crate::auth::tokens::TokenKeys;
+use crate::duplicates::DuplicateCache;
+use crate::idempotency::InFlight;
+use common::broker::Publisher;
+use common::config::Config;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub publisher: Publisher,
+    pub duplicates: DuplicateCache,
+    pub keys: Arc<TokenKeys>,
+    pub config: Arc<Config>,
+    pub in_flight: InFlight,
+}
