@@ -39,9 +39,7 @@ impl BatchHandler for OrderHandler {
             })
             .collect();
         let outcomes = self.decide(&incoming).await;
-        if self.fault == Some(Fault::CrashAfterCommit)
-            && outcomes.contains(&Outcome::Ack)
-        {
+        if self.fault == Some(Fault::CrashAfterCommit) && outcomes.contains(&Outcome::Ack) {
             tracing::error!("WORKER_FAULT=crash_after_commit: aborting between commit and ack");
             std::process::abort();
         }

@@ -1,0 +1,184 @@
+//! The test's own corner of RabbitMQ: a queue-name prefix, raw publishing
+//! (duplicates, garbage), queue depths, and closing this test's connections
+//! by name through the management API (other tests and a running demo
+//! keep theirs). Queues of crashed runs are swept after two hours.
+
+use anyhow::{Context, bail};
+use common::broker::{ORDER_ROUTING_KEY, Topology};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use serde_json::Value;
+
+pub fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+fn management_url() -> String {
+    std::env::var("RABBITMQ_MANAGEMENT_URL").unwrap_or_else(|_| "http://127.0.0.1:15672".to_owned())
+}
+
+pub struct TestBroker {
+    pub topology: Topology,
+    pub prefix: String,
+    http: reqwest::Client,
+}
+
+impl TestBroker {
+    pub fn new(prefix: &str, topology: Topology) -> Self {
+        Self {
+            topology,
+            prefix: prefix.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn channel(&self) -> anyhow::Result<(Connection, lapin::Channel)> {
+        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default()).await?;
+        let channel = conn.create_channel().await?;
+        Ok((conn, channel))
+    }
+
+    /// Publish raw bytes onto the order exchange, confirmed.
+    pub async fn publish_raw(
+        &self,
+        body: &[u8],
+        properties: BasicProperties,
+    ) -> anyhow::Result<()> {
+        let (conn, channel) = self.channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let exchange = self.topology.orders_exchange();
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        };
+        let confirm = channel
+            .basic_publish(
+                exchange.as_str().into(),
+                ORDER_ROUTING_KEY.into(),
+                options,
+                body,
+                properties.with_delivery_mode(2),
+            )
+            .await?
+            .await?;
+        let _ = conn.close(200, "done".into()).await;
+        if !confirm.is_ack() || confirm.take_message().is_some() {
+            bail!("raw publish was not confirmed");
+        }
+        Ok(())
+    }
+
+    /// Ready messages and consumers of a queue, live (passive declare).
+    pub async fn depth(&self, queue: &str) -> anyhow::Result<(u32, u32)> {
+        let (conn, channel) = self.channel().await?;
+        let options = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let queue = channel
+            .queue_declare(queue.into(), options, FieldTable::default())
+            .await?;
+        let _ = conn.close(200, "done".into()).await;
+        Ok((queue.message_count(), queue.consumer_count()))
+    }
+
+    /// Ready messages summed over every queue of this test's pipeline.
+    pub async fn total_ready(&self) -> anyhow::Result<u32> {
+        let mut total = 0;
+        for queue in self.topology.all_queues() {
+            total += self.depth(&queue).await?.0;
+        }
+        Ok(total)
+    }
+
+    /// Close every broker connection whose name starts with this test's prefix.
+    pub async fn close_connections(&self) -> anyhow::Result<usize> {
+        let connections: Vec<Value> = self
+            .http
+            .get(format!("{}/api/connections", management_url()))
+            .basic_auth("guest", Some("guest"))
+            .send()
+            .await
+            .context("the RabbitMQ management API (plugin rabbitmq_management) is required")?
+            .json()
+            .await?;
+        let mut closed = 0;
+        for connection in connections {
+            let client_name = connection
+                .pointer("/client_properties/connection_name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let Some(name) = connection.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            if client_name.starts_with(&self.prefix) {
+                let url = format!("{}/api/connections/{}", management_url(), encode(name));
+                self.http
+                    .delete(url)
+                    .basic_auth("guest", Some("guest"))
+                    .header("X-Reason", "test fault injection")
+                    .send()
+                    .await?;
+                closed += 1;
+            }
+        }
+        Ok(closed)
+    }
+
+    pub async fn delete(&self) {
+        if let Ok((conn, channel)) = self.channel().await {
+            let _ = self.topology.delete(&channel).await;
+            let _ = conn.close(200, "done".into()).await;
+        }
+    }
+
+    /// Delete queues and exchanges of test runs that crashed hours ago.
+    pub async fn sweep(&self) {
+        let cutoff = chrono::Utc::now().timestamp() - 7200;
+        let listed = self
+            .http
+            .get(format!("{}/api/queues", management_url()))
+            .basic_auth("guest", Some("guest"))
+            .send()
+            .await;
+        let Ok(Ok(queues)) = (match listed {
+            Ok(response) => Ok(response.json::<Vec<Value>>().await),
+            Err(e) => Err(e),
+        }) else {
+            return;
+        };
+        for name in queues
+            .iter()
+            .filter_map(|q| q.get("name").and_then(Value::as_str))
+        {
+            let stamp = name
+                .strip_prefix("wt_")
+                .and_then(|rest| rest.split('_').next())
+                .and_then(|t| t.parse::<i64>().ok());
+            if stamp.is_some_and(|t| t < cutoff) {
+                let url = format!("{}/api/queues/%2f/{}", management_url(), encode(name));
+                let _ = self
+                    .http
+                    .delete(url)
+                    .basic_auth("guest", Some("guest"))
+                    .send()
+                    .await;
+            }
+        }
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

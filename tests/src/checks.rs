@@ -1,0 +1,110 @@
+//! Waiting on conditions (never on sleeps) and the invariants every test
+//! ends with: the ledger explains every stock figure, effects happened at
+//! most once, nothing is stuck pending, and the queues are drained.
+
+use crate::pipeline::Pipeline;
+use std::future::Future;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Poll `check` until it yields a value; fail the test after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+impl Pipeline {
+    pub async fn order_status(&self, order_id: Uuid) -> Option<String> {
+        sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_optional(&self.db)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Wait until the order left `pending`; returns its status.
+    pub async fn settled(&self, order_id: Uuid) -> String {
+        eventually(
+            &format!("order {order_id} to settle"),
+            Duration::from_secs(30),
+            || async move { self.order_status(order_id).await.filter(|s| s != "pending") },
+        )
+        .await
+    }
+
+    pub async fn pending_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'pending'")
+            .fetch_one(&self.db)
+            .await
+            .unwrap_or(-1)
+    }
+
+    /// Wait until no order is pending and no queue holds a ready message.
+    pub async fn drained(&self, timeout: Duration) {
+        eventually("the pipeline to drain", timeout, || async {
+            let idle =
+                self.pending_count().await == 0 && self.broker.total_ready().await.ok() == Some(0);
+            idle.then_some(())
+        })
+        .await;
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.db)
+            .await
+            .expect("count query")
+    }
+
+    /// The books add up: for every product the ledger sums to its stock and
+    /// stock is never negative; every committed or cancelled order has
+    /// exactly one payment and sale movements matching its items; no other
+    /// order has any effect.
+    pub async fn assert_books_balance(&self) {
+        let unexplained: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+            "SELECT p.id, p.stock, coalesce(sum(m.delta), 0)::bigint FROM products p
+             LEFT JOIN stock_movements m ON m.tenant_id = p.tenant_id AND m.product_id = p.id
+             GROUP BY p.id, p.stock HAVING p.stock <> coalesce(sum(m.delta), 0) OR p.stock < 0",
+        )
+        .fetch_all(&self.db)
+        .await
+        .expect("ledger query");
+        assert!(
+            unexplained.is_empty(),
+            "stock not explained by the ledger: {unexplained:?}"
+        );
+        let bad_payments: i64 = self
+            .count(
+                "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM payments p WHERE p.order_id = o.id)
+                 <> CASE WHEN o.status IN ('committed', 'cancelled') THEN 1 ELSE 0 END",
+            )
+            .await;
+        assert_eq!(bad_payments, 0, "orders with a wrong number of payments");
+        let bad_sales: i64 = self
+            .count(
+                "SELECT count(*) FROM orders o WHERE
+                   coalesce((SELECT -sum(delta) FROM stock_movements m WHERE m.order_id = o.id AND m.kind = 'sale'), 0)
+                   <> CASE WHEN o.status IN ('committed', 'cancelled')
+                           THEN (SELECT coalesce(sum(quantity), 0) FROM order_items i WHERE i.order_id = o.id) ELSE 0 END",
+            )
+            .await;
+        assert_eq!(
+            bad_sales, 0,
+            "orders whose sale movements do not match their items"
+        );
+    }
+}

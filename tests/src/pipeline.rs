@@ -1,0 +1,274 @@
+//! `Pipeline`: one test's own running system. Its own database (from the
+//! template), its own queue prefix, ingest in-process on port 0, workers
+//! in-process or as real processes of the `workers` binary. Everything is
+//! configured through the same environment variables production uses.
+
+use crate::broker::{TestBroker, amqp_url};
+use crate::db;
+use common::broker::Topology;
+use common::config::Config;
+use common::shutdown::Shutdown;
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// How a test wants its pipeline.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Workers started inside the test process.
+    pub in_process_workers: usize,
+    /// Extra or overriding environment variables for every component.
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            in_process_workers: 1,
+            env: Vec::new(),
+        }
+    }
+}
+
+impl Options {
+    pub fn workers(n: usize) -> Self {
+        Self {
+            in_process_workers: n,
+            ..Self::default()
+        }
+    }
+
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+pub struct Pipeline {
+    pub name: String,
+    pub db: PgPool,
+    pub broker: TestBroker,
+    pub base_url: String,
+    pub http: reqwest::Client,
+    pub internal_key: String,
+    env: BTreeMap<String, String>,
+    ingest_shutdown: Shutdown,
+    worker_shutdowns: Mutex<Vec<Shutdown>>,
+    processes: Mutex<Vec<Child>>,
+    stopped: bool,
+}
+
+/// A worker running as its own OS process.
+pub struct WorkerProcess {
+    pub child: Child,
+}
+
+impl Pipeline {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        crate::init_logging();
+        let name = format!(
+            "wt_{}_{:06x}",
+            chrono::Utc::now().timestamp(),
+            rand::random_range(0..0xff_ffffu32)
+        );
+        let db = db::create(&name).await.expect("creating the test database");
+        let mut env = base_env(&name);
+        env.extend(options.env.iter().cloned());
+        let config = config(&env, &name, "ingest");
+        let broker = TestBroker::new(&name, Topology::from_config(&config.broker));
+        broker.sweep().await;
+        let ingest_shutdown = Shutdown::new();
+        let app = ingest::app::Application::build(config, ingest_shutdown.clone())
+            .await
+            .expect("starting ingest");
+        let base_url = format!("http://{}", app.addr());
+        tokio::spawn(app.run());
+        let pipeline = Pipeline {
+            internal_key: env["INTERNAL_API_KEY"].clone(),
+            name,
+            db,
+            broker,
+            base_url,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            env,
+            ingest_shutdown,
+            worker_shutdowns: Mutex::new(Vec::new()),
+            processes: Mutex::new(Vec::new()),
+            stopped: false,
+        };
+        for _ in 0..options.in_process_workers {
+            pipeline.start_worker().await;
+        }
+        pipeline
+    }
+
+    /// Start one more worker inside the test process.
+    pub async fn start_worker(&self) {
+        let index = self.worker_shutdowns.lock().map(|w| w.len()).unwrap_or(0);
+        let config = config(&self.env, &self.name, &format!("worker-{index}"));
+        let shutdown = Shutdown::new();
+        workers::start(&config, shutdown.clone())
+            .await
+            .expect("starting a worker");
+        if let Ok(mut shutdowns) = self.worker_shutdowns.lock() {
+            shutdowns.push(shutdown);
+        }
+    }
+
+    /// Stop every in-process worker (their unacknowledged messages go back to the queue).
+    pub fn stop_in_process_workers(&self) {
+        if let Ok(shutdowns) = self.worker_shutdowns.lock() {
+            shutdowns.iter().for_each(Shutdown::cancel);
+        }
+    }
+
+    /// Start a worker as an OS process of the `workers` binary.
+    pub fn spawn_worker_process(&self, label: &str, extra_env: &[(&str, &str)]) -> WorkerProcess {
+        let component = format!("proc-{label}");
+        let mut command = Command::new(binary("workers"));
+        command
+            .arg("run")
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null());
+        for (key, value) in component_env(&self.env, &self.name, &component) {
+            command.env(key, value);
+        }
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .expect("spawning the workers binary (build the workspace first)");
+        WorkerProcess { child }
+    }
+
+    /// Keep a process for `stop` to kill.
+    pub fn adopt(&self, process: WorkerProcess) {
+        if let Ok(mut processes) = self.processes.lock() {
+            processes.push(process.child);
+        }
+    }
+
+    pub fn database_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Stop everything and remove the test's database and queues.
+    pub async fn stop(mut self) {
+        self.stopped = true;
+        self.shutdown_components();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.broker.delete().await;
+        self.db.close().await;
+        db::drop_database(&self.name).await;
+    }
+
+    fn shutdown_components(&self) {
+        self.ingest_shutdown.cancel();
+        self.stop_in_process_workers();
+        if let Ok(mut processes) = self.processes.lock() {
+            for child in processes.iter_mut() {
+                let _ = child.start_kill();
+            }
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        // The test failed before `stop`: clean up on a thread of its own.
+        self.shutdown_components();
+        let name = self.name.clone();
+        let topology = self.broker.topology.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Runtime::new() {
+                runtime.block_on(async {
+                    TestBroker::new(&name, topology).delete().await;
+                    db::drop_database(&name).await;
+                });
+            }
+        })
+        .join();
+    }
+}
+
+fn base_env(name: &str) -> BTreeMap<String, String> {
+    let redis =
+        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    [
+        ("APP_ENV", "test"),
+        (
+            "LOG_LEVEL",
+            std::env::var("TEST_LOG").as_deref().unwrap_or("warn"),
+        ),
+        ("LOG_FORMAT", "pretty"),
+        ("AMQP_URL", &amqp_url()),
+        ("AMQP_PREFIX", name),
+        ("REDIS_URL", &redis),
+        ("RETRY_DELAYS", "200ms,400ms,800ms"),
+        ("WORKER_MAX_ATTEMPTS", "4"),
+        ("WORKER_BATCH_LINGER", "2ms"),
+        ("INGEST_ADDR", "127.0.0.1:0"),
+        ("WORKER_ADDR", "127.0.0.1:0"),
+        ("DATABASE_POOL_SIZE", "8"),
+        ("PUBLISH_CONFIRM_TIMEOUT", "3s"),
+        ("ORDER_TRANSACTION_TIMEOUT", "5s"),
+        ("SHUTDOWN_TIMEOUT", "5s"),
+        ("INTERNAL_API_KEY", "test-internal-key-0123456789abcdef0123"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// The environment of one component: its own database application name
+/// and broker connection name, so faults can target it alone.
+fn component_env(
+    env: &BTreeMap<String, String>,
+    name: &str,
+    component: &str,
+) -> BTreeMap<String, String> {
+    let mut env = env.clone();
+    let url = db::url_for(name).expect("database url");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    env.insert(
+        "DATABASE_URL".into(),
+        format!("{url}{separator}application_name={name}-{component}"),
+    );
+    env.insert("AMQP_CONNECTION_NAME".into(), format!("{name}-{component}"));
+    env
+}
+
+fn config(env: &BTreeMap<String, String>, name: &str, component: &str) -> Config {
+    let env = component_env(env, name, component);
+    Config::from_lookup(|key| env.get(key).cloned()).expect("test configuration")
+}
+
+/// A binary of this workspace, built next to the test executable.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
