@@ -46,6 +46,18 @@ impl Pipeline {
         .await
     }
 
+    /// Wait until the order has `status`.
+    pub async fn reaches(&self, order_id: Uuid, status: &str) {
+        eventually(
+            &format!("order {order_id} to become {status}"),
+            Duration::from_secs(30),
+            || async move {
+                (self.order_status(order_id).await.as_deref() == Some(status)).then_some(())
+            },
+        )
+        .await;
+    }
+
     pub async fn pending_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'pending'")
             .fetch_one(&self.db)

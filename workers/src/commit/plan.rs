@@ -16,7 +16,7 @@ use common::message::{CancelMessage, Message, OrderMessage, Replay};
 use common::money::Money;
 use common::order::{OrderStatus, PaymentMethod, RejectionCode, Source, ValidatedOrder};
 use common::pricing::{PricedOrder, PricingError, PricingInput, price_order};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 /// An order row as locked by this batch.
@@ -116,11 +116,12 @@ pub fn plan(
         plan: Plan::default(),
     };
     for line in sold {
+        // Keyed by product: a line read twice must not count twice.
         state
             .sold
             .entry((line.tenant_id, line.order_id))
             .or_default()
-            .push((line.product_id, line.quantity));
+            .insert(line.product_id, line.quantity);
     }
     for message in messages {
         let effect = match message {
@@ -136,7 +137,7 @@ struct State {
     orders: HashMap<(TenantId, Uuid), LockedOrder>,
     order_keys: HashMap<(TenantId, OrderId), (TenantId, Uuid)>,
     products: HashMap<(TenantId, ProductId), LockedProduct>,
-    sold: HashMap<(TenantId, OrderId), Vec<(ProductId, i64)>>,
+    sold: HashMap<(TenantId, OrderId), BTreeMap<ProductId, i64>>,
     plan: Plan,
 }
 

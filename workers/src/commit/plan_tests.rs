@@ -257,12 +257,14 @@ fn cancel_restores_what_was_sold_once() {
         requested_at: Utc::now(),
         request_id: None,
     };
-    let sold = [SoldLine {
+    // The same line read twice (two cancels of one order in a batch) counts once.
+    let line = SoldLine {
         tenant_id: w.tenant,
         order_id: m.order_id,
         product_id: w.product.id,
         quantity: 4,
-    }];
+    };
+    let sold = [line.clone(), line];
     let plan = w.run(
         vec![Message::Cancel(cancel.clone()), Message::Cancel(cancel)],
         &sold,

@@ -68,9 +68,10 @@ WHERE p.id IN (
 ORDER BY p.id
 FOR UPDATE OF p";
 
+// DISTINCT: the same order cancelled twice in one batch must not double its lines.
 const SOLD_LINES: &str = "
 SELECT m.tenant_id, m.order_id, m.product_id, (-sum(m.delta))::bigint
-FROM unnest($1::uuid[], $2::uuid[]) AS c(tenant_id, order_id)
+FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS c(tenant_id, order_id)
 JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind = 'sale'
 GROUP BY 1, 2, 3";
 
