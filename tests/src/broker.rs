@@ -95,8 +95,8 @@ impl TestBroker {
         Ok(total)
     }
 
-    /// Close every broker connection whose name starts with this test's prefix.
-    pub async fn close_connections(&self) -> anyhow::Result<usize> {
+    /// This test's connections as the management API lists them: (broker name, client name).
+    async fn connections(&self) -> anyhow::Result<Vec<(String, String)>> {
         let connections: Vec<Value> = self
             .http
             .get(format!("{}/api/connections", management_url()))
@@ -106,27 +106,31 @@ impl TestBroker {
             .context("the RabbitMQ management API (plugin rabbitmq_management) is required")?
             .json()
             .await?;
-        let mut closed = 0;
-        for connection in connections {
-            let client_name = connection
-                .pointer("/client_properties/connection_name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let Some(name) = connection.get("name").and_then(Value::as_str) else {
-                continue;
-            };
-            if client_name.starts_with(&self.prefix) {
-                let url = format!("{}/api/connections/{}", management_url(), encode(name));
-                self.http
-                    .delete(url)
-                    .basic_auth("guest", Some("guest"))
-                    .header("X-Reason", "test fault injection")
-                    .send()
-                    .await?;
-                closed += 1;
-            }
+        Ok(connections
+            .iter()
+            .filter_map(|c| {
+                let client = c.pointer("/client_properties/connection_name").and_then(Value::as_str)?;
+                let name = c.get("name").and_then(Value::as_str)?;
+                client.starts_with(&self.prefix).then(|| (name.to_owned(), client.to_owned()))
+            })
+            .collect())
+    }
+
+    /// Close this test's broker connections (by their names' prefix), once
+    /// at least `expected` of them are listed: the management API learns of
+    /// new connections only with its next statistics round (every 5 s).
+    pub async fn close_connections(&self, expected: usize) -> anyhow::Result<usize> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut listed = self.connections().await?;
+        while listed.len() < expected && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            listed = self.connections().await?;
         }
-        Ok(closed)
+        for (name, _) in &listed {
+            let url = format!("{}/api/connections/{}", management_url(), encode(name));
+            self.http.delete(url).basic_auth("guest", Some("guest")).header("X-Reason", "test fault injection").send().await?;
+        }
+        Ok(listed.len())
     }
 
     pub async fn delete(&self) {

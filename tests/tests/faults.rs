@@ -1,0 +1,104 @@
+//! Faults on the shared services. These run serially, after the other
+//! tests (`scripts/test` runs this file with one thread), and touch only
+//! this test's own processes and connections (closed by name), so parallel
+//! tests and a running demo are unharmed.
+
+use harness::{Options, Pipeline, Tenant, eventually, order, uuid};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn fault_a_worker_killed_between_commit_and_ack_leads_to_one_effect() {
+    let p = Pipeline::start_with(Options::workers(0)).await;
+    let shop = p.tenant().await;
+    let product = p.product(&shop, 3_000, 10).await;
+    let mut crashing = p.spawn_worker_process("crash", &[("WORKER_FAULT", "crash_after_commit")]);
+    let placed = p.post(&shop.token, "/api/orders", &order(&[(product, 4, 3_000)])).await;
+    let order_id = uuid(&placed.body["orderId"]);
+
+    let exit = tokio::time::timeout(Duration::from_secs(30), crashing.child.wait()).await.expect("the worker died").expect("exit status");
+    assert!(!exit.success(), "the worker aborted after its commit");
+    assert_eq!(p.order_status(order_id).await.as_deref(), Some("committed"), "the commit happened before the crash");
+    // Unacknowledged, the message returns to the queue ...
+    eventually("the message to be back in the queue", Duration::from_secs(20), || async {
+        (p.broker.depth(&p.broker.topology.orders_queue()).await.ok()?.0 == 1).then_some(())
+    })
+    .await;
+    // ... and a healthy worker consumes it without applying it again.
+    p.start_worker().await;
+    p.drained(Duration::from_secs(20)).await;
+    assert_eq!(p.stock(product).await, 6);
+    assert_eq!(p.count("SELECT count(*) FROM payments").await, 1);
+    assert_eq!(p.count("SELECT count(*) FROM stock_movements WHERE kind = 'sale'").await, 1);
+    p.assert_books_balance().await;
+    p.stop().await;
+}
+
+/// A till that keeps selling and, like a POS, resends the same order on
+/// 503 or a dropped connection until it is accepted.
+async fn till(p: Arc<Pipeline>, shop: Tenant, product: Uuid, stop: Arc<AtomicBool>, accepted: Arc<Mutex<HashSet<Uuid>>>) -> usize {
+    let mut retries = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let body = order(&[(product, 1, 1_000)]);
+        loop {
+            let reply = p.post(&shop.token, "/api/orders", &body).await;
+            if reply.status == 202 {
+                accepted.lock().await.insert(uuid(&reply.body["orderId"]));
+                break;
+            }
+            assert_eq!(reply.status, 503, "only 503 while the broker is away: {}", reply.body);
+            assert!(reply.headers.contains_key("retry-after"));
+            retries += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    retries
+}
+
+#[tokio::test]
+async fn fault_every_accepted_order_commits_after_broker_connections_are_force_closed() {
+    let p = Arc::new(Pipeline::start_with(Options::workers(2)).await);
+    let shop = p.tenant().await;
+    let product = p.product(&shop, 1_000, 100_000).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepted = Arc::new(Mutex::new(HashSet::new()));
+    let tills: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(till(p.clone(), shop.clone(), product, stop.clone(), accepted.clone())))
+        .collect();
+
+    // Ingest's publisher, and each worker's consumer, publisher and dead-letter consumer.
+    let connections = 1 + 2 * 3;
+    let closed = p.broker.close_connections(connections).await.expect("closing connections");
+    assert_eq!(closed, connections, "all of this pipeline's connections were closed");
+    let before = accepted.lock().await.len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let closed_again = p.broker.close_connections(connections).await.expect("closing connections");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut retries = 0;
+    for till in tills {
+        retries += till.await.expect("till task");
+    }
+    let accepted = accepted.lock().await.clone();
+    assert!(accepted.len() > before, "orders were accepted after the connections came back");
+
+    p.drained(Duration::from_secs(60)).await;
+    let committed: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM orders WHERE status = 'committed'").fetch_all(&p.db).await.expect("orders");
+    let committed: HashSet<Uuid> = committed.into_iter().collect();
+    let missing: Vec<_> = accepted.difference(&committed).collect();
+    assert!(missing.is_empty(), "every order that got 202 is committed; missing {missing:?}");
+    assert_eq!(p.stock(product).await, 100_000 - i64::try_from(committed.len()).unwrap_or(0));
+    p.assert_books_balance().await;
+    println!(
+        "{} orders accepted, {} committed; connections closed {closed} + {closed_again}; the tills retried {retries} times on 503",
+        accepted.len(),
+        committed.len()
+    );
+    if let Ok(p) = Arc::try_unwrap(p) {
+        p.stop().await;
+    }
+}
