@@ -109,9 +109,13 @@ impl TestBroker {
         Ok(connections
             .iter()
             .filter_map(|c| {
-                let client = c.pointer("/client_properties/connection_name").and_then(Value::as_str)?;
+                let client = c
+                    .pointer("/client_properties/connection_name")
+                    .and_then(Value::as_str)?;
                 let name = c.get("name").and_then(Value::as_str)?;
-                client.starts_with(&self.prefix).then(|| (name.to_owned(), client.to_owned()))
+                client
+                    .starts_with(&self.prefix)
+                    .then(|| (name.to_owned(), client.to_owned()))
             })
             .collect())
     }
@@ -128,7 +132,12 @@ impl TestBroker {
         }
         for (name, _) in &listed {
             let url = format!("{}/api/connections/{}", management_url(), encode(name));
-            self.http.delete(url).basic_auth("guest", Some("guest")).header("X-Reason", "test fault injection").send().await?;
+            self.http
+                .delete(url)
+                .basic_auth("guest", Some("guest"))
+                .header("X-Reason", "test fault injection")
+                .send()
+                .await?;
         }
         Ok(listed.len())
     }

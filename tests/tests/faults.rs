@@ -17,30 +17,59 @@ async fn fault_a_worker_killed_between_commit_and_ack_leads_to_one_effect() {
     let shop = p.tenant().await;
     let product = p.product(&shop, 3_000, 10).await;
     let mut crashing = p.spawn_worker_process("crash", &[("WORKER_FAULT", "crash_after_commit")]);
-    let placed = p.post(&shop.token, "/api/orders", &order(&[(product, 4, 3_000)])).await;
+    let placed = p
+        .post(&shop.token, "/api/orders", &order(&[(product, 4, 3_000)]))
+        .await;
     let order_id = uuid(&placed.body["orderId"]);
 
-    let exit = tokio::time::timeout(Duration::from_secs(30), crashing.child.wait()).await.expect("the worker died").expect("exit status");
+    let exit = tokio::time::timeout(Duration::from_secs(30), crashing.child.wait())
+        .await
+        .expect("the worker died")
+        .expect("exit status");
     assert!(!exit.success(), "the worker aborted after its commit");
-    assert_eq!(p.order_status(order_id).await.as_deref(), Some("committed"), "the commit happened before the crash");
+    assert_eq!(
+        p.order_status(order_id).await.as_deref(),
+        Some("committed"),
+        "the commit happened before the crash"
+    );
     // Unacknowledged, the message returns to the queue ...
-    eventually("the message to be back in the queue", Duration::from_secs(20), || async {
-        (p.broker.depth(&p.broker.topology.orders_queue()).await.ok()?.0 == 1).then_some(())
-    })
+    eventually(
+        "the message to be back in the queue",
+        Duration::from_secs(20),
+        || async {
+            (p.broker
+                .depth(&p.broker.topology.orders_queue())
+                .await
+                .ok()?
+                .0
+                == 1)
+                .then_some(())
+        },
+    )
     .await;
     // ... and a healthy worker consumes it without applying it again.
     p.start_worker().await;
     p.drained(Duration::from_secs(20)).await;
     assert_eq!(p.stock(product).await, 6);
     assert_eq!(p.count("SELECT count(*) FROM payments").await, 1);
-    assert_eq!(p.count("SELECT count(*) FROM stock_movements WHERE kind = 'sale'").await, 1);
+    assert_eq!(
+        p.count("SELECT count(*) FROM stock_movements WHERE kind = 'sale'")
+            .await,
+        1
+    );
     p.assert_books_balance().await;
     p.stop().await;
 }
 
 /// A till that keeps selling and, like a POS, resends the same order on
 /// 503 or a dropped connection until it is accepted.
-async fn till(p: Arc<Pipeline>, shop: Tenant, product: Uuid, stop: Arc<AtomicBool>, accepted: Arc<Mutex<HashSet<Uuid>>>) -> usize {
+async fn till(
+    p: Arc<Pipeline>,
+    shop: Tenant,
+    product: Uuid,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<Mutex<HashSet<Uuid>>>,
+) -> usize {
     let mut retries = 0;
     while !stop.load(Ordering::Relaxed) {
         let body = order(&[(product, 1, 1_000)]);
@@ -50,7 +79,11 @@ async fn till(p: Arc<Pipeline>, shop: Tenant, product: Uuid, stop: Arc<AtomicBoo
                 accepted.lock().await.insert(uuid(&reply.body["orderId"]));
                 break;
             }
-            assert_eq!(reply.status, 503, "only 503 while the broker is away: {}", reply.body);
+            assert_eq!(
+                reply.status, 503,
+                "only 503 while the broker is away: {}",
+                reply.body
+            );
             assert!(reply.headers.contains_key("retry-after"));
             retries += 1;
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -67,16 +100,35 @@ async fn fault_every_accepted_order_commits_after_broker_connections_are_force_c
     let stop = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(Mutex::new(HashSet::new()));
     let tills: Vec<_> = (0..4)
-        .map(|_| tokio::spawn(till(p.clone(), shop.clone(), product, stop.clone(), accepted.clone())))
+        .map(|_| {
+            tokio::spawn(till(
+                p.clone(),
+                shop.clone(),
+                product,
+                stop.clone(),
+                accepted.clone(),
+            ))
+        })
         .collect();
 
     // Ingest's publisher, and each worker's consumer, publisher and dead-letter consumer.
     let connections = 1 + 2 * 3;
-    let closed = p.broker.close_connections(connections).await.expect("closing connections");
-    assert_eq!(closed, connections, "all of this pipeline's connections were closed");
+    let closed = p
+        .broker
+        .close_connections(connections)
+        .await
+        .expect("closing connections");
+    assert_eq!(
+        closed, connections,
+        "all of this pipeline's connections were closed"
+    );
     let before = accepted.lock().await.len();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let closed_again = p.broker.close_connections(connections).await.expect("closing connections");
+    let closed_again = p
+        .broker
+        .close_connections(connections)
+        .await
+        .expect("closing connections");
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     let mut retries = 0;
@@ -84,14 +136,27 @@ async fn fault_every_accepted_order_commits_after_broker_connections_are_force_c
         retries += till.await.expect("till task");
     }
     let accepted = accepted.lock().await.clone();
-    assert!(accepted.len() > before, "orders were accepted after the connections came back");
+    assert!(
+        accepted.len() > before,
+        "orders were accepted after the connections came back"
+    );
 
     p.drained(Duration::from_secs(60)).await;
-    let committed: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM orders WHERE status = 'committed'").fetch_all(&p.db).await.expect("orders");
+    let committed: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM orders WHERE status = 'committed'")
+            .fetch_all(&p.db)
+            .await
+            .expect("orders");
     let committed: HashSet<Uuid> = committed.into_iter().collect();
     let missing: Vec<_> = accepted.difference(&committed).collect();
-    assert!(missing.is_empty(), "every order that got 202 is committed; missing {missing:?}");
-    assert_eq!(p.stock(product).await, 100_000 - i64::try_from(committed.len()).unwrap_or(0));
+    assert!(
+        missing.is_empty(),
+        "every order that got 202 is committed; missing {missing:?}"
+    );
+    assert_eq!(
+        p.stock(product).await,
+        100_000 - i64::try_from(committed.len()).unwrap_or(0)
+    );
     p.assert_books_balance().await;
     println!(
         "{} orders accepted, {} committed; connections closed {closed} + {closed_again}; the tills retried {retries} times on 503",
