@@ -167,3 +167,43 @@ async fn fault_every_accepted_order_commits_after_broker_connections_are_force_c
         p.stop().await;
     }
 }
+
+#[tokio::test]
+async fn fault_orders_commit_after_the_workers_database_sessions_are_terminated() {
+    let p = Pipeline::start_with(Options::workers(0)).await;
+    let shop = p.tenant().await;
+    let product = p.product(&shop, 1_000, 1_000).await;
+    p.adopt(p.spawn_worker_process("db", &[]));
+    let first = p
+        .post(
+            &shop.token,
+            "/api/orders?wait=10000",
+            &order(&[(product, 1, 1_000)]),
+        )
+        .await;
+    assert_eq!(
+        first.status, 201,
+        "the worker process commits: {}",
+        first.body
+    );
+
+    let prefix = format!("{}-proc-db", p.database_name());
+    let killed = harness::db::terminate_sessions(p.database_name(), &prefix)
+        .await
+        .expect("terminating sessions");
+    assert!(killed >= 1, "the worker's sessions were terminated");
+    let bodies: Vec<_> = (0..50).map(|_| order(&[(product, 1, 1_000)])).collect();
+    let replies =
+        futures::future::join_all(bodies.iter().map(|b| p.post(&shop.token, "/api/orders", b)))
+            .await;
+    assert!(replies.iter().all(|r| r.status == 202));
+    p.drained(Duration::from_secs(60)).await;
+    assert_eq!(
+        p.count("SELECT count(*) FROM orders WHERE status = 'committed'")
+            .await,
+        51
+    );
+    assert_eq!(p.stock(product).await, 949);
+    p.assert_books_balance().await;
+    p.stop().await;
+}
