@@ -54,7 +54,7 @@ pub struct OrderView {
     pub rejection: Option<Rejection>,
     pub items: Vec<Item>,
     pub subtotal: Money,
-    pub discounts: Vec<AppliedDiscount>,
+    pub discounts: Vec<DiscountView>,
     pub discount_total: Money,
     pub total: Money,
     pub payment: PaymentView,
@@ -64,6 +64,14 @@ pub struct OrderView {
     pub committed_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// A discount as the contract shows it (the lines it applied to stay in the books).
+#[derive(Serialize)]
+pub struct DiscountView {
+    pub kind: common::pricing::DiscountKind,
+    pub name: String,
+    pub amount: Money,
 }
 
 #[derive(Serialize)]
@@ -97,11 +105,13 @@ impl OrderRow {
 
     pub fn into_view(self) -> OrderView {
         let order = self.request.0;
-        // Before a worker priced it, an order shows a quote by the same rules.
-        let quote = price_order(&PricingInput {
-            lines: &order.items,
-            manual_discount: order.discount,
-        })
+        // Before a worker priced it, an order shows a quote: its lines and
+        // manual discount (the rules are applied by the worker at commit).
+        let quote = price_order(&PricingInput::plain(
+            &order.items,
+            order.discount,
+            order.created_at,
+        ))
         .ok();
         let subtotal = self
             .subtotal
@@ -118,11 +128,19 @@ impl OrderRow {
             .map(Money::from_rupiah)
             .or(quote.as_ref().map(|q| q.total))
             .unwrap_or_default();
-        let discounts = if self.total.is_some() {
+        let applied = if self.total.is_some() {
             self.discounts.0
         } else {
             quote.map(|q| q.discounts).unwrap_or_default()
         };
+        let discounts = applied
+            .into_iter()
+            .map(|d| DiscountView {
+                kind: d.kind,
+                name: d.name,
+                amount: d.amount,
+            })
+            .collect();
         let change = self
             .payment_change
             .map(Money::from_rupiah)

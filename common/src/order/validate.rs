@@ -6,7 +6,7 @@ use super::model::{OrderLine, Payment, PaymentMethod, ValidatedOrder, limits};
 use super::request::{FieldError, RequestError, from_value};
 use crate::ids::{ClientOrderId, ProductId};
 use crate::money::Money;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::Deserialize;
 use serde_json::{Number, Value};
 use uuid::Uuid;
@@ -66,7 +66,9 @@ pub fn validate_order(value: Value, now: DateTime<Utc>) -> Result<ValidatedOrder
             "incomplete order",
         )]));
     };
-    let created_at = created_at.unwrap_or(now);
+    // Microseconds, as PostgreSQL keeps them: the time in the message and
+    // the time in the database must be the same value.
+    let created_at = created_at.unwrap_or(now).trunc_subsecs(6);
     check_sale_time(created_at, now)?;
     Ok(ValidatedOrder {
         client_order_id: ClientOrderId(client_order_id),

@@ -109,3 +109,11 @@ fn notes_longer_than_500_characters_are_invalid() {
     v["notes"] = json!("é".repeat(501));
     assert_eq!(invalid_fields(v), ["notes"]);
 }
+
+#[test]
+fn sale_times_keep_microseconds_like_the_database() {
+    let mut v = valid();
+    v["createdAt"] = json!("2026-11-25T09:59:00.123456789+07:00");
+    let order = validate_order(v, now()).expect("valid");
+    assert_eq!(order.created_at.timestamp_subsec_nanos(), 123_456_000);
+}

@@ -1,24 +1,62 @@
-//! Pricing: pure functions from an order's lines and discounts to its money.
-//! No I/O. The worker's commit is the one authority on an order's money;
-//! ingest may call this only to validate or quote.
+//! Pricing: pure functions from an order's lines, the tenant's discount
+//! rules, its member and its manual discount to the order's money. No I/O.
+//! The worker's commit is the one authority on an order's money; ingest may
+//! call this only to validate or quote.
 //!
-//! Order of application: subtotal = Σ price × quantity; then the manual
-//! discount; total = subtotal − discounts. A manual discount larger than
-//! what remains rejects the order (`negative_total`): a cashier's typo must
-//! not give goods away. A total of exactly 0 is valid.
-//! (Automatic rules and member discounts slot in before the manual discount;
-//! see `PricingInput`.)
+//! Order of application:
+//! 1. subtotal = Σ line price × quantity;
+//! 2. automatic rules active at the time of sale, summed, in the order
+//!    amount-based, product-based (a product gets only its largest
+//!    product-based rule), quantity-based, bundle; ties by rule id;
+//! 3. the member's discount: a percentage of (subtotal − automatic
+//!    discounts) or a fixed amount; an unknown or inactive member gives none
+//!    (the breakdown says so with a zero-amount entry);
+//! 4. the manual discount;
+//! 5. total = subtotal − discounts.
+//!
+//! Automatic and member discounts are capped at what remains of the order:
+//! a promotion can make an order free, never negative, and the breakdown
+//! shows the capped amount. A manual discount larger than what remains
+//! rejects the order (`negative_total`). A total of exactly 0 is valid.
+//!
+//! Rounding: every percentage application is rounded **down** to a whole
+//! rupiah, per application (per line for line discounts, per order for
+//! order discounts).
+
+mod apply;
+pub mod rules;
+
+pub use rules::{DiscountRule, Member, Rate, RuleKind, percent_of};
 
 use crate::money::Money;
 use crate::order::OrderLine;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Everything pricing needs about one order.
 #[derive(Clone, Debug)]
 pub struct PricingInput<'a> {
     pub lines: &'a [OrderLine],
+    /// The tenant's rules (inactive and out-of-window ones are skipped).
+    pub rules: &'a [DiscountRule],
+    pub member: &'a Member,
     /// The order's manual discount in rupiah.
     pub manual_discount: Money,
+    /// The time of sale, which decides whether a rule is in its window.
+    pub sale_time: DateTime<Utc>,
+}
+
+impl<'a> PricingInput<'a> {
+    /// Lines and a manual discount only (no rules, no member).
+    pub fn plain(lines: &'a [OrderLine], manual_discount: Money, sale_time: DateTime<Utc>) -> Self {
+        Self {
+            lines,
+            rules: &[],
+            member: &Member::None,
+            manual_discount,
+            sale_time,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,13 +70,16 @@ pub enum DiscountKind {
     Manual,
 }
 
-/// One discount as applied (after capping), as the order shows it.
+/// One discount as applied (after capping).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppliedDiscount {
     pub kind: DiscountKind,
     pub name: String,
     pub amount: Money,
+    /// The order lines (0-based) it applied to; empty for order-level discounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,75 +109,34 @@ pub fn price_order(input: &PricingInput<'_>) -> Result<PricedOrder, PricingError
         .collect::<Option<Vec<_>>>()
         .ok_or(PricingError::Overflow)?;
     let subtotal = Money::checked_sum(line_totals.iter().copied()).ok_or(PricingError::Overflow)?;
-    let mut discounts = Vec::new();
-    let remaining = subtotal;
-    if input.manual_discount > remaining {
+    let mut ledger = apply::Ledger::new(subtotal);
+    apply::automatic(&mut ledger, input, &line_totals)?;
+    apply::member(&mut ledger, input.member)?;
+    if input.manual_discount > ledger.remaining {
         return Err(PricingError::NegativeTotal {
             discount: input.manual_discount,
-            remaining,
+            remaining: ledger.remaining,
         });
     }
     if input.manual_discount > Money::ZERO {
-        discounts.push(AppliedDiscount {
-            kind: DiscountKind::Manual,
-            name: "Manual discount".to_owned(),
-            amount: input.manual_discount,
-        });
+        ledger.take(
+            DiscountKind::Manual,
+            "Manual discount".to_owned(),
+            input.manual_discount,
+            Vec::new(),
+        );
     }
-    let discount_total =
-        Money::checked_sum(discounts.iter().map(|d| d.amount)).ok_or(PricingError::Overflow)?;
-    let total = subtotal
-        .checked_sub(discount_total)
+    let discount_total = subtotal
+        .checked_sub(ledger.remaining)
         .ok_or(PricingError::Overflow)?;
     Ok(PricedOrder {
         line_totals,
         subtotal,
-        discounts,
+        discounts: ledger.discounts,
         discount_total,
-        total,
+        total: ledger.remaining,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ids::ProductId;
-
-    fn line(price: i64, quantity: u32) -> OrderLine {
-        OrderLine {
-            product_id: ProductId::generate(),
-            quantity,
-            price: Money::from_rupiah(price),
-        }
-    }
-
-    fn price(lines: &[OrderLine], manual: i64) -> Result<PricedOrder, PricingError> {
-        price_order(&PricingInput {
-            lines,
-            manual_discount: Money::from_rupiah(manual),
-        })
-    }
-
-    #[test]
-    fn subtotal_minus_manual_discount() {
-        let priced = price(&[line(10_000, 2), line(3_500, 1)], 1_500).unwrap();
-        assert_eq!(priced.subtotal.rupiah(), 23_500);
-        assert_eq!(priced.discount_total.rupiah(), 1_500);
-        assert_eq!(priced.total.rupiah(), 22_000);
-        assert_eq!(priced.discounts[0].kind, DiscountKind::Manual);
-    }
-
-    #[test]
-    fn total_of_zero_is_valid_and_more_is_negative_total() {
-        assert_eq!(price(&[line(5_000, 1)], 5_000).unwrap().total, Money::ZERO);
-        assert!(matches!(
-            price(&[line(5_000, 1)], 5_001),
-            Err(PricingError::NegativeTotal { .. })
-        ));
-    }
-
-    #[test]
-    fn no_discount_lists_no_discounts() {
-        assert!(price(&[line(1, 1)], 0).unwrap().discounts.is_empty());
-    }
-}
+mod tests;

@@ -2,9 +2,12 @@
 
 pub mod admin;
 pub mod auth;
+pub mod discounts;
 pub mod failed_syncs;
 pub mod health;
+pub mod members;
 pub mod orders;
 pub mod products;
+pub mod reports;
 pub mod sync;
 pub mod users;

@@ -108,11 +108,32 @@ pub async fn insert(db: &PgPool, auth: &AuthUser, new: &NewProduct) -> ApiResult
     .bind(new.stock)
     .fetch_one(&mut *tx)
     .await?;
+    record_price(&mut tx, auth, product.id, new.price).await?;
     if new.stock > 0 {
         record_movement(&mut tx, auth, product.id, new.stock, "initial").await?;
     }
     tx.commit().await?;
     Ok(product)
+}
+
+/// Keep the price history: offline sales are checked against the price in
+/// effect at their sale time.
+async fn record_price(
+    tx: &mut Transaction<'_, Postgres>,
+    auth: &AuthUser,
+    product: Uuid,
+    price: i64,
+) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO product_prices (tenant_id, product_id, effective_at, price) VALUES ($1, $2, now(), $3)
+         ON CONFLICT (tenant_id, product_id, effective_at) DO UPDATE SET price = EXCLUDED.price",
+    )
+    .bind(auth.tenant_id.0)
+    .bind(product)
+    .bind(price)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn record_movement(
@@ -223,16 +244,24 @@ async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let product = sqlx::query_as::<_, Product>(concat!("UPDATE products SET name = coalesce($3, name), price = coalesce($4, price), is_active = coalesce($5, is_active), updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 RETURNING ", product!()))
+    let mut tx = state.db.begin().await?;
+    let product = sqlx::query_as::<_, Product>(concat!(
+        "UPDATE products SET name = coalesce($3, name), price = coalesce($4, price), is_active = coalesce($5, is_active), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 RETURNING ",
+        product!()
+    ))
     .bind(auth.tenant_id.0)
     .bind(id)
     .bind(patch.name.as_deref().map(str::trim))
     .bind(patch.price)
     .bind(patch.is_active)
-    .fetch_optional(&state.db)
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or(ApiError::not_found("product"))?;
+    if let Some(price) = patch.price {
+        record_price(&mut tx, &auth, id, price).await?;
+    }
+    tx.commit().await?;
     Ok(Json(product))
 }
 

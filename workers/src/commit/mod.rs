@@ -3,7 +3,9 @@
 //! order so concurrent batches cannot deadlock), the plan decides every
 //! message in memory, and the store writes the result set-based and commits.
 
+pub mod evaluate;
 pub mod plan;
+pub mod pricing_data;
 pub mod sql;
 pub mod store;
 pub mod writes;

@@ -7,15 +7,16 @@
 //! Stock is taken from the in-memory copy of the locked rows, so orders in
 //! one batch compete for stock exactly as they would one transaction each.
 
+use super::evaluate::{Accepted, Rejection, evaluate};
+use super::pricing_data::PricingData;
 use super::writes::{
     CancelRow, CommitRow, FailedSyncRow, ItemRow, MovementKind, PaymentRow, RejectRow, ResolvedRow,
     Writes,
 };
 use common::ids::{OrderId, ProductId, TenantId};
-use common::message::{CancelMessage, Message, OrderMessage, Replay};
+use common::message::{CancelMessage, Message, OrderMessage};
 use common::money::Money;
-use common::order::{OrderStatus, PaymentMethod, RejectionCode, Source, ValidatedOrder};
-use common::pricing::{PricedOrder, PricingError, PricingInput, price_order};
+use common::order::{OrderStatus, RejectionCode, Source};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
@@ -81,23 +82,12 @@ pub struct Plan {
     pub writes: Writes,
 }
 
-struct Rejection {
-    code: RejectionCode,
-    message: String,
-}
-
-struct Accepted {
-    priced: PricedOrder,
-    change: Money,
-    /// (product, quantity, oversold shortfall)
-    takes: Vec<(ProductId, i64, i64)>,
-}
-
 pub fn plan(
     messages: &[&Message],
     orders: &[LockedOrder],
     products: &[LockedProduct],
     sold: &[SoldLine],
+    pricing: &PricingData,
 ) -> Plan {
     let mut state = State {
         orders: orders
@@ -113,6 +103,7 @@ pub fn plan(
             .map(|p| ((p.tenant_id, p.id), p.clone()))
             .collect(),
         sold: HashMap::new(),
+        pricing,
         plan: Plan::default(),
     };
     for line in sold {
@@ -133,15 +124,16 @@ pub fn plan(
     state.plan
 }
 
-struct State {
+struct State<'a> {
     orders: HashMap<(TenantId, Uuid), LockedOrder>,
     order_keys: HashMap<(TenantId, OrderId), (TenantId, Uuid)>,
     products: HashMap<(TenantId, ProductId), LockedProduct>,
     sold: HashMap<(TenantId, OrderId), BTreeMap<ProductId, i64>>,
+    pricing: &'a PricingData,
     plan: Plan,
 }
 
-impl State {
+impl State<'_> {
     fn order(&mut self, m: &OrderMessage) -> Effect {
         let key = (m.tenant_id, m.order.client_order_id.0);
         let Some(row) = self.orders.get(&key).cloned() else {
@@ -168,7 +160,7 @@ impl State {
                 reason: "already applied",
             };
         }
-        match evaluate(&m.order, m.tenant_id, &self.products, m.replay.as_ref()) {
+        match evaluate(m, &self.products, self.pricing) {
             Ok(accepted) => self.commit(m, row, accepted),
             Err(rejection) => self.reject(m, row, rejection),
         }
@@ -347,102 +339,6 @@ impl State {
             order_id: m.order_id,
         }
     }
-}
-
-fn evaluate(
-    order: &ValidatedOrder,
-    tenant_id: TenantId,
-    products: &HashMap<(TenantId, ProductId), LockedProduct>,
-    replay: Option<&Replay>,
-) -> Result<Accepted, Rejection> {
-    let reject = |code, message: String| Err(Rejection { code, message });
-    for (i, line) in order.items.iter().enumerate() {
-        match products.get(&(tenant_id, line.product_id)) {
-            None => {
-                return reject(
-                    RejectionCode::UnknownProduct,
-                    format!("items[{i}]: product {} does not exist", line.product_id),
-                );
-            }
-            Some(p) if !p.is_active => {
-                return reject(
-                    RejectionCode::InactiveProduct,
-                    format!("items[{i}]: product {} is not active", line.product_id),
-                );
-            }
-            Some(_) => {}
-        }
-    }
-    let accept_client_prices = replay.is_some_and(|r| r.accept_client_prices);
-    for (i, line) in order.items.iter().enumerate() {
-        let current = products
-            .get(&(tenant_id, line.product_id))
-            .map(|p| p.price)
-            .unwrap_or_default();
-        if line.price != current && !accept_client_prices {
-            return reject(
-                RejectionCode::PriceMismatch,
-                format!(
-                    "items[{i}]: price {} differs from the product's price {}",
-                    line.price.rupiah(),
-                    current.rupiah()
-                ),
-            );
-        }
-    }
-    let priced = match price_order(&PricingInput {
-        lines: &order.items,
-        manual_discount: order.discount,
-    }) {
-        Ok(priced) => priced,
-        Err(e @ PricingError::NegativeTotal { .. }) => {
-            return reject(RejectionCode::NegativeTotal, e.to_string());
-        }
-        Err(e @ PricingError::Overflow) => return reject(RejectionCode::Malformed, e.to_string()),
-    };
-    let allow_oversell = replay.is_some_and(|r| r.allow_oversell);
-    let mut takes = Vec::new();
-    for (product_id, quantity) in order.quantities_by_product() {
-        let available = products
-            .get(&(tenant_id, product_id))
-            .map_or(0, |p| p.stock);
-        if quantity > available && !allow_oversell {
-            return reject(
-                RejectionCode::InsufficientStock,
-                format!(
-                    "product {product_id} has {available} in stock; the order needs {quantity}"
-                ),
-            );
-        }
-        takes.push((product_id, quantity, (quantity - available).max(0)));
-    }
-    let paid = order.payment.amount;
-    let change = match order.payment.method {
-        PaymentMethod::Cash if paid >= priced.total => {
-            paid.checked_sub(priced.total).unwrap_or_default()
-        }
-        method if method != PaymentMethod::Cash && paid == priced.total => Money::ZERO,
-        method => {
-            let rule = if method == PaymentMethod::Cash {
-                "at least"
-            } else {
-                "exactly"
-            };
-            return reject(
-                RejectionCode::PaymentMismatch,
-                format!(
-                    "a {method} payment must be {rule} the total {}; got {}",
-                    priced.total.rupiah(),
-                    paid.rupiah()
-                ),
-            );
-        }
-    };
-    Ok(Accepted {
-        priced,
-        change,
-        takes,
-    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
+use super::super::pricing_data::PricingData;
 use super::*;
 use chrono::Utc;
 use common::ids::{ClientOrderId, MessageId, UserId};
-use common::order::{OrderLine, Payment};
+use common::message::Replay;
+use common::order::{OrderLine, Payment, PaymentMethod, ValidatedOrder};
+use common::pricing::{DiscountRule, Member, Rate, RuleKind};
 
 struct World {
     tenant: TenantId,
@@ -70,12 +73,17 @@ impl World {
     }
 
     fn run(&self, messages: Vec<Message>, sold: &[SoldLine]) -> Plan {
+        self.run_priced(messages, sold, &PricingData::default())
+    }
+
+    fn run_priced(&self, messages: Vec<Message>, sold: &[SoldLine], pricing: &PricingData) -> Plan {
         let refs: Vec<&Message> = messages.iter().collect();
         plan(
             &refs,
             &self.orders,
             std::slice::from_ref(&self.product),
             sold,
+            pricing,
         )
     }
 }
@@ -280,4 +288,57 @@ fn another_tenants_product_is_unknown() {
     w.product.tenant_id = TenantId::generate();
     let plan = w.run(vec![Message::Order(m)], &[]);
     assert_eq!(codes(&plan), ["rejected:unknown_product"]);
+}
+
+#[test]
+fn an_offline_line_may_carry_the_price_at_its_sale_time_an_online_one_may_not() {
+    let mut w = World::new(10);
+    w.product.price = Money::from_rupiah(12_000);
+    let offline = w.order(1, Source::Offline, OrderStatus::Pending);
+    let online = w.order(1, Source::Online, OrderStatus::Pending);
+    let mut pricing = PricingData::default();
+    pricing.prices_at.insert(
+        (w.tenant, w.product.id, offline.order.created_at),
+        Money::from_rupiah(10_000),
+    );
+    let plan = w.run_priced(
+        vec![Message::Order(offline), Message::Order(online)],
+        &[],
+        &pricing,
+    );
+    assert_eq!(codes(&plan), ["committed", "rejected:price_mismatch"]);
+}
+
+#[test]
+fn the_tenants_rules_and_the_member_are_priced_in_before_payment_is_checked() {
+    let mut w = World::new(10);
+    let mut m = w.order(2, Source::Online, OrderStatus::Pending);
+    let member = uuid::Uuid::now_v7();
+    m.order.member_id = Some(member);
+    // 20,000 − 10 % rule = 18,000 − Rp 1,000 member = 17,000 to pay.
+    m.order.payment.amount = Money::from_rupiah(17_000);
+    let mut pricing = PricingData::default();
+    let rule = DiscountRule {
+        id: uuid::Uuid::now_v7(),
+        name: "Sepuluh persen".into(),
+        kind: RuleKind::AmountBased {
+            min_amount: Money::ZERO,
+        },
+        rate: Rate::Percentage(1000),
+        starts_at: None,
+        ends_at: None,
+        is_active: true,
+    };
+    pricing.rules.insert(w.tenant, vec![rule]);
+    pricing.members.insert(
+        (w.tenant, member),
+        Member::Active {
+            name: "Budi".into(),
+            rate: Some(Rate::Fixed(Money::from_rupiah(1_000))),
+        },
+    );
+    let plan = w.run_priced(vec![Message::Order(m)], &[], &pricing);
+    assert_eq!(codes(&plan), ["committed"]);
+    assert_eq!(plan.writes.commits[0].total, 17_000);
+    assert_eq!(plan.writes.commits[0].discount_total, 3_000);
 }

@@ -1,5 +1,6 @@
 //! The commit path's SQL, all of it. One transaction per batch, three round
-//! trips after BEGIN: lock (orders, products, what cancelled orders sold),
+//! trips after BEGIN: lock (orders, products, what cancelled orders sold)
+//! and read what pricing needs (`pricing_data`),
 //! write (one set-based statement per table, pipelined), COMMIT.
 //!
 //! Stock is decremented with a guarded UPDATE on rows this transaction holds
@@ -27,7 +28,10 @@ pub async fn apply(
     messages: &[&Message],
 ) -> Result<Plan, StoreError> {
     let tx = client.transaction().await?;
-    let mut locked = lock(&tx, messages).await?;
+    let (mut locked, pricing) = futures::try_join!(
+        lock(&tx, messages),
+        super::pricing_data::load(&tx, messages)
+    )?;
     let missing = missing_orders(messages, &locked.0);
     if !missing.is_empty() {
         // Rare: a message whose pending row is gone (a database restored
@@ -36,7 +40,7 @@ pub async fn apply(
         insert_orders(&tx, &missing).await?;
         locked = lock(&tx, messages).await?;
     }
-    let plan = plan::plan(messages, &locked.0, &locked.1, &locked.2);
+    let plan = plan::plan(messages, &locked.0, &locked.1, &locked.2, &pricing);
     write(&tx, &plan.writes).await?;
     tx.commit().await?;
     Ok(plan)

@@ -1,0 +1,158 @@
+//! The checks one order goes through at commit, in the contract's order
+//! (the first failure decides): products exist and are active, prices,
+//! pricing (`negative_total`), stock, payment.
+
+use super::plan::LockedProduct;
+use super::pricing_data::PricingData;
+use common::ids::{ProductId, TenantId};
+use common::message::OrderMessage;
+use common::money::Money;
+use common::order::{PaymentMethod, RejectionCode, Source};
+use common::pricing::{PricedOrder, PricingError, PricingInput, price_order};
+use std::collections::HashMap;
+
+pub struct Rejection {
+    pub code: RejectionCode,
+    pub message: String,
+}
+
+pub struct Accepted {
+    pub priced: PricedOrder,
+    pub change: Money,
+    /// (product, quantity, oversold shortfall)
+    pub takes: Vec<(ProductId, i64, i64)>,
+}
+
+fn reject<T>(code: RejectionCode, message: String) -> Result<T, Rejection> {
+    Err(Rejection { code, message })
+}
+
+pub fn evaluate(
+    m: &OrderMessage,
+    products: &HashMap<(TenantId, ProductId), LockedProduct>,
+    pricing: &PricingData,
+) -> Result<Accepted, Rejection> {
+    let (order, tenant_id) = (&m.order, m.tenant_id);
+    for (i, line) in order.items.iter().enumerate() {
+        match products.get(&(tenant_id, line.product_id)) {
+            None => {
+                return reject(
+                    RejectionCode::UnknownProduct,
+                    format!("items[{i}]: product {} does not exist", line.product_id),
+                );
+            }
+            Some(p) if !p.is_active => {
+                return reject(
+                    RejectionCode::InactiveProduct,
+                    format!("items[{i}]: product {} is not active", line.product_id),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    check_prices(m, products, pricing)?;
+    let member = pricing.member(tenant_id, order.member_id);
+    let input = PricingInput {
+        lines: &order.items,
+        rules: pricing.rules(tenant_id),
+        member: &member,
+        manual_discount: order.discount,
+        sale_time: order.created_at,
+    };
+    let priced = match price_order(&input) {
+        Ok(priced) => priced,
+        Err(e @ PricingError::NegativeTotal { .. }) => {
+            return reject(RejectionCode::NegativeTotal, e.to_string());
+        }
+        Err(e @ PricingError::Overflow) => return reject(RejectionCode::Malformed, e.to_string()),
+    };
+    let allow_oversell = m.replay.as_ref().is_some_and(|r| r.allow_oversell);
+    let mut takes = Vec::new();
+    for (product_id, quantity) in order.quantities_by_product() {
+        let available = products
+            .get(&(tenant_id, product_id))
+            .map_or(0, |p| p.stock);
+        if quantity > available && !allow_oversell {
+            return reject(
+                RejectionCode::InsufficientStock,
+                format!(
+                    "product {product_id} has {available} in stock; the order needs {quantity}"
+                ),
+            );
+        }
+        takes.push((product_id, quantity, (quantity - available).max(0)));
+    }
+    let change = check_payment(m, priced.total)?;
+    Ok(Accepted {
+        priced,
+        change,
+        takes,
+    })
+}
+
+/// Online orders sell at the current price. An offline order's line may
+/// also carry the price in effect at its sale time (the till was offline
+/// when the price changed). An operator's replay may accept the till's prices.
+fn check_prices(
+    m: &OrderMessage,
+    products: &HashMap<(TenantId, ProductId), LockedProduct>,
+    pricing: &PricingData,
+) -> Result<(), Rejection> {
+    if m.replay.as_ref().is_some_and(|r| r.accept_client_prices) {
+        return Ok(());
+    }
+    for (i, line) in m.order.items.iter().enumerate() {
+        let current = products
+            .get(&(m.tenant_id, line.product_id))
+            .map(|p| p.price)
+            .unwrap_or_default();
+        let then = (m.source == Source::Offline)
+            .then(|| {
+                pricing
+                    .prices_at
+                    .get(&(m.tenant_id, line.product_id, m.order.created_at))
+                    .copied()
+            })
+            .flatten();
+        if line.price != current && Some(line.price) != then {
+            let at_sale = then
+                .map(|p| format!(" or the price at the time of sale {}", p.rupiah()))
+                .unwrap_or_default();
+            return reject(
+                RejectionCode::PriceMismatch,
+                format!(
+                    "items[{i}]: price {} differs from the product's price {}{at_sale}",
+                    line.price.rupiah(),
+                    current.rupiah()
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Cash may exceed the total (the rest is change); any other method must equal it.
+fn check_payment(m: &OrderMessage, total: Money) -> Result<Money, Rejection> {
+    let payment = &m.order.payment;
+    match payment.method {
+        PaymentMethod::Cash if payment.amount >= total => {
+            Ok(payment.amount.checked_sub(total).unwrap_or_default())
+        }
+        method if method != PaymentMethod::Cash && payment.amount == total => Ok(Money::ZERO),
+        method => {
+            let rule = if method == PaymentMethod::Cash {
+                "at least"
+            } else {
+                "exactly"
+            };
+            reject(
+                RejectionCode::PaymentMismatch,
+                format!(
+                    "a {method} payment must be {rule} the total {}; got {}",
+                    total.rupiah(),
+                    payment.amount.rupiah()
+                ),
+            )
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! What pricing needs from the database for a batch, read in the same
+//! round trip as the locks: the tenants' active discount rules, the members
+//! the orders name, and the prices in effect at offline orders' sale times.
+
+use crate::error::StoreError;
+use chrono::{DateTime, Utc};
+use common::ids::{ProductId, TenantId};
+use common::message::Message;
+use common::money::Money;
+use common::order::Source;
+use common::pricing::{DiscountRule, Member, Rate, RuleKind};
+use deadpool_postgres::Transaction;
+use std::collections::HashMap;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+/// Pricing inputs for a batch, by tenant.
+#[derive(Debug, Default)]
+pub struct PricingData {
+    pub rules: HashMap<TenantId, Vec<DiscountRule>>,
+    pub members: HashMap<(TenantId, Uuid), Member>,
+    /// (tenant, product, sale time) → the price in effect then.
+    pub prices_at: HashMap<(TenantId, ProductId, DateTime<Utc>), Money>,
+}
+
+impl PricingData {
+    pub fn rules(&self, tenant: TenantId) -> &[DiscountRule] {
+        self.rules
+            .get(&tenant)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    pub fn member(&self, tenant: TenantId, member: Option<Uuid>) -> Member {
+        match member {
+            None => Member::None,
+            Some(id) => self
+                .members
+                .get(&(tenant, id))
+                .cloned()
+                .unwrap_or(Member::Unknown),
+        }
+    }
+}
+
+const RULES: &str = "
+SELECT tenant_id, id, name, kind, value_type, value, min_amount, min_quantity, product_ids,
+       bundle_product_ids, bundle_discount_product_id, starts_at, ends_at
+FROM discount_rules WHERE tenant_id = ANY($1) AND is_active";
+
+const MEMBERS: &str = "
+SELECT m.tenant_id, m.id, m.name, m.is_active, m.discount_type, m.discount_value
+FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(tenant_id, id)
+JOIN members m ON m.tenant_id = k.tenant_id AND m.id = k.id";
+
+// Before a product's first recorded price, its first price applies.
+const PRICES_AT: &str = "
+SELECT k.tenant_id, k.product_id, k.at, coalesce(
+    (SELECT pp.price FROM product_prices pp WHERE pp.tenant_id = k.tenant_id AND pp.product_id = k.product_id
+       AND pp.effective_at <= k.at ORDER BY pp.effective_at DESC LIMIT 1),
+    (SELECT pp.price FROM product_prices pp WHERE pp.tenant_id = k.tenant_id AND pp.product_id = k.product_id
+       ORDER BY pp.effective_at LIMIT 1))
+FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[])) AS k(tenant_id, product_id, at)";
+
+pub async fn load(tx: &Transaction<'_>, messages: &[&Message]) -> Result<PricingData, StoreError> {
+    let orders: Vec<_> = messages
+        .iter()
+        .filter_map(|m| {
+            if let Message::Order(o) = m {
+                Some(o)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let mut tenants: Vec<Uuid> = orders.iter().map(|o| o.tenant_id.0).collect();
+    tenants.sort();
+    tenants.dedup();
+    let (member_tenants, member_ids): (Vec<Uuid>, Vec<Uuid>) = orders
+        .iter()
+        .filter_map(|o| o.order.member_id.map(|m| (o.tenant_id.0, m)))
+        .unzip();
+    let (mut price_tenants, mut price_products, mut price_times) = (vec![], vec![], vec![]);
+    for o in orders.iter().filter(|o| o.source == Source::Offline) {
+        for line in &o.order.items {
+            price_tenants.push(o.tenant_id.0);
+            price_products.push(line.product_id.0);
+            price_times.push(o.order.created_at);
+        }
+    }
+    let rule_params: [&(dyn ToSql + Sync); 1] = [&tenants];
+    let member_params: [&(dyn ToSql + Sync); 2] = [&member_tenants, &member_ids];
+    let price_params: [&(dyn ToSql + Sync); 3] = [&price_tenants, &price_products, &price_times];
+    let (rules, members, prices) = futures::try_join!(
+        query_if(tx, RULES, !tenants.is_empty(), &rule_params),
+        query_if(tx, MEMBERS, !member_ids.is_empty(), &member_params),
+        query_if(tx, PRICES_AT, !price_products.is_empty(), &price_params),
+    )?;
+    let mut data = PricingData::default();
+    for row in rules {
+        let (tenant, rule) = rule_from(&row)?;
+        data.rules.entry(tenant).or_default().push(rule);
+    }
+    for row in members {
+        let tenant = TenantId(row.try_get(0)?);
+        let name: String = row.try_get(2)?;
+        let member = if row.try_get(3)? {
+            let rate = match (
+                row.try_get::<_, Option<String>>(4)?,
+                row.try_get::<_, Option<i64>>(5)?,
+            ) {
+                (Some(kind), Some(value)) => Rate::from_stored(&kind, value),
+                _ => None,
+            };
+            Member::Active { name, rate }
+        } else {
+            Member::Inactive { name }
+        };
+        data.members.insert((tenant, row.try_get(1)?), member);
+    }
+    for row in prices {
+        let price: Option<i64> = row.try_get(3)?;
+        if let Some(price) = price {
+            let key = (
+                TenantId(row.try_get(0)?),
+                ProductId(row.try_get(1)?),
+                row.try_get(2)?,
+            );
+            data.prices_at.insert(key, Money::from_rupiah(price));
+        }
+    }
+    Ok(data)
+}
+
+async fn query_if(
+    tx: &Transaction<'_>,
+    sql: &str,
+    needed: bool,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, StoreError> {
+    if !needed {
+        return Ok(Vec::new());
+    }
+    let statement = tx.prepare_cached(sql).await?;
+    Ok(tx.query(&statement, params).await?)
+}
+
+fn rule_from(row: &Row) -> Result<(TenantId, DiscountRule), StoreError> {
+    let invalid = |what: &str| StoreError::Invariant(format!("discount rule with {what}"));
+    let value_type: String = row.try_get(4)?;
+    let rate = Rate::from_stored(&value_type, row.try_get(5)?)
+        .ok_or_else(|| invalid("an unknown value type"))?;
+    let ids = |index: usize| -> Result<Vec<ProductId>, StoreError> {
+        Ok(row
+            .try_get::<_, Vec<Uuid>>(index)?
+            .into_iter()
+            .map(ProductId)
+            .collect())
+    };
+    let kind: String = row.try_get(3)?;
+    let kind = match kind.as_str() {
+        "amount_based" => RuleKind::AmountBased {
+            min_amount: Money::from_rupiah(row.try_get::<_, Option<i64>>(6)?.unwrap_or(0)),
+        },
+        "product_based" => RuleKind::ProductBased { products: ids(8)? },
+        "quantity_based" => RuleKind::QuantityBased {
+            min_quantity: u32::try_from(row.try_get::<_, Option<i32>>(7)?.unwrap_or(1))
+                .unwrap_or(1),
+            products: ids(8)?,
+        },
+        "bundle" => RuleKind::Bundle {
+            products: ids(9)?,
+            discounted: ProductId(
+                row.try_get::<_, Option<Uuid>>(10)?
+                    .ok_or_else(|| invalid("no discounted product"))?,
+            ),
+        },
+        _ => return Err(invalid("an unknown kind")),
+    };
+    let rule = DiscountRule {
+        id: row.try_get(1)?,
+        name: row.try_get(2)?,
+        kind,
+        rate,
+        starts_at: row.try_get(11)?,
+        ends_at: row.try_get(12)?,
+        is_active: true,
+    };
+    Ok((TenantId(row.try_get(0)?), rule))
+}
