@@ -132,7 +132,7 @@ fn merge(mut member: Member, input: MemberInput) -> ApiResult<Member> {
 }
 
 async fn save(db: &PgPool, auth: &AuthUser, m: &Member) -> ApiResult<Member> {
-    Ok(sqlx::query_as::<_, Member>(concat!(
+    sqlx::query_as::<_, Member>(concat!(
         "INSERT INTO members (id, tenant_id, name, phone, member_code, is_active, discount_type, discount_value)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (id) DO UPDATE SET name = $3, phone = $4, member_code = $5, is_active = $6, discount_type = $7,
@@ -154,7 +154,7 @@ async fn save(db: &PgPool, auth: &AuthUser, m: &Member) -> ApiResult<Member> {
     .map_err(|e| match e.as_database_error().and_then(|d| d.constraint()) {
         Some("members_phone_key") => ApiError::conflict("phone_taken", "a member with this phone number already exists"),
         _ => e.into(),
-    })?)
+    })
 }
 
 async fn create(
