@@ -27,7 +27,9 @@ struct DailyQuery {
 }
 
 // The day's bounds in the tenant's zone, and its committed and cancelled
-// orders (the partial index orders_report_idx serves this range).
+// orders. The bounds are scalar subqueries (computed once, before the scan)
+// so that they become index conditions on orders_report_idx: only that
+// day's rows are read, never a tenant's whole history.
 macro_rules! day_orders {
     () => {
         "WITH bounds AS (
@@ -36,8 +38,9 @@ macro_rules! day_orders {
             FROM tenants WHERE id = $1
          ), day_orders AS (
             SELECT o.id, o.status, o.subtotal, o.discount_total, o.total
-            FROM orders o, bounds b
-            WHERE o.tenant_id = $1 AND o.created_at >= b.day_start AND o.created_at < b.day_end
+            FROM orders o
+            WHERE o.tenant_id = $1
+              AND o.created_at >= (SELECT day_start FROM bounds) AND o.created_at < (SELECT day_end FROM bounds)
               AND o.status IN ('committed', 'cancelled') AND ($3::uuid IS NULL OR o.outlet_id = $3)
          ) "
     };
