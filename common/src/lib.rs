@@ -10,6 +10,7 @@ pub mod message;
 pub mod money;
 pub mod order;
 pub mod pricing;
+pub mod replay;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -51,6 +51,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// A JSON body that may be absent (empty): `None`, or the typed body.
+pub struct OptionalBody<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let empty = request
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            == Some("0")
+            || (request.headers().get(CONTENT_TYPE).is_none()
+                && request
+                    .headers()
+                    .get(axum::http::header::CONTENT_LENGTH)
+                    .is_none());
+        if empty {
+            return Ok(OptionalBody(None));
+        }
+        let Body(body) = Body::<T>::from_request(request, state).await?;
+        Ok(OptionalBody(Some(body)))
+    }
+}
+
 /// A query string; anything that does not parse is a 422 naming the query.
 pub struct Query<T>(pub T);
 

@@ -3,7 +3,7 @@
 
 use crate::auth::{AuthUser, Role, password};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Body;
+use crate::extract::{Body, OptionalBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -165,15 +165,11 @@ struct LogoutRequest {
 async fn logout(
     State(state): State<AppState>,
     auth: AuthUser,
-    body: axum::body::Bytes,
+    OptionalBody(body): OptionalBody<LogoutRequest>,
 ) -> ApiResult<StatusCode> {
-    let request: LogoutRequest = if body.is_empty() {
-        LogoutRequest {
-            refresh_token: None,
-        }
-    } else {
-        common::order::from_value(common::order::parse_json(&body)?)?
-    };
+    let request = body.unwrap_or(LogoutRequest {
+        refresh_token: None,
+    });
     let (tenant, user) = (auth.tenant_id.0, auth.user_id.0);
     match request.refresh_token {
         Some(token) => {

@@ -1,14 +1,18 @@
-//! Failed syncs, the read side: orders that could not be applied, with the
-//! full request, the reason and the history of what was done about them.
+//! Failed syncs under review: orders that could not be applied, with the
+//! full request, the reason and the history of what people did about them;
+//! retry (with overrides) and discard.
 
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{PathId, Query, decode_cursor, page, page_limit};
+use crate::extract::{Body, OptionalBody, PathId, Query, decode_cursor, page, page_limit};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use common::ids::FailedSyncId;
+use common::replay::{self, Overrides, ReviewError, Scope};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -19,7 +23,10 @@ use uuid::Uuid;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/failed-syncs", get(list))
+        .route("/api/failed-syncs/summary", get(summary))
         .route("/api/failed-syncs/{id}", get(show))
+        .route("/api/failed-syncs/{id}/retry", post(retry))
+        .route("/api/failed-syncs/{id}/discard", post(discard))
 }
 
 #[derive(sqlx::FromRow)]
@@ -171,12 +178,7 @@ async fn list(
     Ok(Json(page(views, limit, |v| (v.last_failed_at, v.id))))
 }
 
-async fn show(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    PathId(id): PathId,
-) -> ApiResult<Json<Value>> {
-    auth.require(SUPERVISORS)?;
+async fn one(db: &PgPool, auth: &AuthUser, id: Uuid) -> ApiResult<Value> {
     let row = sqlx::query_as::<_, Row>(concat!(
         "SELECT ",
         columns!(),
@@ -184,14 +186,146 @@ async fn show(
     ))
     .bind(auth.tenant_id.0)
     .bind(id)
-    .fetch_optional(&state.db)
+    .fetch_optional(db)
     .await?
     .ok_or(ApiError::not_found("failed sync"))?;
-    let entries = history(&state.db, auth.tenant_id.0, &[id])
+    let entries = history(db, auth.tenant_id.0, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();
+    Ok(serde_json::to_value(view(row, entries)).unwrap_or_default())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    auth.require(SUPERVISORS)?;
+    Ok(Json(one(&state.db, &auth, id).await?))
+}
+
+/// Who acts, as the history shows it: the user's email.
+async fn actor(db: &PgPool, auth: &AuthUser) -> ApiResult<String> {
+    let email: Option<String> =
+        sqlx::query_scalar("SELECT email FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(auth.tenant_id.0)
+            .bind(auth.user_id.0)
+            .fetch_optional(db)
+            .await?;
+    Ok(email.unwrap_or_else(|| format!("user:{}", auth.user_id)))
+}
+
+fn review_error(error: ReviewError) -> ApiError {
+    match error {
+        ReviewError::NotFound => ApiError::not_found("failed sync"),
+        ReviewError::NotOpen(status) => {
+            ApiError::conflict("not_open", format!("this failed sync is already {status}"))
+        }
+        ReviewError::Db(e) => e.into(),
+        ReviewError::Publish(e) => e.into(),
+        ReviewError::Corrupt(e) => ApiError::Internal(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RetryRequest {
+    overrides: Option<RetryOverrides>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RetryOverrides {
+    accept_client_prices: Option<bool>,
+    allow_oversell: Option<bool>,
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    PathId(id): PathId,
+    OptionalBody(request): OptionalBody<RetryRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    auth.require(SUPERVISORS)?;
+    let overrides = request.unwrap_or_default().overrides.unwrap_or_default();
+    let overrides = Overrides {
+        accept_client_prices: overrides.accept_client_prices.unwrap_or(false),
+        allow_oversell: overrides.allow_oversell.unwrap_or(false),
+    };
+    let by = actor(&state.db, &auth).await?;
+    replay::retry(
+        &state.db,
+        &state.publisher,
+        Scope::Tenant(auth.tenant_id),
+        FailedSyncId(id),
+        overrides,
+        &by,
+    )
+    .await
+    .map_err(review_error)?;
+    tracing::info!(tenant_id = %auth.tenant_id, failed_sync_id = %id, by, "failed sync retried");
+    Ok((StatusCode::ACCEPTED, Json(one(&state.db, &auth, id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiscardRequest {
+    reason: String,
+}
+
+async fn discard(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    PathId(id): PathId,
+    Body(request): Body<DiscardRequest>,
+) -> ApiResult<Json<Value>> {
+    auth.require(SUPERVISORS)?;
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::invalid("reason", "must be 1 to 500 characters"));
+    }
+    let by = actor(&state.db, &auth).await?;
+    replay::discard(
+        &state.db,
+        Scope::Tenant(auth.tenant_id),
+        FailedSyncId(id),
+        reason,
+        &by,
+    )
+    .await
+    .map_err(review_error)?;
+    tracing::info!(tenant_id = %auth.tenant_id, failed_sync_id = %id, by, "failed sync discarded");
+    Ok(Json(one(&state.db, &auth, id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryQuery {
+    status: Option<String>,
+}
+
+/// Counts per reason (the review page groups by them).
+async fn summary(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<SummaryQuery>,
+) -> ApiResult<Json<Value>> {
+    auth.require(SUPERVISORS)?;
+    let status = q.status.unwrap_or_else(|| "open".to_owned());
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT reason_code, count(*) FROM failed_syncs WHERE tenant_id = $1 AND status = $2 GROUP BY 1 ORDER BY 2 DESC, 1",
+    )
+    .bind(auth.tenant_id.0)
+    .bind(&status)
+    .fetch_all(&state.db)
+    .await?;
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    let reasons: Vec<Value> = counts
+        .into_iter()
+        .map(|(code, count)| serde_json::json!({ "code": code, "count": count }))
+        .collect();
     Ok(Json(
-        serde_json::to_value(view(row, entries)).unwrap_or_default(),
+        serde_json::json!({ "status": status, "total": total, "byReason": reasons }),
     ))
 }

@@ -28,6 +28,8 @@ pub struct LockedOrder {
     pub client_order_id: Uuid,
     pub status: OrderStatus,
     pub request_hash: String,
+    /// The order has an open failed sync (a replay may apply it).
+    pub failed_sync_open: bool,
 }
 
 /// A product row as locked by this batch.
@@ -151,7 +153,8 @@ impl State<'_> {
         }
         let applicable = match row.status {
             OrderStatus::Pending => true,
-            OrderStatus::Failed => m.replay.is_some(),
+            // A replay applies while its failed sync is open (not discarded).
+            OrderStatus::Failed => m.replay.is_some() && row.failed_sync_open,
             _ => false,
         };
         if !applicable {
@@ -228,11 +231,9 @@ impl State<'_> {
             message_id: m.message_id.0,
         });
         if row.status == OrderStatus::Failed {
-            let by = m.replay.as_ref().map(|r| r.by.clone()).unwrap_or_default();
             w.resolved.push(ResolvedRow {
                 tenant_id,
                 order_id,
-                by,
             });
         }
         self.set_status(m, OrderStatus::Committed);
@@ -268,10 +269,6 @@ impl State<'_> {
                 code: rejection.code.as_str(),
                 message: rejection.message,
                 request: serde_json::to_value(&m.order).unwrap_or_default(),
-                by: m
-                    .replay
-                    .as_ref()
-                    .map_or_else(|| "worker".to_owned(), |r| r.by.clone()),
             });
         }
         self.set_status(m, status);

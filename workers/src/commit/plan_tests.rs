@@ -38,6 +38,7 @@ impl World {
             client_order_id: client_order_id.0,
             status,
             request_hash: "h".into(),
+            failed_sync_open: status == OrderStatus::Failed,
         });
         let total = 10_000 * i64::from(quantity);
         OrderMessage {
@@ -341,4 +342,17 @@ fn the_tenants_rules_and_the_member_are_priced_in_before_payment_is_checked() {
     assert_eq!(codes(&plan), ["committed"]);
     assert_eq!(plan.writes.commits[0].total, 17_000);
     assert_eq!(plan.writes.commits[0].discount_total, 3_000);
+}
+
+#[test]
+fn a_replay_of_a_discarded_failed_sync_is_not_applied() {
+    let mut w = World::new(10);
+    let mut m = w.order(1, Source::Offline, OrderStatus::Failed);
+    w.orders[0].failed_sync_open = false;
+    m.replay = Some(Replay {
+        by: "ayu".into(),
+        ..Default::default()
+    });
+    let plan = w.run(vec![Message::Order(m)], &[]);
+    assert_eq!(codes(&plan), ["skipped:already applied"]);
 }

@@ -81,34 +81,19 @@ const INSERT_PAYMENTS: &str = "
 INSERT INTO payments (id, tenant_id, order_id, method, amount, change, reference)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int8[], $6::int8[], $7::text[])";
 
-// Open a failed sync, or count another failure on the existing one, and
-// record either in its history.
+// Open a failed sync, or count another failure on the existing one (a
+// retry that failed again): attempts + 1, the new reason, open again.
 pub(crate) const UPSERT_FAILED_SYNCS: &str = "
-WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[])
-         AS t(id, tenant_id, order_id, client_order_id, device_id, code, message, request, by)
-), upserted AS (
-    INSERT INTO failed_syncs AS f (id, tenant_id, order_id, client_order_id, device_id, reason_code, reason_message, request)
-    SELECT id, tenant_id, order_id, client_order_id, device_id, code, message, request FROM input
-    ON CONFLICT (tenant_id, order_id) DO UPDATE
-       SET attempts = f.attempts + 1, reason_code = EXCLUDED.reason_code, reason_message = EXCLUDED.reason_message,
-           last_failed_at = now(), status = 'open'
-    RETURNING f.id, f.tenant_id, f.order_id, (f.xmax = 0) AS inserted
-)
-INSERT INTO failed_sync_events (id, tenant_id, failed_sync_id, action, by, note)
-SELECT gen_random_uuid(), u.tenant_id, u.id, CASE WHEN u.inserted THEN 'failed' ELSE 'failed_again' END,
-       i.by, i.code || ': ' || i.message
-FROM upserted u JOIN input i ON i.tenant_id = u.tenant_id AND i.order_id = u.order_id";
+INSERT INTO failed_syncs AS f (id, tenant_id, order_id, client_order_id, device_id, reason_code, reason_message, request)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+ON CONFLICT (tenant_id, order_id) DO UPDATE
+   SET attempts = f.attempts + 1, reason_code = EXCLUDED.reason_code, reason_message = EXCLUDED.reason_message,
+       last_failed_at = now(), status = 'open'";
 
 const RESOLVE_FAILED_SYNCS: &str = "
-WITH resolved AS (
-    UPDATE failed_syncs f SET status = 'resolved'
-    FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS i(tenant_id, order_id, by)
-    WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id
-    RETURNING f.id, f.tenant_id, i.by
-)
-INSERT INTO failed_sync_events (id, tenant_id, failed_sync_id, action, by)
-SELECT gen_random_uuid(), tenant_id, id, 'resolved', by FROM resolved";
+UPDATE failed_syncs f SET status = 'resolved'
+FROM unnest($1::uuid[], $2::uuid[]) AS i(tenant_id, order_id)
+WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id";
 
 /// The statements for `w`, in the order they must run; empty ones omitted.
 pub fn statements(w: &Writes) -> Vec<Statement> {
@@ -248,7 +233,6 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
             col(f, |r| r.code),
             col(f, |r| r.message.clone()),
             col(f, |r| r.request.clone()),
-            col(f, |r| r.by.clone()),
         ];
         out.push(statement(
             "failed syncs",
@@ -260,11 +244,7 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
     }
     let v = &w.resolved;
     if !v.is_empty() {
-        let params = vec![
-            col(v, |r| r.tenant_id.0),
-            col(v, |r| r.order_id.0),
-            col(v, |r| r.by.clone()),
-        ];
+        let params = vec![col(v, |r| r.tenant_id.0), col(v, |r| r.order_id.0)];
         out.push(statement(
             "resolve failed syncs",
             RESOLVE_FAILED_SYNCS,

@@ -49,7 +49,8 @@ pub async fn apply(
 type Locked = (Vec<LockedOrder>, Vec<LockedProduct>, Vec<SoldLine>);
 
 const LOCK_ORDERS: &str = "
-SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex')
+SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex'),
+       EXISTS (SELECT 1 FROM failed_syncs f WHERE f.tenant_id = o.tenant_id AND f.order_id = o.id AND f.status = 'open')
 FROM orders o
 WHERE o.id IN (
     SELECT x.id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
@@ -127,6 +128,7 @@ async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, Sto
                 status: OrderStatus::parse(&status)
                     .ok_or_else(|| StoreError::Invariant(format!("unknown status {status}")))?,
                 request_hash: r.try_get(4)?,
+                failed_sync_open: r.try_get(5)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

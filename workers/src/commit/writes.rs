@@ -93,7 +93,6 @@ pub struct FailedSyncRow {
     pub code: &'static str,
     pub message: String,
     pub request: serde_json::Value,
-    pub by: String,
 }
 
 /// A failed sync whose retry committed.
@@ -101,7 +100,6 @@ pub struct FailedSyncRow {
 pub struct ResolvedRow {
     pub tenant_id: TenantId,
     pub order_id: OrderId,
-    pub by: String,
 }
 
 #[derive(Debug, Default)]

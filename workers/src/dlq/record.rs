@@ -224,7 +224,6 @@ async fn upsert_failed_sync(
             &vec![dead_letter.code.clone()],
             &vec![dead_letter.reason.clone()],
             &vec![request],
-            &vec!["dead-letter queue".to_owned()],
         ],
     )
     .await?;
