@@ -152,6 +152,20 @@ impl Pipeline {
         WorkerProcess { child }
     }
 
+    /// Run the `workers` binary's operator CLI against this pipeline:
+    /// (success, stdout, how long it took).
+    pub async fn cli(&self, args: &[&str]) -> (bool, String, Duration) {
+        let mut command = Command::new(binary("workers"));
+        command.args(args).env("USER", "test-operator");
+        for (key, value) in component_env(&self.env, &self.name, "operator") {
+            command.env(key, value);
+        }
+        let started = std::time::Instant::now();
+        let output = command.output().await.expect("running the workers CLI");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.success(), stdout, started.elapsed())
+    }
+
     /// Keep a process for `stop` to kill.
     pub fn adopt(&self, process: WorkerProcess) {
         if let Ok(mut processes) = self.processes.lock() {

@@ -1,5 +1,6 @@
 //! The workers binary: `run` (consume and commit), `migrate` (apply the
-//! database migrations; the run and test scripts call it explicitly).
+//! database migrations; the run and test scripts call it explicitly) and
+//! `dlq` (the operator CLI for failed syncs and dead letters).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -19,10 +20,18 @@ enum Command {
     Run,
     /// Create the database if missing and apply pending migrations.
     Migrate,
+    /// Operator tools for failed syncs and dead letters, across tenants.
+    Dlq {
+        #[command(subcommand)]
+        command: workers::dlq::operator::DlqCommand,
+        /// Who acts, as the failed syncs' history shows it.
+        #[arg(long, global = true, env = "USER", default_value = "operator")]
+        by: String,
+    },
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let config = Config::from_env().context("invalid configuration")?;
     common::telemetry::init(&config, "workers");
@@ -41,6 +50,15 @@ async fn main() -> anyhow::Result<()> {
                 .context("starting the worker")?;
             worker.task.await.context("worker task")?;
         }
+        Command::Dlq { command, by } => {
+            let by = format!("operator:{by}");
+            let ok =
+                workers::dlq::operator::run(command, &config, &by, &mut std::io::stdout().lock())
+                    .await?;
+            if !ok {
+                return Ok(std::process::ExitCode::FAILURE);
+            }
+        }
     }
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
 }
