@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::sync::router())
         .merge(routes::failed_syncs::router())
         .merge(routes::health::router())
+        .merge(routes::ops::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(

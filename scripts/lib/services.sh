@@ -103,6 +103,12 @@ ensure_services() {
   say "PostgreSQL, RabbitMQ and Redis are up"
 }
 
+# The review page's browser test drives Debian's Chromium over WebDriver.
+ensure_browser() {
+  command -v chromedriver >/dev/null && command -v chromium >/dev/null && return 0
+  apt_install chromium chromium-driver || die "cannot install chromium and chromium-driver (Debian packages)"
+}
+
 ensure_rust() {
   command -v cargo >/dev/null || die "cargo is missing: install the Rust toolchain (https://rustup.rs), then run this again"
 }

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod broker;
+pub mod browser;
 pub mod checks;
 pub mod db;
 pub mod pipeline;

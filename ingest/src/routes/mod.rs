@@ -6,6 +6,7 @@ pub mod discounts;
 pub mod failed_syncs;
 pub mod health;
 pub mod members;
+pub mod ops;
 pub mod orders;
 pub mod products;
 pub mod reports;
