@@ -82,6 +82,8 @@ pub struct IngestConfig {
     pub addr: SocketAddr,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How often ingest polls queue depths and Postgres for its gauges.
+    pub metrics_poll: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -133,10 +135,7 @@ impl Config {
             log_level: env.text("LOG_LEVEL", "info"),
             log_json: env.text("LOG_FORMAT", "json") != "pretty",
             database: DatabaseConfig {
-                url: env.text(
-                    "DATABASE_URL",
-                    "postgres://postgres@127.0.0.1:5432/warungin",
-                ),
+                url: env.text("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/warungin"),
                 pool_size: env.number("DATABASE_POOL_SIZE", 16)?,
             },
             broker: BrokerConfig {
@@ -156,17 +155,14 @@ impl Config {
             },
             secrets: Secrets {
                 jwt_secret: env.secret("JWT_SECRET", DEV_JWT_SECRET, app_env)?,
-                jwt_refresh_secret: env.secret(
-                    "JWT_REFRESH_SECRET",
-                    DEV_JWT_REFRESH_SECRET,
-                    app_env,
-                )?,
+                jwt_refresh_secret: env.secret("JWT_REFRESH_SECRET", DEV_JWT_REFRESH_SECRET, app_env)?,
                 internal_api_key: env.secret("INTERNAL_API_KEY", DEV_INTERNAL_API_KEY, app_env)?,
             },
             ingest: IngestConfig {
                 addr: env.addr("INGEST_ADDR", "127.0.0.1:8080")?,
                 access_token_ttl: env.duration("ACCESS_TOKEN_TTL", "15m")?,
                 refresh_token_ttl: env.duration("REFRESH_TOKEN_TTL", "72h")?,
+                metrics_poll: env.duration("METRICS_POLL_INTERVAL", "5s")?,
             },
             worker: WorkerConfig {
                 addr: env.addr("WORKER_ADDR", "127.0.0.1:9091")?,
@@ -187,33 +183,21 @@ impl Config {
         if self.env == AppEnv::Production {
             let s = &self.secrets;
             if s.jwt_secret == s.jwt_refresh_secret || s.jwt_secret == s.internal_api_key {
-                return Err(invalid(
-                    "JWT_SECRET",
-                    "must differ from JWT_REFRESH_SECRET and INTERNAL_API_KEY".into(),
-                ));
+                return Err(invalid("JWT_SECRET", "must differ from JWT_REFRESH_SECRET and INTERNAL_API_KEY".into()));
             }
             if s.jwt_refresh_secret == s.internal_api_key {
-                return Err(invalid(
-                    "JWT_REFRESH_SECRET",
-                    "must differ from INTERNAL_API_KEY".into(),
-                ));
+                return Err(invalid("JWT_REFRESH_SECRET", "must differ from INTERNAL_API_KEY".into()));
             }
         }
         let w = &self.worker;
         if w.batch_size == 0 || w.concurrency == 0 || w.max_attempts == 0 {
-            return Err(invalid(
-                "WORKER_BATCH_SIZE",
-                "batch size, concurrency and attempts must be positive".into(),
-            ));
+            return Err(invalid("WORKER_BATCH_SIZE", "batch size, concurrency and attempts must be positive".into()));
         }
         if self.broker.retry_delays.is_empty() {
             return Err(invalid("RETRY_DELAYS", "needs at least one delay".into()));
         }
         if self.broker.publish_channels == 0 || self.database.pool_size == 0 {
-            return Err(invalid(
-                "PUBLISH_CHANNELS",
-                "channels and pool size must be positive".into(),
-            ));
+            return Err(invalid("PUBLISH_CHANNELS", "channels and pool size must be positive".into()));
         }
         Ok(())
     }
@@ -230,28 +214,17 @@ impl Env<'_> {
         (self.0)(name).unwrap_or_else(|| default.to_owned())
     }
 
-    fn number<T: std::str::FromStr>(
-        &self,
-        name: &'static str,
-        default: T,
-    ) -> Result<T, ConfigError> {
+    fn number<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
         match (self.0)(name) {
             None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| invalid(name, format!("{v:?} is not a valid number"))),
+            Some(v) => v.trim().parse().map_err(|_| invalid(name, format!("{v:?} is not a valid number"))),
         }
     }
 
     fn duration(&self, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
         let text = self.text(name, default);
-        parse_duration(&text).ok_or_else(|| {
-            invalid(
-                name,
-                format!("{text:?} is not a duration (e.g. 500ms, 5s, 2m, or milliseconds)"),
-            )
-        })
+        parse_duration(&text)
+            .ok_or_else(|| invalid(name, format!("{text:?} is not a duration (e.g. 500ms, 5s, 2m, or milliseconds)")))
     }
 
     fn durations(&self, name: &'static str, default: &str) -> Result<Vec<Duration>, ConfigError> {
@@ -259,36 +232,23 @@ impl Env<'_> {
         text.split(',')
             .map(|part| parse_duration(part.trim()))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                invalid(
-                    name,
-                    format!("{text:?} is not a comma-separated list of durations"),
-                )
-            })
+            .ok_or_else(|| invalid(name, format!("{text:?} is not a comma-separated list of durations")))
     }
 
     fn addr(&self, name: &'static str, default: &str) -> Result<SocketAddr, ConfigError> {
         let text = self.text(name, default);
-        text.parse()
-            .map_err(|_| invalid(name, format!("{text:?} is not host:port")))
+        text.parse().map_err(|_| invalid(name, format!("{text:?} is not host:port")))
     }
 
-    fn secret(
-        &self,
-        name: &'static str,
-        dev_default: &str,
-        env: AppEnv,
-    ) -> Result<Secret, ConfigError> {
+    fn secret(&self, name: &'static str, dev_default: &str, env: AppEnv) -> Result<Secret, ConfigError> {
         match ((self.0)(name), env) {
             (None, AppEnv::Production) => Err(invalid(name, "is required in production".into())),
-            (Some(v), AppEnv::Production) if v.len() < MIN_SECRET_BYTES => Err(invalid(
-                name,
-                format!("must be at least {MIN_SECRET_BYTES} bytes in production"),
-            )),
-            (Some(v), AppEnv::Production) if v.starts_with("dev-only-") => Err(invalid(
-                name,
-                "is a documented development default; set a real secret in production".into(),
-            )),
+            (Some(v), AppEnv::Production) if v.len() < MIN_SECRET_BYTES => {
+                Err(invalid(name, format!("must be at least {MIN_SECRET_BYTES} bytes in production")))
+            }
+            (Some(v), AppEnv::Production) if v.starts_with("dev-only-") => {
+                Err(invalid(name, "is a documented development default; set a real secret in production".into()))
+            }
             (Some(v), _) => Ok(Secret::new(v)),
             (None, _) => Ok(Secret::new(dev_default)),
         }
@@ -297,9 +257,7 @@ impl Env<'_> {
 
 /// `250ms`, `5s`, `2m`, `1h`, or a bare number of milliseconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits.parse().ok()?;
     match unit {

@@ -2,10 +2,7 @@ use super::*;
 use std::collections::HashMap;
 
 fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Config::from_lookup(|k| map.get(k).cloned())
 }
 
@@ -31,22 +28,10 @@ fn production_refuses_missing_weak_or_default_secrets() {
     let strong = "x".repeat(40);
     let other = "y".repeat(40);
     let third = "z".repeat(40);
-    assert_eq!(
-        error_names(config(&[("APP_ENV", "production")])),
-        "JWT_SECRET"
-    );
-    assert_eq!(
-        error_names(config(&[
-            ("APP_ENV", "production"),
-            ("JWT_SECRET", "short")
-        ])),
-        "JWT_SECRET"
-    );
-    let with_default = [
-        ("APP_ENV", "production"),
-        ("JWT_SECRET", &strong),
-        ("JWT_REFRESH_SECRET", DEV_JWT_REFRESH_SECRET),
-    ];
+    assert_eq!(error_names(config(&[("APP_ENV", "production")])), "JWT_SECRET");
+    assert_eq!(error_names(config(&[("APP_ENV", "production"), ("JWT_SECRET", "short")])), "JWT_SECRET");
+    let with_default =
+        [("APP_ENV", "production"), ("JWT_SECRET", &strong), ("JWT_REFRESH_SECRET", DEV_JWT_REFRESH_SECRET)];
     assert_eq!(error_names(config(&with_default)), "JWT_REFRESH_SECRET");
     let same = [
         ("APP_ENV", "production"),
@@ -70,14 +55,8 @@ fn durations_and_numbers_are_checked() {
     assert_eq!(parse_duration("1500"), Some(Duration::from_millis(1500)));
     assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
     assert_eq!(parse_duration("soon"), None);
-    assert_eq!(
-        error_names(config(&[("ORDER_TRANSACTION_TIMEOUT", "soon")])),
-        "ORDER_TRANSACTION_TIMEOUT"
-    );
-    assert_eq!(
-        error_names(config(&[("WORKER_PREFETCH", "-1")])),
-        "WORKER_PREFETCH"
-    );
+    assert_eq!(error_names(config(&[("ORDER_TRANSACTION_TIMEOUT", "soon")])), "ORDER_TRANSACTION_TIMEOUT");
+    assert_eq!(error_names(config(&[("WORKER_PREFETCH", "-1")])), "WORKER_PREFETCH");
 }
 
 #[test]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod ids;
 pub mod message;
+pub mod metrics;
 pub mod money;
 pub mod order;
 pub mod pricing;

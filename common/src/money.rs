@@ -5,9 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An amount of money in whole rupiah (IDR has no minor unit in practice).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Money(i64);
 
@@ -37,9 +35,7 @@ impl Money {
 
     /// Sum of amounts; `None` on overflow.
     pub fn checked_sum<I: IntoIterator<Item = Money>>(amounts: I) -> Option<Money> {
-        amounts
-            .into_iter()
-            .try_fold(Money::ZERO, Money::checked_add)
+        amounts.into_iter().try_fold(Money::ZERO, Money::checked_add)
     }
 
     pub fn is_negative(self) -> bool {
@@ -61,15 +57,9 @@ mod tests {
     fn arithmetic_is_checked() {
         let max = Money::from_rupiah(i64::MAX);
         assert_eq!(max.checked_add(Money::from_rupiah(1)), None);
-        assert_eq!(
-            Money::from_rupiah(i64::MIN).checked_sub(Money::from_rupiah(1)),
-            None
-        );
+        assert_eq!(Money::from_rupiah(i64::MIN).checked_sub(Money::from_rupiah(1)), None);
         assert_eq!(max.checked_mul(2), None);
-        assert_eq!(
-            Money::from_rupiah(10_000).checked_mul(3),
-            Some(Money::from_rupiah(30_000))
-        );
+        assert_eq!(Money::from_rupiah(10_000).checked_mul(3), Some(Money::from_rupiah(30_000)));
     }
 
     #[test]
@@ -82,11 +72,6 @@ mod tests {
 
     #[test]
     fn serializes_as_a_bare_integer() {
-        assert_eq!(
-            serde_json::to_string(&Money::from_rupiah(15_000))
-                .ok()
-                .as_deref(),
-            Some("15000")
-        );
+        assert_eq!(serde_json::to_string(&Money::from_rupiah(15_000)).ok().as_deref(), Some("15000"));
     }
 }

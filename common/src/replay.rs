@@ -41,13 +41,11 @@ pub struct Overrides {
 
 impl Overrides {
     fn note(self) -> Option<String> {
-        let chosen: Vec<&str> = [
-            (self.accept_client_prices, "acceptClientPrices"),
-            (self.allow_oversell, "allowOversell"),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
+        let chosen: Vec<&str> =
+            [(self.accept_client_prices, "acceptClientPrices"), (self.allow_oversell, "allowOversell")]
+                .into_iter()
+                .filter_map(|(on, name)| on.then_some(name))
+                .collect();
         (!chosen.is_empty()).then(|| format!("overrides: {}", chosen.join(", ")))
     }
 }
@@ -124,39 +122,17 @@ pub async fn retry(
         order,
     });
     let exchange = publisher.topology().orders_exchange();
-    let target = Target {
-        exchange: &exchange,
-        routing_key: ORDER_ROUTING_KEY,
-    };
-    publisher
-        .publish(target, &message.encode(), headers::for_message(&message, 1))
-        .await?;
+    let target = Target { exchange: &exchange, routing_key: ORDER_ROUTING_KEY };
+    publisher.publish(target, &message.encode(), headers::for_message(&message, 1)).await?;
     let mut tx = db.begin().await?;
-    sqlx::query("UPDATE failed_syncs SET last_retried_at = now() WHERE id = $1")
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await?;
-    record(
-        &mut tx,
-        row.tenant_id,
-        id,
-        "retried",
-        by,
-        overrides.note().as_deref(),
-    )
-    .await?;
+    sqlx::query("UPDATE failed_syncs SET last_retried_at = now() WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
+    record(&mut tx, row.tenant_id, id, "retried", by, overrides.note().as_deref()).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Mark an open failed sync discarded (its order stays `failed`).
-pub async fn discard(
-    db: &PgPool,
-    scope: Scope,
-    id: FailedSyncId,
-    reason: &str,
-    by: &str,
-) -> Result<(), ReviewError> {
+pub async fn discard(db: &PgPool, scope: Scope, id: FailedSyncId, reason: &str, by: &str) -> Result<(), ReviewError> {
     let mut tx = db.begin().await?;
     // The order row first: a commit of this order holds it, so a discard
     // and a retry's commit never interleave.
@@ -174,10 +150,7 @@ pub async fn discard(
     if status != "open" {
         return Err(ReviewError::NotOpen(status));
     }
-    sqlx::query("UPDATE failed_syncs SET status = 'discarded' WHERE id = $1")
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("UPDATE failed_syncs SET status = 'discarded' WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
     record(&mut tx, tenant, id, "discarded", by, Some(reason)).await?;
     tx.commit().await?;
     Ok(())

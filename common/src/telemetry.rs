@@ -6,15 +6,11 @@ use tracing_subscriber::EnvFilter;
 
 pub fn init(config: &Config, service: &'static str) {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    // Logs go to stderr, so a command's output (the operator CLI's tables and
+    // JSON) stays clean on stdout.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr);
     let result = if config.log_json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init()
+        builder.json().flatten_event(true).with_current_span(true).try_init()
     } else {
         builder.try_init()
     };

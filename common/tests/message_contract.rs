@@ -23,9 +23,7 @@ fn round_trip(name: &str) -> Message {
 
 #[test]
 fn order_v1_round_trips() {
-    let Message::Order(order) = round_trip("order.v1.json") else {
-        panic!("not an order")
-    };
+    let Message::Order(order) = round_trip("order.v1.json") else { panic!("not an order") };
     assert_eq!(order.order.items.len(), 2);
     assert_eq!(order.order.discount.rupiah(), 500);
     assert!(order.replay.is_none());
@@ -33,14 +31,8 @@ fn order_v1_round_trips() {
 
 #[test]
 fn order_v1_replay_round_trips() {
-    let Message::Order(order) = round_trip("order.v1.replay.json") else {
-        panic!("not an order")
-    };
-    assert!(
-        order
-            .replay
-            .is_some_and(|r| r.allow_oversell && !r.accept_client_prices)
-    );
+    let Message::Order(order) = round_trip("order.v1.replay.json") else { panic!("not an order") };
+    assert!(order.replay.is_some_and(|r| r.allow_oversell && !r.accept_client_prices));
 }
 
 #[test]

@@ -22,23 +22,13 @@ pub struct Accepted {
 }
 
 /// Accept one order; identical requests in flight share the first one's outcome.
-pub async fn accept_one(
-    state: &AppState,
-    origin: &Origin,
-    candidate: Candidate,
-) -> Result<Accepted, ApiError> {
-    let key = (
-        origin.tenant_id,
-        candidate.order.client_order_id.0,
-        candidate.request_hash,
-    );
+pub async fn accept_one(state: &AppState, origin: &Origin, candidate: Candidate) -> Result<Accepted, ApiError> {
+    let key = (origin.tenant_id, candidate.order.client_order_id.0, candidate.request_hash);
     let cell = state.in_flight.cell(key);
     let outcome = cell
         .get_or_try_init(|| async {
             let mut results = accept_many(state, origin, std::slice::from_ref(&candidate)).await?;
-            results
-                .pop()
-                .unwrap_or_else(|| Err(ApiError::Internal("no admission result".into())))
+            results.pop().unwrap_or_else(|| Err(ApiError::Internal("no admission result".into())))
         })
         .await
         .cloned();
@@ -53,20 +43,14 @@ pub async fn accept_many(
     origin: &Origin,
     candidates: &[Candidate],
 ) -> Result<Vec<Result<Accepted, ApiError>>, ApiError> {
-    let client_ids: Vec<_> = candidates
-        .iter()
-        .map(|c| c.order.client_order_id.0)
-        .collect();
+    let client_ids: Vec<_> = candidates.iter().map(|c| c.order.client_order_id.0).collect();
     let remembered = state.duplicates.lookup(origin.tenant_id, &client_ids).await;
     let mut results: Vec<Option<Result<Accepted, ApiError>>> = vec![None; candidates.len()];
     let mut to_admit = Vec::new();
     for (index, (candidate, known)) in candidates.iter().zip(remembered).enumerate() {
         match known {
             Some(known) if known.request_hash == hex(&candidate.request_hash) => {
-                results[index] = Some(Ok(Accepted {
-                    order_id: known.order_id,
-                    duplicate: true,
-                }));
+                results[index] = Some(Ok(Accepted { order_id: known.order_id, duplicate: true }));
             }
             Some(known) => results[index] = Some(Err(conflict(known.order_id))),
             None => to_admit.push(index),
@@ -90,55 +74,37 @@ pub async fn accept_many(
                     message(origin, order_id, candidates[index].order.clone(), hash),
                 ));
             }
-            Admission::Same {
-                order_id,
-                status: OrderStatus::Pending,
-                stored,
-            } => {
-                publishes.push((
-                    index,
-                    order_id,
-                    true,
-                    message(origin, order_id, stored, hash),
-                ));
+            Admission::Same { order_id, status: OrderStatus::Pending, stored } => {
+                publishes.push((index, order_id, true, message(origin, order_id, stored, hash)));
             }
-            Admission::Same { order_id, .. } => {
-                results[index] = Some(Ok(Accepted {
-                    order_id,
-                    duplicate: true,
-                }))
-            }
+            Admission::Same { order_id, .. } => results[index] = Some(Ok(Accepted { order_id, duplicate: true })),
             Admission::Different { order_id } => results[index] = Some(Err(conflict(order_id))),
         }
     }
     let exchange = state.publisher.topology().orders_exchange();
-    let target = Target {
-        exchange: &exchange,
-        routing_key: ORDER_ROUTING_KEY,
-    };
-    let confirms = join_all(publishes.iter().map(|(_, _, _, message)| {
-        state.publisher.publish(
-            target,
-            message.1.as_slice(),
-            headers::for_message(&message.0, 1),
-        )
-    }))
+    let target = Target { exchange: &exchange, routing_key: ORDER_ROUTING_KEY };
+    let confirms = join_all(
+        publishes
+            .iter()
+            .map(|(_, _, _, m)| state.publisher.publish(target, m.1.as_slice(), headers::for_message(&m.0, 1))),
+    )
     .await;
     let mut remember = Vec::new();
-    for ((index, order_id, duplicate, (_, _, hash)), confirm) in publishes.into_iter().zip(confirms)
-    {
+    for ((index, order_id, duplicate, (_, _, hash)), confirm) in publishes.into_iter().zip(confirms) {
         results[index] = Some(match confirm {
             Ok(()) => {
                 remember.push((candidates[index].order.client_order_id.0, order_id, hash));
-                Ok(Accepted {
-                    order_id,
-                    duplicate,
-                })
+                Ok(Accepted { order_id, duplicate })
             }
             Err(error) => Err(error.into()),
         });
     }
     state.duplicates.remember(origin.tenant_id, &remember).await;
+    for result in results.iter().flatten() {
+        if let Ok(accepted) = result {
+            crate::metrics::order_accepted(accepted.duplicate);
+        }
+    }
     Ok(results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(ApiError::Internal("order left undecided".into()))))

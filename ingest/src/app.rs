@@ -23,10 +23,7 @@ pub enum StartError {
     #[error("invalid DATABASE_URL: {0}")]
     Database(#[from] sqlx::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { addr: SocketAddr, source: std::io::Error },
 }
 
 pub struct Application {
@@ -41,23 +38,21 @@ impl Application {
     pub async fn build(config: Config, shutdown: Shutdown) -> Result<Self, StartError> {
         let state = state(config, shutdown.clone())?;
         let addr = state.config.ingest.addr;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Listen { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StartError::Listen { addr, source })?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
         // Serve even if the broker is down: writes answer 503 until it returns.
         if !state.publisher.wait_connected(Duration::from_secs(3)).await {
             tracing::warn!("starting without a broker connection; orders get 503 until it is back");
         }
-        Ok(Self {
-            listener,
-            router: router(state.clone()),
-            addr,
-            shutdown,
-            state,
-        })
+        crate::metrics::register();
+        let poller = tokio::spawn(crate::metrics::poll(state.clone(), state.config.ingest.metrics_poll));
+        let stop_poller = shutdown.clone();
+        tokio::spawn(async move {
+            stop_poller.cancelled().await;
+            poller.abort();
+        });
+        Ok(Self { listener, router: router(state.clone()), addr, shutdown, state })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -67,25 +62,16 @@ impl Application {
     /// Serve until shutdown; in-flight requests finish first.
     pub async fn run(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.addr, "ingest listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(self.shutdown.cancelled_owned())
-            .await
+        axum::serve(self.listener, self.router).with_graceful_shutdown(self.shutdown.cancelled_owned()).await
     }
 }
 
 pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError> {
     let db = common::db::pool(&config.database.url, config.database.pool_size)?;
-    let name = config
-        .broker
-        .connection_name
-        .clone()
-        .unwrap_or_else(|| format!("warungin-ingest-{}", std::process::id()));
+    let name =
+        config.broker.connection_name.clone().unwrap_or_else(|| format!("warungin-ingest-{}", std::process::id()));
     let publisher = Publisher::start(&config.broker, name, shutdown);
-    let keys = TokenKeys::new(
-        &config.secrets,
-        config.ingest.access_token_ttl,
-        config.ingest.refresh_token_ttl,
-    );
+    let keys = TokenKeys::new(&config.secrets, config.ingest.access_token_ttl, config.ingest.refresh_token_ttl);
     Ok(AppState {
         db,
         publisher,
@@ -110,13 +96,13 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::failed_syncs::router())
         .merge(routes::health::router())
         .merge(routes::ops::router())
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(CatchPanicLayer::custom(
-            |_panic: Box<dyn std::any::Any + Send>| -> Response {
-                ApiError::Internal("a handler panicked".to_owned()).into_response()
-            },
-        ))
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
+            ApiError::Internal("a handler panicked".to_owned()).into_response()
+        }))
+        .layer(axum::middleware::from_fn(crate::metrics::http))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

@@ -50,11 +50,7 @@ impl DuplicateCache {
     /// `PING` within the timeout (health checks).
     pub async fn ping(&self) -> Result<(), String> {
         let mut redis = self.redis.clone().ok_or("not configured")?;
-        let reply = tokio::time::timeout(
-            TIMEOUT * 2,
-            redis::cmd("PING").query_async::<String>(&mut redis),
-        )
-        .await;
+        let reply = tokio::time::timeout(TIMEOUT * 2, redis::cmd("PING").query_async::<String>(&mut redis)).await;
         match reply {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
@@ -62,11 +58,7 @@ impl DuplicateCache {
         }
     }
 
-    pub async fn lookup(
-        &self,
-        tenant: TenantId,
-        client_order_ids: &[Uuid],
-    ) -> Vec<Option<Remembered>> {
+    pub async fn lookup(&self, tenant: TenantId, client_order_ids: &[Uuid]) -> Vec<Option<Remembered>> {
         let none = || vec![None; client_order_ids.len()];
         let Some(mut redis) = self.redis.clone() else {
             return none();
@@ -74,13 +66,8 @@ impl DuplicateCache {
         let keys: Vec<String> = client_order_ids.iter().map(|id| key(tenant, *id)).collect();
         let mut cmd = redis::cmd("MGET");
         cmd.arg(&keys);
-        match tokio::time::timeout(TIMEOUT, cmd.query_async::<Vec<Option<String>>>(&mut redis))
-            .await
-        {
-            Ok(Ok(values)) => values
-                .into_iter()
-                .map(|v| v.and_then(|v| parse(&v)))
-                .collect(),
+        match tokio::time::timeout(TIMEOUT, cmd.query_async::<Vec<Option<String>>>(&mut redis)).await {
+            Ok(Ok(values)) => values.into_iter().map(|v| v.and_then(|v| parse(&v))).collect(),
             Ok(Err(error)) => {
                 tracing::debug!(%error, "duplicate check skipped: Redis error");
                 none()
@@ -106,9 +93,7 @@ impl DuplicateCache {
                 .arg(REMEMBER_FOR_SECS)
                 .ignore();
         }
-        if let Ok(Err(error)) =
-            tokio::time::timeout(TIMEOUT, pipe.query_async::<()>(&mut redis)).await
-        {
+        if let Ok(Err(error)) = tokio::time::timeout(TIMEOUT, pipe.query_async::<()>(&mut redis)).await {
             tracing::debug!(%error, "could not remember orders in Redis");
         }
     }
@@ -120,8 +105,5 @@ fn key(tenant: TenantId, client_order_id: Uuid) -> String {
 
 fn parse(value: &str) -> Option<Remembered> {
     let (order_id, hash) = value.split_once(':')?;
-    Some(Remembered {
-        order_id: OrderId(Uuid::parse_str(order_id).ok()?),
-        request_hash: hash.to_owned(),
-    })
+    Some(Remembered { order_id: OrderId(Uuid::parse_str(order_id).ok()?), request_hash: hash.to_owned() })
 }

@@ -13,10 +13,7 @@ use serde_json::{Value, json};
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
-    MalformedJson {
-        message: String,
-        field: Option<String>,
-    },
+    MalformedJson { message: String, field: Option<String> },
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
     #[error("{message}")]
@@ -26,10 +23,7 @@ pub enum ApiError {
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{message}")]
-    Unauthorized {
-        code: &'static str,
-        message: &'static str,
-    },
+    Unauthorized { code: &'static str, message: &'static str },
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
     #[error("{what} not found")]
@@ -39,11 +33,7 @@ pub enum ApiError {
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
-    Unavailable {
-        code: &'static str,
-        message: String,
-        retry_after_secs: u32,
-    },
+    Unavailable { code: &'static str, message: String, retry_after_secs: u32 },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -63,17 +53,11 @@ impl ApiError {
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError::Forbidden {
-            code: "forbidden",
-            message: message.into(),
-        }
+        ApiError::Forbidden { code: "forbidden", message: message.into() }
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Conflict {
-            code,
-            message: message.into(),
-        }
+        ApiError::Conflict { code, message: message.into() }
     }
 
     pub fn invalid(field: &str, message: &str) -> Self {
@@ -83,9 +67,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Validation(_) | ApiError::Unprocessable { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Validation(_) | ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
@@ -100,37 +82,24 @@ impl ApiError {
 
     pub fn body(&self) -> ErrorBody {
         let (code, details) = match self {
-            ApiError::MalformedJson { field, .. } => (
-                "malformed_json",
-                field.as_ref().map(|f| json!({ "field": f })),
-            ),
-            ApiError::Validation(fields) => {
-                ("validation_failed", Some(json!({ "fields": fields })))
-            }
+            ApiError::MalformedJson { field, .. } => ("malformed_json", field.as_ref().map(|f| json!({ "field": f }))),
+            ApiError::Validation(fields) => ("validation_failed", Some(json!({ "fields": fields }))),
             ApiError::Unprocessable { code, .. }
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Unavailable { code, .. } => (*code, None),
             ApiError::UnsupportedMediaType => ("unsupported_media_type", None),
-            ApiError::PayloadTooLarge { limit } => {
-                ("payload_too_large", Some(json!({ "limitBytes": limit })))
-            }
+            ApiError::PayloadTooLarge { limit } => ("payload_too_large", Some(json!({ "limitBytes": limit }))),
             ApiError::NotFound { .. } => ("not_found", None),
             ApiError::MethodNotAllowed => ("method_not_allowed", None),
             ApiError::Internal(_) => ("internal_error", None),
         };
         let message = match self {
-            ApiError::Internal(_) => {
-                "something went wrong on our side; it has been logged".to_owned()
-            }
+            ApiError::Internal(_) => "something went wrong on our side; it has been logged".to_owned(),
             other => other.to_string(),
         };
-        ErrorBody {
-            code,
-            message,
-            details,
-        }
+        ErrorBody { code, message, details }
     }
 }
 
@@ -145,13 +114,8 @@ impl IntoResponse for ApiError {
         }
         let body = self.body();
         let mut response = (self.status(), axum::Json(json!({ "error": &body }))).into_response();
-        if let ApiError::Unavailable {
-            retry_after_secs, ..
-        } = self
-        {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        if let ApiError::Unavailable { retry_after_secs, .. } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         // The request-id middleware re-renders the body with the request id.
         response.extensions_mut().insert(body);
@@ -162,14 +126,11 @@ impl IntoResponse for ApiError {
 impl From<RequestError> for ApiError {
     fn from(error: RequestError) -> Self {
         match error {
-            RequestError::Malformed { field, message } => {
-                ApiError::MalformedJson { message, field }
-            }
+            RequestError::Malformed { field, message } => ApiError::MalformedJson { message, field },
             RequestError::Invalid(fields) => ApiError::Validation(fields),
-            RequestError::SaleTimeOutOfRange { message } => ApiError::Unprocessable {
-                code: "sale_time_out_of_range",
-                message,
-            },
+            RequestError::SaleTimeOutOfRange { message } => {
+                ApiError::Unprocessable { code: "sale_time_out_of_range", message }
+            }
         }
     }
 }
@@ -186,45 +147,26 @@ impl From<PublishError> for ApiError {
 
 /// Constraint name → the conflict it means to a client.
 const CONSTRAINTS: &[(&str, &str, &str)] = &[
-    (
-        "tenants_slug_key",
-        "slug_taken",
-        "a shop with this slug already exists",
-    ),
-    (
-        "users_email_key",
-        "email_taken",
-        "a user with this email already exists",
-    ),
-    (
-        "products_sku_key",
-        "sku_taken",
-        "a product with this SKU already exists in this shop",
-    ),
-    (
-        "products_stock_check",
-        "insufficient_stock",
-        "stock cannot go below zero",
-    ),
+    ("tenants_slug_key", "slug_taken", "a shop with this slug already exists"),
+    ("users_email_key", "email_taken", "a user with this email already exists"),
+    ("products_sku_key", "sku_taken", "a product with this SKU already exists in this shop"),
+    ("products_stock_check", "insufficient_stock", "stock cannot go below zero"),
 ];
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         if let Some(db) = error.as_database_error()
             && let Some(constraint) = db.constraint()
-            && let Some((_, code, message)) =
-                CONSTRAINTS.iter().find(|(name, _, _)| *name == constraint)
+            && let Some((_, code, message)) = CONSTRAINTS.iter().find(|(name, _, _)| *name == constraint)
         {
             return ApiError::conflict(code, *message);
         }
         match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                ApiError::Unavailable {
-                    code: "database_unavailable",
-                    message: "the database is unavailable, try again shortly".to_owned(),
-                    retry_after_secs: 2,
-                }
-            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => ApiError::Unavailable {
+                code: "database_unavailable",
+                message: "the database is unavailable, try again shortly".to_owned(),
+                retry_after_secs: 2,
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

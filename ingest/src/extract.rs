@@ -58,16 +58,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let empty = request
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
+        let empty = request.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok())
             == Some("0")
             || (request.headers().get(CONTENT_TYPE).is_none()
-                && request
-                    .headers()
-                    .get(axum::http::header::CONTENT_LENGTH)
-                    .is_none());
+                && request.headers().get(axum::http::header::CONTENT_LENGTH).is_none());
         if empty {
             return Ok(OptionalBody(None));
         }
@@ -97,13 +91,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(raw) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| ApiError::not_found("resource"))?;
-        Uuid::parse_str(&raw)
-            .map(PathId)
-            .map_err(|_| ApiError::not_found("resource"))
+        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("resource"))?;
+        Uuid::parse_str(&raw).map(PathId).map_err(|_| ApiError::not_found("resource"))
     }
 }
 
@@ -126,26 +117,14 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid
         return Ok(None);
     };
     let bad = || ApiError::invalid("cursor", "is not a cursor this API issued");
-    let text = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(bad)?;
+    let text = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
     let (micros, id) = text.split_once('|').ok_or_else(bad)?;
-    let at = micros
-        .parse()
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
+    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad)?;
     Ok(Some((at, Uuid::parse_str(id).map_err(|_| bad())?)))
 }
 
 /// The `{"data": [...], "nextCursor": ...}` list shape.
-pub fn page<T: serde::Serialize>(
-    mut items: Vec<T>,
-    limit: i64,
-    key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
-) -> Value {
+pub fn page<T: serde::Serialize>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> (DateTime<Utc>, Uuid)) -> Value {
     let limit = usize::try_from(limit).unwrap_or(50);
     let next = if items.len() > limit {
         items.truncate(limit);
@@ -167,10 +146,7 @@ mod tests {
     fn cursors_round_trip_and_garbage_is_rejected() {
         let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
         let id = Uuid::now_v7();
-        assert_eq!(
-            decode_cursor(Some(&encode_cursor(at, id))).unwrap(),
-            Some((at, id))
-        );
+        assert_eq!(decode_cursor(Some(&encode_cursor(at, id))).unwrap(), Some((at, id)));
         assert!(decode_cursor(Some("bm9wZQ")).is_err());
         assert_eq!(decode_cursor(None).unwrap(), None);
     }

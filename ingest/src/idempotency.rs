@@ -38,11 +38,7 @@ pub enum Admission {
     New { order_id: OrderId },
     /// The same request was admitted before; `stored` is the request as
     /// first stored (republished while the order is still pending).
-    Same {
-        order_id: OrderId,
-        status: OrderStatus,
-        stored: ValidatedOrder,
-    },
+    Same { order_id: OrderId, status: OrderStatus, stored: ValidatedOrder },
     /// The clientOrderId is taken by a different request.
     Different { order_id: OrderId },
 }
@@ -61,20 +57,11 @@ SELECT id, client_order_id, status, request_hash, request FROM orders
 WHERE tenant_id = $1 AND client_order_id = ANY($2)";
 
 /// Admit candidates (distinct clientOrderIds) in two statements whatever their number.
-pub async fn admit(
-    db: &PgPool,
-    origin: &Origin,
-    candidates: &[Candidate],
-) -> Result<Vec<Admission>, ApiError> {
+pub async fn admit(db: &PgPool, origin: &Origin, candidates: &[Candidate]) -> Result<Vec<Admission>, ApiError> {
     let ids: Vec<Uuid> = candidates.iter().map(|_| Uuid::now_v7()).collect();
-    let client_ids: Vec<Uuid> = candidates
-        .iter()
-        .map(|c| c.order.client_order_id.0)
-        .collect();
-    let requests: Vec<serde_json::Value> = candidates
-        .iter()
-        .map(|c| serde_json::to_value(&c.order).unwrap_or_default())
-        .collect();
+    let client_ids: Vec<Uuid> = candidates.iter().map(|c| c.order.client_order_id.0).collect();
+    let requests: Vec<serde_json::Value> =
+        candidates.iter().map(|c| serde_json::to_value(&c.order).unwrap_or_default()).collect();
     let hashes: Vec<Vec<u8>> = candidates.iter().map(|c| c.request_hash.to_vec()).collect();
     let outlets: Vec<Option<Uuid>> = candidates.iter().map(|c| c.order.outlet_id).collect();
     let members: Vec<Option<Uuid>> = candidates.iter().map(|c| c.order.member_id).collect();
@@ -97,25 +84,11 @@ pub async fn admit(
         .await?
         .into_iter()
         .collect();
-    let others: Vec<Uuid> = client_ids
-        .iter()
-        .filter(|id| !inserted.contains_key(id))
-        .copied()
-        .collect();
-    let existing: HashMap<Uuid, (Uuid, String, Vec<u8>, sqlx::types::Json<ValidatedOrder>)> =
-        if others.is_empty() {
-            HashMap::new()
-        } else {
-            sqlx::query_as::<
-                _,
-                (
-                    Uuid,
-                    Uuid,
-                    String,
-                    Vec<u8>,
-                    sqlx::types::Json<ValidatedOrder>,
-                ),
-            >(EXISTING)
+    let others: Vec<Uuid> = client_ids.iter().filter(|id| !inserted.contains_key(id)).copied().collect();
+    let existing: HashMap<Uuid, (Uuid, String, Vec<u8>, sqlx::types::Json<ValidatedOrder>)> = if others.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as::<_, (Uuid, Uuid, String, Vec<u8>, sqlx::types::Json<ValidatedOrder>)>(EXISTING)
             .bind(origin.tenant_id.0)
             .bind(&others)
             .fetch_all(db)
@@ -123,30 +96,24 @@ pub async fn admit(
             .into_iter()
             .map(|(id, client_id, status, hash, request)| (client_id, (id, status, hash, request)))
             .collect()
-        };
+    };
     candidates
         .iter()
         .map(|candidate| {
             let client_id = candidate.order.client_order_id.0;
             if let Some(id) = inserted.get(&client_id) {
-                return Ok(Admission::New {
-                    order_id: OrderId(*id),
-                });
+                return Ok(Admission::New { order_id: OrderId(*id) });
             }
-            let (id, status, hash, stored) = existing.get(&client_id).ok_or_else(|| {
-                ApiError::Internal(format!("order {client_id} neither inserted nor found"))
-            })?;
+            let (id, status, hash, stored) = existing
+                .get(&client_id)
+                .ok_or_else(|| ApiError::Internal(format!("order {client_id} neither inserted nor found")))?;
             let order_id = OrderId(*id);
             if hash.as_slice() != candidate.request_hash {
                 return Ok(Admission::Different { order_id });
             }
-            let status = OrderStatus::parse(status)
-                .ok_or_else(|| ApiError::Internal(format!("bad status {status}")))?;
-            Ok(Admission::Same {
-                order_id,
-                status,
-                stored: stored.0.clone(),
-            })
+            let status =
+                OrderStatus::parse(status).ok_or_else(|| ApiError::Internal(format!("bad status {status}")))?;
+            Ok(Admission::Same { order_id, status, stored: stored.0.clone() })
         })
         .collect()
 }
@@ -162,22 +129,13 @@ pub struct InFlight {
 
 impl InFlight {
     pub fn cell(&self, key: Key) -> Arc<OnceCell<crate::accept::Accepted>> {
-        let mut cells = self
-            .cells
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cells = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         cells.entry(key).or_default().clone()
     }
 
     pub fn release(&self, key: &Key, cell: &Arc<OnceCell<crate::accept::Accepted>>) {
-        let mut cells = self
-            .cells
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cells
-            .get(key)
-            .is_some_and(|current| Arc::ptr_eq(current, cell))
-        {
+        let mut cells = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cells.get(key).is_some_and(|current| Arc::ptr_eq(current, cell)) {
             cells.remove(key);
         }
     }

@@ -10,6 +10,7 @@ pub mod duplicates;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod metrics;
 pub mod order_view;
 pub mod request_id;
 pub mod routes;

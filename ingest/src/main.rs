@@ -29,22 +29,14 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             cancel_on_signal(shutdown.clone());
-            let app = ingest::app::Application::build(config, shutdown)
-                .await
-                .context("starting ingest")?;
+            let app = ingest::app::Application::build(config, shutdown).await.context("starting ingest")?;
             app.run().await.context("serving HTTP")?;
         }
         Command::SeedDemo => {
             let db = common::db::pool(&config.database.url, 2).context("database")?;
-            let tenant = ingest::seed::demo(&db)
-                .await
-                .map_err(|e| anyhow::anyhow!("seeding the demo shop: {e}"))?;
+            let tenant = ingest::seed::demo(&db).await.map_err(|e| anyhow::anyhow!("seeding the demo shop: {e}"))?;
             println!("demo shop {} (tenant {tenant})", ingest::seed::DEMO_SLUG);
-            println!(
-                "  login: {} / {}",
-                ingest::seed::DEMO_EMAIL,
-                ingest::seed::DEMO_PASSWORD
-            );
+            println!("  login: {} / {}", ingest::seed::DEMO_EMAIL, ingest::seed::DEMO_PASSWORD);
         }
     }
     Ok(())

@@ -107,52 +107,24 @@ impl OrderRow {
         let order = self.request.0;
         // Before a worker priced it, an order shows a quote: its lines and
         // manual discount (the rules are applied by the worker at commit).
-        let quote = price_order(&PricingInput::plain(
-            &order.items,
-            order.discount,
-            order.created_at,
-        ))
-        .ok();
-        let subtotal = self
-            .subtotal
-            .map(Money::from_rupiah)
-            .or(quote.as_ref().map(|q| q.subtotal))
-            .unwrap_or_default();
+        let quote = price_order(&PricingInput::plain(&order.items, order.discount, order.created_at)).ok();
+        let subtotal = self.subtotal.map(Money::from_rupiah).or(quote.as_ref().map(|q| q.subtotal)).unwrap_or_default();
         let discount_total = self
             .discount_total
             .map(Money::from_rupiah)
             .or(quote.as_ref().map(|q| q.discount_total))
             .unwrap_or_default();
-        let total = self
-            .total
-            .map(Money::from_rupiah)
-            .or(quote.as_ref().map(|q| q.total))
-            .unwrap_or_default();
-        let applied = if self.total.is_some() {
-            self.discounts.0
-        } else {
-            quote.map(|q| q.discounts).unwrap_or_default()
-        };
-        let discounts = applied
-            .into_iter()
-            .map(|d| DiscountView {
-                kind: d.kind,
-                name: d.name,
-                amount: d.amount,
-            })
-            .collect();
-        let change = self
-            .payment_change
-            .map(Money::from_rupiah)
-            .unwrap_or_else(|| match order.payment.method {
-                PaymentMethod::Cash => order
-                    .payment
-                    .amount
-                    .checked_sub(total)
-                    .filter(|c| !c.is_negative())
-                    .unwrap_or_default(),
-                _ => Money::ZERO,
-            });
+        let total = self.total.map(Money::from_rupiah).or(quote.as_ref().map(|q| q.total)).unwrap_or_default();
+        let applied =
+            if self.total.is_some() { self.discounts.0 } else { quote.map(|q| q.discounts).unwrap_or_default() };
+        let discounts =
+            applied.into_iter().map(|d| DiscountView { kind: d.kind, name: d.name, amount: d.amount }).collect();
+        let change = self.payment_change.map(Money::from_rupiah).unwrap_or_else(|| match order.payment.method {
+            PaymentMethod::Cash => {
+                order.payment.amount.checked_sub(total).filter(|c| !c.is_negative()).unwrap_or_default()
+            }
+            _ => Money::ZERO,
+        });
         let items = order
             .items
             .iter()
@@ -168,10 +140,9 @@ impl OrderRow {
             client_order_id: self.client_order_id,
             source: self.source,
             status: self.status,
-            rejection: self.rejection_code.map(|code| Rejection {
-                code,
-                message: self.rejection_message.unwrap_or_default(),
-            }),
+            rejection: self
+                .rejection_code
+                .map(|code| Rejection { code, message: self.rejection_message.unwrap_or_default() }),
             items,
             subtotal,
             discounts,
@@ -192,16 +163,12 @@ impl OrderRow {
 }
 
 pub async fn fetch(db: &PgPool, tenant: TenantId, order_id: OrderId) -> ApiResult<OrderRow> {
-    sqlx::query_as::<_, OrderRow>(concat!(
-        "SELECT ",
-        order_columns!(),
-        " FROM orders WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant.0)
-    .bind(order_id.0)
-    .fetch_optional(db)
-    .await?
-    .ok_or(ApiError::not_found("order"))
+    sqlx::query_as::<_, OrderRow>(concat!("SELECT ", order_columns!(), " FROM orders WHERE tenant_id = $1 AND id = $2"))
+        .bind(tenant.0)
+        .bind(order_id.0)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::not_found("order"))
 }
 
 /// Poll until the order left `pending` or the deadline passed.

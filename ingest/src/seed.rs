@@ -45,18 +45,9 @@ pub async fn demo(db: &PgPool) -> ApiResult<Uuid> {
             insert_tenant(db, new).await?
         }
     };
-    let auth = AuthUser {
-        user_id: UserId(owner),
-        tenant_id: TenantId(tenant),
-        role: Role::Owner,
-    };
+    let auth = AuthUser { user_id: UserId(owner), tenant_id: TenantId(tenant), role: Role::Owner };
     for (sku, name, price, stock) in PRODUCTS {
-        let product = NewProduct {
-            sku: (*sku).to_owned(),
-            name: (*name).to_owned(),
-            price: *price,
-            stock: *stock,
-        };
+        let product = NewProduct { sku: (*sku).to_owned(), name: (*name).to_owned(), price: *price, stock: *stock };
         match insert(db, &auth, &product).await {
             Ok(_) | Err(ApiError::Conflict { .. }) => {}
             Err(other) => return Err(other),

@@ -24,24 +24,13 @@ pub struct Reply {
 
 impl Reply {
     pub fn code(&self) -> &str {
-        self.body
-            .pointer("/error/code")
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.body.pointer("/error/code").and_then(Value::as_str).unwrap_or("")
     }
 }
 
 impl Pipeline {
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> Reply {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base_url));
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base_url));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -53,11 +42,7 @@ impl Pipeline {
         let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap_or_default();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            body,
-            headers,
-        }
+        Reply { status, body, headers }
     }
 
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> Reply {
@@ -69,13 +54,7 @@ impl Pipeline {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Reply {
-        self.call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(&json!({ "email": email, "password": password })),
-        )
-        .await
+        self.call(Method::POST, "/api/auth/login", None, Some(&json!({ "email": email, "password": password }))).await
     }
 
     /// A new shop and its owner's access token.
@@ -99,42 +78,26 @@ impl Pipeline {
             id: uuid(&created["tenantId"]),
             owner_id: uuid(&created["ownerUserId"]),
             slug,
-            token: login.body["accessToken"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            token: login.body["accessToken"].as_str().unwrap_or_default().to_owned(),
         }
     }
 
     /// A user of `role` in the tenant, signed in; returns the access token.
     pub async fn user(&self, tenant: &Tenant, role: &str) -> String {
         let email = format!("{role}-{:08x}@{}.test", rand::random::<u32>(), tenant.slug);
-        let body =
-            json!({ "email": email, "password": "user-pass-123", "name": role, "role": role });
+        let body = json!({ "email": email, "password": "user-pass-123", "name": role, "role": role });
         let created = self.post(&tenant.token, "/api/users", &body).await;
-        assert_eq!(
-            created.status, 201,
-            "user creation failed: {}",
-            created.body
-        );
+        assert_eq!(created.status, 201, "user creation failed: {}", created.body);
         let login = self.login(&email, "user-pass-123").await;
-        login.body["accessToken"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        login.body["accessToken"].as_str().unwrap_or_default().to_owned()
     }
 
     /// A product with a price and opening stock; returns its id.
     pub async fn product(&self, tenant: &Tenant, price: i64, stock: i64) -> Uuid {
         let sku = format!("SKU-{:08x}", rand::random::<u32>());
-        let body =
-            json!({ "sku": sku, "name": format!("Product {sku}"), "price": price, "stock": stock });
+        let body = json!({ "sku": sku, "name": format!("Product {sku}"), "price": price, "stock": stock });
         let created = self.post(&tenant.token, "/api/products", &body).await;
-        assert_eq!(
-            created.status, 201,
-            "product creation failed: {}",
-            created.body
-        );
+        assert_eq!(created.status, 201, "product creation failed: {}", created.body);
         uuid(&created.body["id"])
     }
 
@@ -150,16 +113,11 @@ impl Pipeline {
 /// An order for `lines` of (product, quantity, unit price), paid exactly in cash.
 pub fn order(lines: &[(Uuid, u32, i64)]) -> Value {
     let total: i64 = lines.iter().map(|(_, q, p)| i64::from(*q) * p).sum();
-    let items: Vec<Value> = lines
-        .iter()
-        .map(|(id, q, p)| json!({ "productId": id, "quantity": q, "price": p }))
-        .collect();
+    let items: Vec<Value> =
+        lines.iter().map(|(id, q, p)| json!({ "productId": id, "quantity": q, "price": p })).collect();
     json!({ "clientOrderId": Uuid::now_v7(), "items": items, "payment": { "method": "cash", "amount": total } })
 }
 
 pub fn uuid(value: &Value) -> Uuid {
-    value
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .unwrap_or_else(|| panic!("not a UUID: {value}"))
+    value.as_str().and_then(|s| Uuid::parse_str(s).ok()).unwrap_or_else(|| panic!("not a UUID: {value}"))
 }

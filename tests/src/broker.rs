@@ -11,8 +11,7 @@ use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::Value;
 
 pub fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+    std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
 fn management_url() -> String {
@@ -27,11 +26,7 @@ pub struct TestBroker {
 
 impl TestBroker {
     pub fn new(prefix: &str, topology: Topology) -> Self {
-        Self {
-            topology,
-            prefix: prefix.to_owned(),
-            http: reqwest::Client::new(),
-        }
+        Self { topology, prefix: prefix.to_owned(), http: reqwest::Client::new() }
     }
 
     async fn channel(&self) -> anyhow::Result<(Connection, lapin::Channel)> {
@@ -41,20 +36,11 @@ impl TestBroker {
     }
 
     /// Publish raw bytes onto the order exchange, confirmed.
-    pub async fn publish_raw(
-        &self,
-        body: &[u8],
-        properties: BasicProperties,
-    ) -> anyhow::Result<()> {
+    pub async fn publish_raw(&self, body: &[u8], properties: BasicProperties) -> anyhow::Result<()> {
         let (conn, channel) = self.channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
         let exchange = self.topology.orders_exchange();
-        let options = BasicPublishOptions {
-            mandatory: true,
-            ..Default::default()
-        };
+        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
         let confirm = channel
             .basic_publish(
                 exchange.as_str().into(),
@@ -75,13 +61,8 @@ impl TestBroker {
     /// Ready messages and consumers of a queue, live (passive declare).
     pub async fn depth(&self, queue: &str) -> anyhow::Result<(u32, u32)> {
         let (conn, channel) = self.channel().await?;
-        let options = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        let queue = channel
-            .queue_declare(queue.into(), options, FieldTable::default())
-            .await?;
+        let options = QueueDeclareOptions { passive: true, ..Default::default() };
+        let queue = channel.queue_declare(queue.into(), options, FieldTable::default()).await?;
         let _ = conn.close(200, "done".into()).await;
         Ok((queue.message_count(), queue.consumer_count()))
     }
@@ -109,13 +90,9 @@ impl TestBroker {
         Ok(connections
             .iter()
             .filter_map(|c| {
-                let client = c
-                    .pointer("/client_properties/connection_name")
-                    .and_then(Value::as_str)?;
+                let client = c.pointer("/client_properties/connection_name").and_then(Value::as_str)?;
                 let name = c.get("name").and_then(Value::as_str)?;
-                client
-                    .starts_with(&self.prefix)
-                    .then(|| (name.to_owned(), client.to_owned()))
+                client.starts_with(&self.prefix).then(|| (name.to_owned(), client.to_owned()))
             })
             .collect())
     }
@@ -152,34 +129,20 @@ impl TestBroker {
     /// Delete queues and exchanges of test runs that crashed hours ago.
     pub async fn sweep(&self) {
         let cutoff = chrono::Utc::now().timestamp() - 7200;
-        let listed = self
-            .http
-            .get(format!("{}/api/queues", management_url()))
-            .basic_auth("guest", Some("guest"))
-            .send()
-            .await;
+        let listed =
+            self.http.get(format!("{}/api/queues", management_url())).basic_auth("guest", Some("guest")).send().await;
         let Ok(Ok(queues)) = (match listed {
             Ok(response) => Ok(response.json::<Vec<Value>>().await),
             Err(e) => Err(e),
         }) else {
             return;
         };
-        for name in queues
-            .iter()
-            .filter_map(|q| q.get("name").and_then(Value::as_str))
-        {
-            let stamp = name
-                .strip_prefix("wt_")
-                .and_then(|rest| rest.split('_').next())
-                .and_then(|t| t.parse::<i64>().ok());
+        for name in queues.iter().filter_map(|q| q.get("name").and_then(Value::as_str)) {
+            let stamp =
+                name.strip_prefix("wt_").and_then(|rest| rest.split('_').next()).and_then(|t| t.parse::<i64>().ok());
             if stamp.is_some_and(|t| t < cutoff) {
                 let url = format!("{}/api/queues/%2f/{}", management_url(), encode(name));
-                let _ = self
-                    .http
-                    .delete(url)
-                    .basic_auth("guest", Some("guest"))
-                    .send()
-                    .await;
+                let _ = self.http.delete(url).basic_auth("guest", Some("guest")).send().await;
             }
         }
     }
@@ -188,9 +151,7 @@ impl TestBroker {
 fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -23,15 +23,13 @@ mod tempdir {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(9515)
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(9515)
 }
 
 impl Browser {
     pub async fn start() -> Self {
-        let driver = which("chromedriver").expect("chromedriver is not installed: run scripts/test, or apt-get install chromium chromium-driver");
+        let driver = which("chromedriver")
+            .expect("chromedriver is not installed: run scripts/test, or apt-get install chromium chromium-driver");
         let port = free_port();
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
@@ -56,17 +54,9 @@ impl Browser {
         let mut last_error = String::new();
         for _ in 0..50 {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(capabilities.clone())
-                .connect(&url)
-                .await
-            {
+            match ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&url).await {
                 Ok(client) => {
-                    return Self {
-                        client,
-                        _driver: child,
-                        _profile: tempdir::Dir(profile),
-                    };
+                    return Self { client, _driver: child, _profile: tempdir::Dir(profile) };
                 }
                 Err(error) => last_error = error.to_string(),
             }
@@ -79,19 +69,11 @@ impl Browser {
     pub async fn count(&self, selector: &str, count: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
-            let found = self
-                .client
-                .find_all(Locator::Css(selector))
-                .await
-                .map(|e| e.len())
-                .unwrap_or(0);
+            let found = self.client.find_all(Locator::Css(selector)).await.map(|e| e.len()).unwrap_or(0);
             if found == count {
                 return;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{selector}: expected {count}, found {found}"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "{selector}: expected {count}, found {found}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -107,10 +89,7 @@ impl Browser {
             if current.contains(text) {
                 return;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{selector}: expected {text:?}, found {current:?}"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "{selector}: expected {text:?}, found {current:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

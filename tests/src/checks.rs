@@ -18,10 +18,7 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -38,23 +35,17 @@ impl Pipeline {
 
     /// Wait until the order left `pending`; returns its status.
     pub async fn settled(&self, order_id: Uuid) -> String {
-        eventually(
-            &format!("order {order_id} to settle"),
-            Duration::from_secs(30),
-            || async move { self.order_status(order_id).await.filter(|s| s != "pending") },
-        )
+        eventually(&format!("order {order_id} to settle"), Duration::from_secs(30), || async move {
+            self.order_status(order_id).await.filter(|s| s != "pending")
+        })
         .await
     }
 
     /// Wait until the order has `status`.
     pub async fn reaches(&self, order_id: Uuid, status: &str) {
-        eventually(
-            &format!("order {order_id} to become {status}"),
-            Duration::from_secs(30),
-            || async move {
-                (self.order_status(order_id).await.as_deref() == Some(status)).then_some(())
-            },
-        )
+        eventually(&format!("order {order_id} to become {status}"), Duration::from_secs(30), || async move {
+            (self.order_status(order_id).await.as_deref() == Some(status)).then_some(())
+        })
         .await;
     }
 
@@ -68,18 +59,14 @@ impl Pipeline {
     /// Wait until no order is pending and no queue holds a ready message.
     pub async fn drained(&self, timeout: Duration) {
         eventually("the pipeline to drain", timeout, || async {
-            let idle =
-                self.pending_count().await == 0 && self.broker.total_ready().await.ok() == Some(0);
+            let idle = self.pending_count().await == 0 && self.broker.total_ready().await.ok() == Some(0);
             idle.then_some(())
         })
         .await;
     }
 
     pub async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(&self.db)
-            .await
-            .expect("count query")
+        sqlx::query_scalar(sql).fetch_one(&self.db).await.expect("count query")
     }
 
     /// The books add up: for every product the ledger sums to its stock and
@@ -95,10 +82,7 @@ impl Pipeline {
         .fetch_all(&self.db)
         .await
         .expect("ledger query");
-        assert!(
-            unexplained.is_empty(),
-            "stock not explained by the ledger: {unexplained:?}"
-        );
+        assert!(unexplained.is_empty(), "stock not explained by the ledger: {unexplained:?}");
         let bad_payments: i64 = self
             .count(
                 "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM payments p WHERE p.order_id = o.id)
@@ -114,9 +98,6 @@ impl Pipeline {
                            THEN (SELECT coalesce(sum(quantity), 0) FROM order_items i WHERE i.order_id = o.id) ELSE 0 END",
             )
             .await;
-        assert_eq!(
-            bad_sales, 0,
-            "orders whose sale movements do not match their items"
-        );
+        assert_eq!(bad_sales, 0, "orders whose sale movements do not match their items");
     }
 }

@@ -13,19 +13,14 @@ const LOCK_KEY: i64 = 0x5741_5255_4e47; // "WARUNG": serializes template work ac
 
 /// The server the tests use (`TEST_DATABASE_URL`, any database on it).
 pub fn server_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// The server URL with its database replaced (query parameters kept).
 pub fn url_for(database: &str) -> anyhow::Result<String> {
     let server = server_url();
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server.as_str(), None), |(b, q)| (b, Some(q)));
-    let (authority, _) = base
-        .rsplit_once('/')
-        .context("TEST_DATABASE_URL needs a /database part")?;
+    let (base, query) = server.split_once('?').map_or((server.as_str(), None), |(b, q)| (b, Some(q)));
+    let (authority, _) = base.rsplit_once('/').context("TEST_DATABASE_URL needs a /database part")?;
     Ok(match query {
         Some(query) => format!("{authority}/{database}?{query}"),
         None => format!("{authority}/{database}"),
@@ -33,9 +28,7 @@ pub fn url_for(database: &str) -> anyhow::Result<String> {
 }
 
 async fn admin() -> anyhow::Result<PgConnection> {
-    PgConnection::connect(&url_for("postgres")?)
-        .await
-        .context("connecting to the test Postgres server")
+    PgConnection::connect(&url_for("postgres")?).await.context("connecting to the test Postgres server")
 }
 
 static TEMPLATE_READY: OnceCell<()> = OnceCell::const_new();
@@ -47,13 +40,8 @@ async fn ensure_template(conn: &mut PgConnection) -> anyhow::Result<()> {
             // (checksum mismatch) means the template is stale: rebuild it.
             let url = url_for(TEMPLATE)?;
             if common::db::migrate(&url).await.is_err() {
-                conn.execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)"
-                )))
-                .await?;
-                common::db::migrate(&url)
-                    .await
-                    .context("migrating the test template")?;
+                conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)"))).await?;
+                common::db::migrate(&url).await.context("migrating the test template")?;
             }
             sweep(conn).await;
             Ok::<(), anyhow::Error>(())
@@ -65,19 +53,14 @@ async fn ensure_template(conn: &mut PgConnection) -> anyhow::Result<()> {
 /// Drop databases left behind by test runs that crashed hours ago.
 async fn sweep(conn: &mut PgConnection) {
     let cutoff = chrono::Utc::now().timestamp() - 7200;
-    let names: Vec<(String,)> =
-        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'wt\\_%'")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap_or_default();
+    let names: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'wt\\_%'")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_default();
     for (name,) in names {
         let stamp = name.split('_').nth(1).and_then(|t| t.parse::<i64>().ok());
         if stamp.is_some_and(|t| t < cutoff) {
-            let _ = conn
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .await;
+            let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
         }
     }
 }
@@ -85,37 +68,21 @@ async fn sweep(conn: &mut PgConnection) {
 /// Create database `name` from the template and return a pool on it.
 pub async fn create(name: &str) -> anyhow::Result<PgPool> {
     let mut conn = admin().await?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(LOCK_KEY)
-        .execute(&mut conn)
-        .await?;
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(LOCK_KEY).execute(&mut conn).await?;
     let created = async {
         ensure_template(&mut conn).await?;
-        conn.execute(sqlx::AssertSqlSafe(format!(
-            "CREATE DATABASE {name} TEMPLATE {TEMPLATE}"
-        )))
-        .await?;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))).await?;
         Ok::<(), anyhow::Error>(())
     }
     .await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(LOCK_KEY)
-        .execute(&mut conn)
-        .await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut conn).await;
     created?;
-    Ok(PgPoolOptions::new()
-        .max_connections(5)
-        .connect(&url_for(name)?)
-        .await?)
+    Ok(PgPoolOptions::new().max_connections(5).connect(&url_for(name)?).await?)
 }
 
 pub async fn drop_database(name: &str) {
     if let Ok(mut conn) = admin().await {
-        let _ = conn
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .await;
+        let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
     }
 }
 

@@ -9,17 +9,15 @@ pub mod browser;
 pub mod checks;
 pub mod db;
 pub mod pipeline;
+pub mod proxy;
 
 pub use api::{Reply, Tenant, order, uuid};
 pub use checks::eventually;
-pub use pipeline::{Options, Pipeline, WorkerProcess, binary};
+pub use pipeline::{Options, Pipeline, Process, WorkerProcess, binary, free_port};
 
 /// Logs of the components under test, when `TEST_LOG` is set (e.g. `info`).
 pub fn init_logging() {
     if let Ok(filter) = std::env::var("TEST_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
 }

@@ -26,19 +26,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self {
-            in_process_workers: 1,
-            env: Vec::new(),
-        }
+        Self { in_process_workers: 1, env: Vec::new() }
     }
 }
 
 impl Options {
     pub fn workers(n: usize) -> Self {
-        Self {
-            in_process_workers: n,
-            ..Self::default()
-        }
+        Self { in_process_workers: n, ..Self::default() }
     }
 
     pub fn with_env(mut self, key: &str, value: &str) -> Self {
@@ -66,6 +60,30 @@ pub struct WorkerProcess {
     pub child: Child,
 }
 
+/// A service process with an HTTP port (ingest's API, or a worker's health and metrics).
+pub struct Process {
+    pub child: Child,
+    pub base_url: String,
+}
+
+impl Process {
+    /// SIGTERM (graceful shutdown) and wait for the exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        }
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the process exits after SIGTERM")
+            .expect("exit status")
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
 impl Pipeline {
     pub async fn start() -> Self {
         Self::start_with(Options::default()).await
@@ -73,11 +91,7 @@ impl Pipeline {
 
     pub async fn start_with(options: Options) -> Self {
         crate::init_logging();
-        let name = format!(
-            "wt_{}_{:06x}",
-            chrono::Utc::now().timestamp(),
-            rand::random_range(0..0xff_ffffu32)
-        );
+        let name = format!("wt_{}_{:06x}", chrono::Utc::now().timestamp(), rand::random_range(0..0xff_ffffu32));
         let db = db::create(&name).await.expect("creating the test database");
         let mut env = base_env(&name);
         env.extend(options.env.iter().cloned());
@@ -85,9 +99,7 @@ impl Pipeline {
         let broker = TestBroker::new(&name, Topology::from_config(&config.broker));
         broker.sweep().await;
         let ingest_shutdown = Shutdown::new();
-        let app = ingest::app::Application::build(config, ingest_shutdown.clone())
-            .await
-            .expect("starting ingest");
+        let app = ingest::app::Application::build(config, ingest_shutdown.clone()).await.expect("starting ingest");
         let base_url = format!("http://{}", app.addr());
         tokio::spawn(app.run());
         let pipeline = Pipeline {
@@ -96,10 +108,7 @@ impl Pipeline {
             db,
             broker,
             base_url,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("http client"),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client"),
             env,
             ingest_shutdown,
             worker_shutdowns: Mutex::new(Vec::new()),
@@ -117,9 +126,7 @@ impl Pipeline {
         let index = self.worker_shutdowns.lock().map(|w| w.len()).unwrap_or(0);
         let config = config(&self.env, &self.name, &format!("worker-{index}"));
         let shutdown = Shutdown::new();
-        workers::start(&config, shutdown.clone())
-            .await
-            .expect("starting a worker");
+        workers::start(&config, shutdown.clone()).await.expect("starting a worker");
         if let Ok(mut shutdowns) = self.worker_shutdowns.lock() {
             shutdowns.push(shutdown);
         }
@@ -136,19 +143,14 @@ impl Pipeline {
     pub fn spawn_worker_process(&self, label: &str, extra_env: &[(&str, &str)]) -> WorkerProcess {
         let component = format!("proc-{label}");
         let mut command = Command::new(binary("workers"));
-        command
-            .arg("run")
-            .kill_on_drop(true)
-            .stdout(std::process::Stdio::null());
+        command.arg("run").kill_on_drop(true).stdout(std::process::Stdio::null());
         for (key, value) in component_env(&self.env, &self.name, &component) {
             command.env(key, value);
         }
         for (key, value) in extra_env {
             command.env(key, value);
         }
-        let child = command
-            .spawn()
-            .expect("spawning the workers binary (build the workspace first)");
+        let child = command.spawn().expect("spawning the workers binary (build the workspace first)");
         WorkerProcess { child }
     }
 
@@ -164,6 +166,69 @@ impl Pipeline {
         let output = command.output().await.expect("running the workers CLI");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         (output.status.success(), stdout, started.elapsed())
+    }
+
+    /// Start ingest as an OS process of its binary on a free port; its logs
+    /// go to `log` when given.
+    pub async fn spawn_ingest_process(
+        &self,
+        label: &str,
+        extra_env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Process {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut env: Vec<(&str, &str)> = vec![("INGEST_ADDR", &addr)];
+        env.extend_from_slice(extra_env);
+        let child = self.spawn("ingest", &["serve"], &format!("ingest-{label}"), &env, log);
+        let base_url = format!("http://{addr}");
+        crate::checks::eventually("the ingest process to listen", Duration::from_secs(20), || async {
+            self.http.get(format!("{base_url}/livez")).send().await.ok().map(|_| ())
+        })
+        .await;
+        Process { child, base_url }
+    }
+
+    /// Start a worker process with its health and metrics on a free port.
+    pub async fn spawn_worker_with_port(
+        &self,
+        label: &str,
+        extra_env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Process {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut env: Vec<(&str, &str)> = vec![("WORKER_ADDR", &addr)];
+        env.extend_from_slice(extra_env);
+        let child = self.spawn("workers", &["run"], &format!("proc-{label}"), &env, log);
+        let base_url = format!("http://{addr}");
+        crate::checks::eventually("the worker process to listen", Duration::from_secs(20), || async {
+            self.http.get(format!("{base_url}/livez")).send().await.ok().map(|_| ())
+        })
+        .await;
+        Process { child, base_url }
+    }
+
+    fn spawn(
+        &self,
+        program: &str,
+        args: &[&str],
+        component: &str,
+        extra_env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Child {
+        let mut command = Command::new(binary(program));
+        command.args(args).kill_on_drop(true).stdout(std::process::Stdio::null());
+        for (key, value) in component_env(&self.env, &self.name, component) {
+            command.env(key, value);
+        }
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        if let Some(path) = log {
+            let file = std::fs::File::create(path).expect("log file");
+            command.stderr(file);
+        }
+        command.spawn().unwrap_or_else(|e| panic!("spawning {program} (build the workspace first): {e}"))
     }
 
     /// Keep a process for `stop` to kill.
@@ -220,14 +285,10 @@ impl Drop for Pipeline {
 }
 
 fn base_env(name: &str) -> BTreeMap<String, String> {
-    let redis =
-        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     [
         ("APP_ENV", "test"),
-        (
-            "LOG_LEVEL",
-            std::env::var("TEST_LOG").as_deref().unwrap_or("warn"),
-        ),
+        ("LOG_LEVEL", std::env::var("TEST_LOG").as_deref().unwrap_or("warn")),
         ("LOG_FORMAT", "pretty"),
         ("AMQP_URL", &amqp_url()),
         ("AMQP_PREFIX", name),
@@ -250,18 +311,12 @@ fn base_env(name: &str) -> BTreeMap<String, String> {
 
 /// The environment of one component: its own database application name
 /// and broker connection name, so faults can target it alone.
-fn component_env(
-    env: &BTreeMap<String, String>,
-    name: &str,
-    component: &str,
-) -> BTreeMap<String, String> {
+fn component_env(env: &BTreeMap<String, String>, name: &str, component: &str) -> BTreeMap<String, String> {
     let mut env = env.clone();
-    let url = db::url_for(name).expect("database url");
+    // A test may point its components at a proxy of the database.
+    let url = env.get("DATABASE_URL").cloned().unwrap_or_else(|| db::url_for(name).expect("database url"));
     let separator = if url.contains('?') { '&' } else { '?' };
-    env.insert(
-        "DATABASE_URL".into(),
-        format!("{url}{separator}application_name={name}-{component}"),
-    );
+    env.insert("DATABASE_URL".into(), format!("{url}{separator}application_name={name}-{component}"));
     env.insert("AMQP_CONNECTION_NAME".into(), format!("{name}-{component}"));
     env
 }
@@ -274,15 +329,8 @@ fn config(env: &BTreeMap<String, String>, name: &str, component: &str) -> Config
 /// A binary of this workspace, built next to the test executable.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
     let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace` first",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: run `cargo build --workspace` first", path.display());
     path
 }

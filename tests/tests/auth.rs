@@ -13,10 +13,7 @@ async fn login_refresh_rotation_reuse_and_logout() {
     let wrong = p.login(&email, "not-the-password").await;
     let unknown = p.login("nobody@nowhere.test", "owner-pass-123").await;
     assert_eq!((wrong.status, wrong.code()), (401, "invalid_credentials"));
-    assert_eq!(
-        unknown.body["error"]["message"], wrong.body["error"]["message"],
-        "the same answer for both"
-    );
+    assert_eq!(unknown.body["error"]["message"], wrong.body["error"]["message"], "the same answer for both");
 
     let login = p.login(&email, "owner-pass-123").await;
     assert_eq!(login.status, 200);
@@ -32,68 +29,29 @@ async fn login_refresh_rotation_reuse_and_logout() {
     assert!(stored.starts_with("$argon2id$"), "argon2id hashes");
 
     let first = login.body["refreshToken"].clone();
-    let refreshed = p
-        .call(
-            reqwest::Method::POST,
-            "/api/auth/refresh",
-            None,
-            Some(&json!({ "refreshToken": first })),
-        )
-        .await;
+    let refreshed =
+        p.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&json!({ "refreshToken": first }))).await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
     let second = refreshed.body["refreshToken"].clone();
     assert_ne!(first, second, "refresh rotates");
-    let access = refreshed.body["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let access = refreshed.body["accessToken"].as_str().unwrap_or_default().to_owned();
     assert_eq!(p.get(&access, "/api/products").await.status, 200);
 
     // The old token presented again: a copy exists somewhere, so the whole session ends.
-    let reused = p
-        .call(
-            reqwest::Method::POST,
-            "/api/auth/refresh",
-            None,
-            Some(&json!({ "refreshToken": first })),
-        )
-        .await;
+    let reused =
+        p.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&json!({ "refreshToken": first }))).await;
     assert_eq!((reused.status, reused.code()), (401, "invalid_token"));
-    let after_reuse = p
-        .call(
-            reqwest::Method::POST,
-            "/api/auth/refresh",
-            None,
-            Some(&json!({ "refreshToken": second })),
-        )
-        .await;
-    assert_eq!(
-        after_reuse.status, 401,
-        "the reused token's family is revoked"
-    );
+    let after_reuse =
+        p.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&json!({ "refreshToken": second }))).await;
+    assert_eq!(after_reuse.status, 401, "the reused token's family is revoked");
 
     let again = p.login(&email, "owner-pass-123").await;
     let token = again.body["refreshToken"].clone();
-    let bearer = again.body["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let logout = p
-        .post(
-            &bearer,
-            "/api/auth/logout",
-            &json!({ "refreshToken": token }),
-        )
-        .await;
+    let bearer = again.body["accessToken"].as_str().unwrap_or_default().to_owned();
+    let logout = p.post(&bearer, "/api/auth/logout", &json!({ "refreshToken": token })).await;
     assert_eq!(logout.status, 204);
-    let after_logout = p
-        .call(
-            reqwest::Method::POST,
-            "/api/auth/refresh",
-            None,
-            Some(&json!({ "refreshToken": token })),
-        )
-        .await;
+    let after_logout =
+        p.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&json!({ "refreshToken": token }))).await;
     assert_eq!(after_logout.status, 401);
     p.stop().await;
 }
@@ -106,38 +64,19 @@ async fn roles_and_platform_administration() {
     let cashier = p.user(&shop, "cashier").await;
 
     let product = json!({ "sku": "X-1", "name": "Kerupuk", "price": 1_000, "stock": 5 });
-    assert_eq!(
-        p.post(&cashier, "/api/products", &product).await.status,
-        403,
-        "cashiers do not manage products"
-    );
+    assert_eq!(p.post(&cashier, "/api/products", &product).await.status, 403, "cashiers do not manage products");
     assert_eq!(p.post(&admin, "/api/products", &product).await.status, 201);
-    let new_admin =
-        json!({ "email": "a2@x.test", "password": "password-123", "name": "A2", "role": "admin" });
+    let new_admin = json!({ "email": "a2@x.test", "password": "password-123", "name": "A2", "role": "admin" });
     let by_admin = p.post(&admin, "/api/users", &new_admin).await;
-    assert_eq!(
-        (by_admin.status, by_admin.code()),
-        (403, "forbidden"),
-        "only an owner adds admins"
-    );
-    assert_eq!(
-        p.post(&shop.token, "/api/users", &new_admin).await.status,
-        201
-    );
+    assert_eq!((by_admin.status, by_admin.code()), (403, "forbidden"), "only an owner adds admins");
+    assert_eq!(p.post(&shop.token, "/api/users", &new_admin).await.status, 201);
     let duplicate = p.post(&shop.token, "/api/users", &new_admin).await;
     assert_eq!((duplicate.status, duplicate.code()), (409, "email_taken"));
     let weak = json!({ "email": "w@x.test", "password": "short", "name": "W", "role": "cashier" });
     assert_eq!(p.post(&shop.token, "/api/users", &weak).await.status, 422);
 
     let tenant = json!({ "name": "Toko", "slug": shop.slug, "owner": { "email": "o@toko.test", "password": "password-123", "name": "O" } });
-    let no_key = p
-        .call(
-            reqwest::Method::POST,
-            "/api/admin/tenants",
-            None,
-            Some(&tenant),
-        )
-        .await;
+    let no_key = p.call(reqwest::Method::POST, "/api/admin/tenants", None, Some(&tenant)).await;
     assert_eq!(no_key.status, 401);
     let taken = p
         .http

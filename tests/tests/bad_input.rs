@@ -116,27 +116,18 @@ async fn bad_orders_get_the_right_status_and_code_and_nothing_is_queued() {
             .post(format!("{}/api/orders", p.base_url))
             .bearer_auth(&shop.token)
             .header(CONTENT_TYPE, case.content_type)
-            .header(
-                "X-Request-Id",
-                format!("case-{}", case.name.replace(' ', "-")),
-            )
+            .header("X-Request-Id", format!("case-{}", case.name.replace(' ', "-")))
             .body(case.body)
             .send()
             .await
             .expect("request");
         let status = response.status().as_u16();
-        let echoed = response
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let echoed = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body: Value = response.json().await.unwrap_or(Value::Null);
         assert_eq!(status, case.status, "{}: {body}", case.name);
         assert_eq!(body["error"]["code"], case.code, "{}: {body}", case.name);
         assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
+            body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{}: a message a person can act on",
             case.name
         );
@@ -147,21 +138,12 @@ async fn bad_orders_get_the_right_status_and_code_and_nothing_is_queued() {
             case.name
         );
         if let Some(field) = case.field {
-            let fields = body["error"]["details"]["fields"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            assert!(
-                fields.iter().any(|f| f["field"] == field),
-                "{}: names {field}: {body}",
-                case.name
-            );
+            let fields = body["error"]["details"]["fields"].as_array().cloned().unwrap_or_default();
+            assert!(fields.iter().any(|f| f["field"] == field), "{}: names {field}: {body}", case.name);
         }
     }
 
-    let no_token = p
-        .call(reqwest::Method::POST, "/api/orders", None, Some(&valid))
-        .await;
+    let no_token = p.call(reqwest::Method::POST, "/api/orders", None, Some(&valid)).await;
     assert_eq!(no_token.status, 401);
     let bad_token = p.post("not.a.jwt", "/api/orders", &valid).await;
     assert_eq!((bad_token.status, bad_token.code()), (401, "invalid_token"));
@@ -170,15 +152,7 @@ async fn bad_orders_get_the_right_status_and_code_and_nothing_is_queued() {
     let no_route = p.get(&shop.token, "/api/nothing-here").await;
     assert_eq!((no_route.status, no_route.code()), (404, "not_found"));
 
-    assert_eq!(
-        p.count("SELECT count(*) FROM orders").await,
-        0,
-        "nothing was admitted"
-    );
-    assert_eq!(
-        p.broker.total_ready().await.ok(),
-        Some(0),
-        "nothing was queued"
-    );
+    assert_eq!(p.count("SELECT count(*) FROM orders").await, 0, "nothing was admitted");
+    assert_eq!(p.broker.total_ready().await.ok(), Some(0), "nothing was queued");
     p.stop().await;
 }

@@ -12,37 +12,16 @@ async fn an_operator_reviews_failed_syncs_in_the_browser() {
     let shop = p.tenant().await;
     let scarce = p.product(&shop, 5_000, 3).await;
     let priced = p.product(&shop, 1_000, 100).await;
-    let orders = vec![
-        order(&[(scarce, 5, 5_000)]),
-        order(&[(scarce, 4, 5_000)]),
-        order(&[(priced, 1, 800)]),
-    ];
-    let reply = p
-        .post(
-            &shop.token,
-            "/api/sync/orders",
-            &json!({ "deviceId": "till-b", "orders": orders }),
-        )
-        .await;
-    let ids: Vec<_> = reply.body["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| uuid(&r["orderId"]))
-        .collect();
+    let orders = vec![order(&[(scarce, 5, 5_000)]), order(&[(scarce, 4, 5_000)]), order(&[(priced, 1, 800)])];
+    let reply = p.post(&shop.token, "/api/sync/orders", &json!({ "deviceId": "till-b", "orders": orders })).await;
+    let ids: Vec<_> = reply.body["results"].as_array().into_iter().flatten().map(|r| uuid(&r["orderId"])).collect();
     for id in &ids {
         assert_eq!(p.settled(*id).await, "failed");
     }
 
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&format!("{}/ops/failed-syncs", p.base_url))
-        .await
-        .expect("open the page");
-    browser
-        .type_into("#email", &format!("owner@{}.test", shop.slug))
-        .await;
+    browser.client.goto(&format!("{}/ops/failed-syncs", p.base_url)).await.expect("open the page");
+    browser.type_into("#email", &format!("owner@{}.test", shop.slug)).await;
     browser.type_into("#password", "owner-pass-123").await;
     browser.click("#signin").await;
     browser.count("#list tbody tr", 3).await;
@@ -71,11 +50,7 @@ async fn an_operator_reviews_failed_syncs_in_the_browser() {
     browser.text("#message", "Retry sent").await;
     p.reaches(ids[0], "committed").await;
     assert_eq!(p.stock(scarce).await, 0);
-    assert_eq!(
-        p.count("SELECT count(*) FROM stock_movements WHERE kind = 'oversold' AND delta = 2")
-            .await,
-        1
-    );
+    assert_eq!(p.count("SELECT count(*) FROM stock_movements WHERE kind = 'oversold' AND delta = 2").await, 1);
 
     browser.click("#reasons button").await;
     browser.text("#reasons", "All (2)").await;
@@ -87,9 +62,7 @@ async fn an_operator_reviews_failed_syncs_in_the_browser() {
         .expect("id");
     browser.click(&format!("#list tr[data-id='{price}']")).await;
     browser.text("#detail-reason", "price_mismatch").await;
-    browser
-        .type_into("#discard-reason", "re-rung at the till")
-        .await;
+    browser.type_into("#discard-reason", "re-rung at the till").await;
     browser.click("#discard").await;
     browser.text("#message", "Discarded").await;
     let (status, note): (String, String) = sqlx::query_as(
@@ -99,23 +72,14 @@ async fn an_operator_reviews_failed_syncs_in_the_browser() {
     .fetch_one(&p.db)
     .await
     .expect("discarded");
-    assert_eq!(
-        (status.as_str(), note.as_str()),
-        ("discarded", "re-rung at the till")
-    );
+    assert_eq!((status.as_str(), note.as_str()), ("discarded", "re-rung at the till"));
     browser.close().await;
 
     // Another shop signing in sees none of it.
     let other = p.tenant().await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&format!("{}/ops/failed-syncs", p.base_url))
-        .await
-        .expect("open the page");
-    browser
-        .type_into("#email", &format!("owner@{}.test", other.slug))
-        .await;
+    browser.client.goto(&format!("{}/ops/failed-syncs", p.base_url)).await.expect("open the page");
+    browser.type_into("#email", &format!("owner@{}.test", other.slug)).await;
     browser.type_into("#password", "owner-pass-123").await;
     browser.click("#signin").await;
     browser.text("#reasons", "All (0)").await;

@@ -12,40 +12,22 @@ async fn cancelling_twice_restores_stock_once() {
     let p = Pipeline::start().await;
     let shop = p.tenant().await;
     let product = p.product(&shop, 2_000, 10).await;
-    let placed = p
-        .post(
-            &shop.token,
-            "/api/orders?wait=10000",
-            &order(&[(product, 3, 2_000)]),
-        )
-        .await;
+    let placed = p.post(&shop.token, "/api/orders?wait=10000", &order(&[(product, 3, 2_000)])).await;
     assert_eq!(placed.status, 201, "{}", placed.body);
     let id = uuid(&placed.body["orderId"]);
     assert_eq!(p.stock(product).await, 7);
 
     let path = format!("/api/orders/{id}/cancel");
     let reason = json!({ "reason": "customer returned it" });
-    let (a, b) = tokio::join!(
-        p.post(&shop.token, &path, &reason),
-        p.post(&shop.token, &path, &reason)
-    );
-    assert!(
-        a.status == 202 || b.status == 202,
-        "at least one cancel is accepted: {} {}",
-        a.status,
-        b.status
-    );
+    let (a, b) = tokio::join!(p.post(&shop.token, &path, &reason), p.post(&shop.token, &path, &reason));
+    assert!(a.status == 202 || b.status == 202, "at least one cancel is accepted: {} {}", a.status, b.status);
     for reply in [&a, &b] {
         assert!(reply.status == 202 || (reply.status == 409 && reply.code() == "not_cancellable"));
     }
     p.reaches(id, "cancelled").await;
     p.drained(Duration::from_secs(15)).await;
     assert_eq!(p.stock(product).await, 10);
-    assert_eq!(
-        p.count("SELECT count(*) FROM stock_movements WHERE kind = 'cancel' AND delta = 3")
-            .await,
-        1
-    );
+    assert_eq!(p.count("SELECT count(*) FROM stock_movements WHERE kind = 'cancel' AND delta = 3").await, 1);
 
     let again = p.post(&shop.token, &path, &reason).await;
     assert_eq!((again.status, again.code()), (409, "not_cancellable"));
@@ -62,19 +44,12 @@ async fn cashiers_cannot_cancel_and_pending_orders_are_not_cancellable() {
     let shop = p.tenant().await;
     let cashier = p.user(&shop, "cashier").await;
     let product = p.product(&shop, 2_000, 10).await;
-    let placed = p
-        .post(&cashier, "/api/orders", &order(&[(product, 1, 2_000)]))
-        .await;
+    let placed = p.post(&cashier, "/api/orders", &order(&[(product, 1, 2_000)])).await;
     assert_eq!(placed.status, 202, "cashiers sell");
-    let path = format!(
-        "/api/orders/{}/cancel",
-        placed.body["orderId"].as_str().unwrap_or_default()
-    );
+    let path = format!("/api/orders/{}/cancel", placed.body["orderId"].as_str().unwrap_or_default());
     let forbidden = p.post(&cashier, &path, &json!({ "reason": "oops" })).await;
     assert_eq!((forbidden.status, forbidden.code()), (403, "forbidden"));
-    let pending = p
-        .post(&shop.token, &path, &json!({ "reason": "oops" }))
-        .await;
+    let pending = p.post(&shop.token, &path, &json!({ "reason": "oops" })).await;
     assert_eq!((pending.status, pending.code()), (409, "not_cancellable"));
     p.stop().await;
 }

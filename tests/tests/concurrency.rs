@@ -29,32 +29,27 @@ async fn two_hundred_orders_for_fifty_units_across_two_worker_processes() {
     p.drained(Duration::from_secs(60)).await;
     let settled_in = started.elapsed();
 
-    let committed = p
-        .count("SELECT count(*) FROM orders WHERE status = 'committed'")
+    let committed = p.count("SELECT count(*) FROM orders WHERE status = 'committed'").await;
+    let rejected = p
+        .count("SELECT count(*) FROM orders WHERE status = 'rejected' AND rejection_code = 'insufficient_stock'")
         .await;
-    let rejected = p.count("SELECT count(*) FROM orders WHERE status = 'rejected' AND rejection_code = 'insufficient_stock'").await;
     assert_eq!((committed, rejected), (50, 150));
     assert_eq!(p.stock(product).await, 0);
     assert_eq!(p.count("SELECT count(*) FROM orders").await, 200);
-    assert_eq!(
-        ids.iter().collect::<std::collections::HashSet<_>>().len(),
-        200
-    );
-    let ledger: i64 = sqlx::query_scalar(
-        "SELECT sum(delta)::bigint FROM stock_movements WHERE product_id = $1 AND kind = 'sale'",
-    )
-    .bind(product)
-    .fetch_one(&p.db)
-    .await
-    .unwrap_or_default();
+    assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 200);
+    let ledger: i64 =
+        sqlx::query_scalar("SELECT sum(delta)::bigint FROM stock_movements WHERE product_id = $1 AND kind = 'sale'")
+            .bind(product)
+            .fetch_one(&p.db)
+            .await
+            .unwrap_or_default();
     assert_eq!(ledger, -50, "the sale movements sum to the stock change");
     p.assert_books_balance().await;
-    let consumers: Vec<i64> = sqlx::query_scalar(
-        "SELECT count(DISTINCT applied_message_id) FROM orders WHERE status <> 'pending'",
-    )
-    .fetch_all(&p.db)
-    .await
-    .unwrap_or_default();
+    let consumers: Vec<i64> =
+        sqlx::query_scalar("SELECT count(DISTINCT applied_message_id) FROM orders WHERE status <> 'pending'")
+            .fetch_all(&p.db)
+            .await
+            .unwrap_or_default();
     assert_eq!(consumers, vec![200]);
     println!(
         "200 orders: accepted in {:?} ({:.0}/s), all settled in {:?} ({:.0} orders/s end to end)",

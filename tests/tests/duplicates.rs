@@ -5,9 +5,7 @@ use common::broker::headers;
 use common::ids::{ClientOrderId, MessageId, OrderId, ProductId, TenantId};
 use common::message::{Message, OrderMessage};
 use common::money::Money;
-use common::order::{
-    OrderLine, Payment, PaymentMethod, Source, ValidatedOrder, canonical_hash, hex,
-};
+use common::order::{OrderLine, Payment, PaymentMethod, Source, ValidatedOrder, canonical_hash, hex};
 use harness::{Pipeline, eventually};
 use std::time::Duration;
 
@@ -19,24 +17,14 @@ async fn the_same_message_published_twice_onto_the_queue_has_one_effect() {
     let order = ValidatedOrder {
         client_order_id: ClientOrderId::generate(),
         outlet_id: None,
-        items: vec![OrderLine {
-            product_id: ProductId(product),
-            quantity: 2,
-            price: Money::from_rupiah(7_500),
-        }],
+        items: vec![OrderLine { product_id: ProductId(product), quantity: 2, price: Money::from_rupiah(7_500) }],
         member_id: None,
         discount: Money::ZERO,
-        payment: Payment {
-            method: PaymentMethod::Qris,
-            amount: Money::from_rupiah(15_000),
-            reference: None,
-        },
+        payment: Payment { method: PaymentMethod::Qris, amount: Money::from_rupiah(15_000), reference: None },
         created_at: chrono::Utc::now(),
         notes: None,
     };
-    let hash = hex(&canonical_hash(
-        &serde_json::to_value(&order).expect("json"),
-    ));
+    let hash = hex(&canonical_hash(&serde_json::to_value(&order).expect("json")));
     let message = Message::Order(OrderMessage {
         message_id: MessageId::generate(),
         tenant_id: TenantId(shop.id),
@@ -51,10 +39,7 @@ async fn the_same_message_published_twice_onto_the_queue_has_one_effect() {
         order,
     });
     for _ in 0..2 {
-        p.broker
-            .publish_raw(&message.encode(), headers::for_message(&message, 1))
-            .await
-            .expect("publish");
+        p.broker.publish_raw(&message.encode(), headers::for_message(&message, 1)).await.expect("publish");
     }
     let order_id = message.order_id().0;
     eventually("the order committed", Duration::from_secs(20), || async {
@@ -64,11 +49,7 @@ async fn the_same_message_published_twice_onto_the_queue_has_one_effect() {
     p.drained(Duration::from_secs(10)).await;
     assert_eq!(p.count("SELECT count(*) FROM orders").await, 1);
     assert_eq!(p.count("SELECT count(*) FROM payments").await, 1);
-    assert_eq!(
-        p.count("SELECT count(*) FROM stock_movements WHERE kind = 'sale'")
-            .await,
-        1
-    );
+    assert_eq!(p.count("SELECT count(*) FROM stock_movements WHERE kind = 'sale'").await, 1);
     assert_eq!(p.stock(product).await, 8);
     p.assert_books_balance().await;
     p.stop().await;

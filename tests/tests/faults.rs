@@ -17,9 +17,7 @@ async fn fault_a_worker_killed_between_commit_and_ack_leads_to_one_effect() {
     let shop = p.tenant().await;
     let product = p.product(&shop, 3_000, 10).await;
     let mut crashing = p.spawn_worker_process("crash", &[("WORKER_FAULT", "crash_after_commit")]);
-    let placed = p
-        .post(&shop.token, "/api/orders", &order(&[(product, 4, 3_000)]))
-        .await;
+    let placed = p.post(&shop.token, "/api/orders", &order(&[(product, 4, 3_000)])).await;
     let order_id = uuid(&placed.body["orderId"]);
 
     let exit = tokio::time::timeout(Duration::from_secs(30), crashing.child.wait())
@@ -27,36 +25,18 @@ async fn fault_a_worker_killed_between_commit_and_ack_leads_to_one_effect() {
         .expect("the worker died")
         .expect("exit status");
     assert!(!exit.success(), "the worker aborted after its commit");
-    assert_eq!(
-        p.order_status(order_id).await.as_deref(),
-        Some("committed"),
-        "the commit happened before the crash"
-    );
+    assert_eq!(p.order_status(order_id).await.as_deref(), Some("committed"), "the commit happened before the crash");
     // Unacknowledged, the message returns to the queue ...
-    eventually(
-        "the message to be back in the queue",
-        Duration::from_secs(20),
-        || async {
-            (p.broker
-                .depth(&p.broker.topology.orders_queue())
-                .await
-                .ok()?
-                .0
-                == 1)
-                .then_some(())
-        },
-    )
+    eventually("the message to be back in the queue", Duration::from_secs(20), || async {
+        (p.broker.depth(&p.broker.topology.orders_queue()).await.ok()?.0 == 1).then_some(())
+    })
     .await;
     // ... and a healthy worker consumes it without applying it again.
     p.start_worker().await;
     p.drained(Duration::from_secs(20)).await;
     assert_eq!(p.stock(product).await, 6);
     assert_eq!(p.count("SELECT count(*) FROM payments").await, 1);
-    assert_eq!(
-        p.count("SELECT count(*) FROM stock_movements WHERE kind = 'sale'")
-            .await,
-        1
-    );
+    assert_eq!(p.count("SELECT count(*) FROM stock_movements WHERE kind = 'sale'").await, 1);
     p.assert_books_balance().await;
     p.stop().await;
 }
@@ -79,11 +59,7 @@ async fn till(
                 accepted.lock().await.insert(uuid(&reply.body["orderId"]));
                 break;
             }
-            assert_eq!(
-                reply.status, 503,
-                "only 503 while the broker is away: {}",
-                reply.body
-            );
+            assert_eq!(reply.status, 503, "only 503 while the broker is away: {}", reply.body);
             assert!(reply.headers.contains_key("retry-after"));
             retries += 1;
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -99,36 +75,16 @@ async fn fault_every_accepted_order_commits_after_broker_connections_are_force_c
     let product = p.product(&shop, 1_000, 100_000).await;
     let stop = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(Mutex::new(HashSet::new()));
-    let tills: Vec<_> = (0..4)
-        .map(|_| {
-            tokio::spawn(till(
-                p.clone(),
-                shop.clone(),
-                product,
-                stop.clone(),
-                accepted.clone(),
-            ))
-        })
-        .collect();
+    let tills: Vec<_> =
+        (0..4).map(|_| tokio::spawn(till(p.clone(), shop.clone(), product, stop.clone(), accepted.clone()))).collect();
 
     // Ingest's publisher, and each worker's consumer, publisher and dead-letter consumer.
     let connections = 1 + 2 * 3;
-    let closed = p
-        .broker
-        .close_connections(connections)
-        .await
-        .expect("closing connections");
-    assert_eq!(
-        closed, connections,
-        "all of this pipeline's connections were closed"
-    );
+    let closed = p.broker.close_connections(connections).await.expect("closing connections");
+    assert_eq!(closed, connections, "all of this pipeline's connections were closed");
     let before = accepted.lock().await.len();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let closed_again = p
-        .broker
-        .close_connections(connections)
-        .await
-        .expect("closing connections");
+    let closed_again = p.broker.close_connections(connections).await.expect("closing connections");
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     let mut retries = 0;
@@ -136,27 +92,15 @@ async fn fault_every_accepted_order_commits_after_broker_connections_are_force_c
         retries += till.await.expect("till task");
     }
     let accepted = accepted.lock().await.clone();
-    assert!(
-        accepted.len() > before,
-        "orders were accepted after the connections came back"
-    );
+    assert!(accepted.len() > before, "orders were accepted after the connections came back");
 
     p.drained(Duration::from_secs(60)).await;
     let committed: Vec<Uuid> =
-        sqlx::query_scalar("SELECT id FROM orders WHERE status = 'committed'")
-            .fetch_all(&p.db)
-            .await
-            .expect("orders");
+        sqlx::query_scalar("SELECT id FROM orders WHERE status = 'committed'").fetch_all(&p.db).await.expect("orders");
     let committed: HashSet<Uuid> = committed.into_iter().collect();
     let missing: Vec<_> = accepted.difference(&committed).collect();
-    assert!(
-        missing.is_empty(),
-        "every order that got 202 is committed; missing {missing:?}"
-    );
-    assert_eq!(
-        p.stock(product).await,
-        100_000 - i64::try_from(committed.len()).unwrap_or(0)
-    );
+    assert!(missing.is_empty(), "every order that got 202 is committed; missing {missing:?}");
+    assert_eq!(p.stock(product).await, 100_000 - i64::try_from(committed.len()).unwrap_or(0));
     p.assert_books_balance().await;
     println!(
         "{} orders accepted, {} committed; connections closed {closed} + {closed_again}; the tills retried {retries} times on 503",
@@ -174,35 +118,17 @@ async fn fault_orders_commit_after_the_workers_database_sessions_are_terminated(
     let shop = p.tenant().await;
     let product = p.product(&shop, 1_000, 1_000).await;
     p.adopt(p.spawn_worker_process("db", &[]));
-    let first = p
-        .post(
-            &shop.token,
-            "/api/orders?wait=10000",
-            &order(&[(product, 1, 1_000)]),
-        )
-        .await;
-    assert_eq!(
-        first.status, 201,
-        "the worker process commits: {}",
-        first.body
-    );
+    let first = p.post(&shop.token, "/api/orders?wait=10000", &order(&[(product, 1, 1_000)])).await;
+    assert_eq!(first.status, 201, "the worker process commits: {}", first.body);
 
     let prefix = format!("{}-proc-db", p.database_name());
-    let killed = harness::db::terminate_sessions(p.database_name(), &prefix)
-        .await
-        .expect("terminating sessions");
+    let killed = harness::db::terminate_sessions(p.database_name(), &prefix).await.expect("terminating sessions");
     assert!(killed >= 1, "the worker's sessions were terminated");
     let bodies: Vec<_> = (0..50).map(|_| order(&[(product, 1, 1_000)])).collect();
-    let replies =
-        futures::future::join_all(bodies.iter().map(|b| p.post(&shop.token, "/api/orders", b)))
-            .await;
+    let replies = futures::future::join_all(bodies.iter().map(|b| p.post(&shop.token, "/api/orders", b))).await;
     assert!(replies.iter().all(|r| r.status == 202));
     p.drained(Duration::from_secs(60)).await;
-    assert_eq!(
-        p.count("SELECT count(*) FROM orders WHERE status = 'committed'")
-            .await,
-        51
-    );
+    assert_eq!(p.count("SELECT count(*) FROM orders WHERE status = 'committed'").await, 51);
     assert_eq!(p.stock(product).await, 949);
     p.assert_books_balance().await;
     p.stop().await;

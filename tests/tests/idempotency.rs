@@ -10,37 +10,25 @@ async fn the_same_order_posted_twenty_times_at_once_is_one_order() {
     let shop = p.tenant().await;
     let product = p.product(&shop, 5_000, 10).await;
     let body = order(&[(product, 2, 5_000)]);
-    let replies =
-        futures::future::join_all((0..20).map(|_| p.post(&shop.token, "/api/orders", &body))).await;
+    let replies = futures::future::join_all((0..20).map(|_| p.post(&shop.token, "/api/orders", &body))).await;
     assert!(
         replies.iter().all(|r| r.status == 202),
         "identical requests never conflict: {:?}",
         replies.iter().map(|r| r.status).collect::<Vec<_>>()
     );
     let order_id = replies[0].body["orderId"].clone();
-    assert!(
-        replies.iter().all(|r| r.body["orderId"] == order_id),
-        "one orderId for all"
-    );
+    assert!(replies.iter().all(|r| r.body["orderId"] == order_id), "one orderId for all");
     assert_eq!(p.settled(uuid(&order_id)).await, "committed");
     p.drained(Duration::from_secs(15)).await;
     assert_eq!(p.count("SELECT count(*) FROM orders").await, 1);
     assert_eq!(p.count("SELECT count(*) FROM payments").await, 1);
-    assert_eq!(
-        p.count("SELECT count(*) FROM stock_movements WHERE kind = 'sale'")
-            .await,
-        1
-    );
+    assert_eq!(p.count("SELECT count(*) FROM stock_movements WHERE kind = 'sale'").await, 1);
     assert_eq!(p.stock(product).await, 8);
 
     // Resent later, it answers the same order (now committed) ...
     let again = p.post(&shop.token, "/api/orders", &body).await;
     assert_eq!(
-        (
-            again.status,
-            again.body["orderId"].clone(),
-            again.body["status"].clone()
-        ),
+        (again.status, again.body["orderId"].clone(), again.body["status"].clone()),
         (202, order_id.clone(), json!("committed"))
     );
     // ... and the same id with another body is a conflict.

@@ -12,52 +12,25 @@ async fn the_cli_replays_500_failed_syncs_at_the_requested_rate_and_a_second_run
     let product = p.product(&shop, 1_000, 0).await;
     for _ in 0..2 {
         let orders: Vec<_> = (0..250).map(|_| order(&[(product, 1, 1_000)])).collect();
-        let reply = p
-            .post(
-                &shop.token,
-                "/api/sync/orders",
-                &json!({ "deviceId": "till-o", "orders": orders }),
-            )
-            .await;
+        let reply = p.post(&shop.token, "/api/sync/orders", &json!({ "deviceId": "till-o", "orders": orders })).await;
         assert_eq!(reply.status, 202);
     }
     p.drained(Duration::from_secs(60)).await;
-    assert_eq!(
-        p.count("SELECT count(*) FROM failed_syncs WHERE status = 'open'")
-            .await,
-        500
-    );
+    assert_eq!(p.count("SELECT count(*) FROM failed_syncs WHERE status = 'open'").await, 500);
     let tenant = shop.id.to_string();
 
     let (ok, listed, _) = p
-        .cli(&[
-            "dlq",
-            "list",
-            "--tenant",
-            &tenant,
-            "--reason",
-            "insufficient_stock",
-            "--json",
-            "--limit",
-            "1000",
-        ])
+        .cli(&["dlq", "list", "--tenant", &tenant, "--reason", "insufficient_stock", "--json", "--limit", "1000"])
         .await;
     assert!(ok);
     assert_eq!(listed.lines().count(), 500, "one JSON line per failed sync");
-    let first: serde_json::Value =
-        serde_json::from_str(listed.lines().next().unwrap_or("{}")).expect("JSON line");
+    let first: serde_json::Value = serde_json::from_str(listed.lines().next().unwrap_or("{}")).expect("JSON line");
     assert_eq!(first["reasonCode"], "insufficient_stock");
 
-    let (ok, dry, _) = p
-        .cli(&["dlq", "replay", "--tenant", &tenant, "--dry-run"])
-        .await;
+    let (ok, dry, _) = p.cli(&["dlq", "replay", "--tenant", &tenant, "--dry-run"]).await;
     assert!(ok, "{dry}");
     assert!(dry.contains("dry run: 500 would be replayed"), "{dry}");
-    assert_eq!(
-        p.count("SELECT count(*) FROM failed_sync_events").await,
-        0,
-        "a dry run changes nothing"
-    );
+    assert_eq!(p.count("SELECT count(*) FROM failed_sync_events").await, 0, "a dry run changes nothing");
 
     p.post(
         &shop.token,
@@ -65,37 +38,24 @@ async fn the_cli_replays_500_failed_syncs_at_the_requested_rate_and_a_second_run
         &json!({ "delta": 500, "reason": "restock" }),
     )
     .await;
-    let (ok, out, took) = p
-        .cli(&["dlq", "replay", "--tenant", &tenant, "--rate", "100"])
-        .await;
+    let (ok, out, took) = p.cli(&["dlq", "replay", "--tenant", &tenant, "--rate", "100"]).await;
     assert!(ok, "{out}");
     assert!(out.contains("replayed 500, skipped 0, failed 0"), "{out}");
-    assert!(
-        took >= Duration::from_secs(5),
-        "500 at 100/s take at least 5 s, took {took:?}"
-    );
-    let (ok, again, _) = p
-        .cli(&["dlq", "replay", "--tenant", &tenant, "--rate", "100"])
-        .await;
+    assert!(took >= Duration::from_secs(5), "500 at 100/s take at least 5 s, took {took:?}");
+    let (ok, again, _) = p.cli(&["dlq", "replay", "--tenant", &tenant, "--rate", "100"]).await;
     assert!(ok);
-    assert!(
-        again.contains("replayed 0, skipped 0, failed 0"),
-        "the second run is a no-op: {again}"
-    );
+    assert!(again.contains("replayed 0, skipped 0, failed 0"), "the second run is a no-op: {again}");
 
     eventually("all 500 committed", Duration::from_secs(60), || async {
-        (p.count("SELECT count(*) FROM orders WHERE status = 'committed'")
-            .await
-            == 500)
-            .then_some(())
+        (p.count("SELECT count(*) FROM orders WHERE status = 'committed'").await == 500).then_some(())
     })
     .await;
+    assert_eq!(p.count("SELECT count(*) FROM failed_syncs WHERE status = 'resolved'").await, 500);
     assert_eq!(
-        p.count("SELECT count(*) FROM failed_syncs WHERE status = 'resolved'")
+        p.count("SELECT count(*) FROM failed_sync_events WHERE action = 'retried' AND by = 'operator:test-operator'")
             .await,
         500
     );
-    assert_eq!(p.count("SELECT count(*) FROM failed_sync_events WHERE action = 'retried' AND by = 'operator:test-operator'").await, 500);
     assert_eq!(p.stock(product).await, 0);
     p.assert_books_balance().await;
     p.stop().await;
@@ -104,37 +64,20 @@ async fn the_cli_replays_500_failed_syncs_at_the_requested_rate_and_a_second_run
 #[tokio::test]
 async fn dead_letters_that_are_not_orders_are_listed_raw_and_can_be_discarded() {
     let p = Pipeline::start().await;
-    p.broker
-        .publish_raw(
-            b"{\"not\": \"an order\"}",
-            lapin::BasicProperties::default(),
-        )
-        .await
-        .expect("publish");
-    let id = eventually(
-        "the dead letter recorded",
-        Duration::from_secs(20),
-        || async {
-            sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM dead_letters")
-                .fetch_optional(&p.db)
-                .await
-                .ok()
-                .flatten()
-        },
-    )
+    p.broker.publish_raw(b"{\"not\": \"an order\"}", lapin::BasicProperties::default()).await.expect("publish");
+    let id = eventually("the dead letter recorded", Duration::from_secs(20), || async {
+        sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM dead_letters").fetch_optional(&p.db).await.ok().flatten()
+    })
     .await;
     let (ok, listed, _) = p.cli(&["dlq", "list", "--raw", "--json"]).await;
     assert!(ok);
-    let line: serde_json::Value =
-        serde_json::from_str(listed.lines().next().unwrap_or("{}")).expect("JSON");
+    let line: serde_json::Value = serde_json::from_str(listed.lines().next().unwrap_or("{}")).expect("JSON");
     assert_eq!(line["body"], "{\"not\": \"an order\"}");
     assert_eq!(uuid(&line["id"]), id);
     assert!(line["headers"].is_object());
     let (ok, shown, _) = p.cli(&["dlq", "show", &id.to_string()]).await;
     assert!(ok && shown.contains("an order"), "{shown}");
-    let (ok, out, _) = p
-        .cli(&["dlq", "discard", &id.to_string(), "--reason", "test junk"])
-        .await;
+    let (ok, out, _) = p.cli(&["dlq", "discard", &id.to_string(), "--reason", "test junk"]).await;
     assert!(ok, "{out}");
     let status: String = sqlx::query_scalar("SELECT status FROM dead_letters WHERE id = $1")
         .bind(id)
@@ -142,13 +85,9 @@ async fn dead_letters_that_are_not_orders_are_listed_raw_and_can_be_discarded() 
         .await
         .expect("row");
     assert_eq!(status, "discarded");
-    let (ok, out, _) = p
-        .cli(&["dlq", "discard", &id.to_string(), "--reason", "again"])
-        .await;
+    let (ok, out, _) = p.cli(&["dlq", "discard", &id.to_string(), "--reason", "again"]).await;
     assert!(!ok, "nothing left to discard exits non-zero: {out}");
-    let (ok, _, _) = p
-        .cli(&["dlq", "show", &uuid::Uuid::now_v7().to_string()])
-        .await;
+    let (ok, _, _) = p.cli(&["dlq", "show", &uuid::Uuid::now_v7().to_string()]).await;
     assert!(!ok);
     p.stop().await;
 }

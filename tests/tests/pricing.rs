@@ -13,11 +13,8 @@ use serde_json::{Value, json};
 async fn committed_totals_match_the_engine_and_a_closed_window_gives_no_discount() {
     let p = Pipeline::start().await;
     let shop = p.tenant().await;
-    let (rice, oil, soap) = (
-        p.product(&shop, 15_000, 100).await,
-        p.product(&shop, 32_500, 100).await,
-        p.product(&shop, 4_000, 100).await,
-    );
+    let (rice, oil, soap) =
+        (p.product(&shop, 15_000, 100).await, p.product(&shop, 32_500, 100).await, p.product(&shop, 4_000, 100).await);
     let now = Utc::now();
     let rules = [
         json!({ "name": "Belanja 100rb", "type": "amount_based", "valueType": "percentage", "value": 5, "minAmount": 100_000, "isActive": true,
@@ -32,12 +29,7 @@ async fn committed_totals_match_the_engine_and_a_closed_window_gives_no_discount
         assert_eq!(created.status, 201, "{}", created.body);
         ids.push(uuid(&created.body["id"]));
     }
-    assert_eq!(
-        p.get(&shop.token, "/api/discounts").await.body["data"]
-            .as_array()
-            .map(Vec::len),
-        Some(4)
-    );
+    assert_eq!(p.get(&shop.token, "/api/discounts").await.body["data"].as_array().map(Vec::len), Some(4));
     let member = p.post(&shop.token, "/api/members", &json!({ "name": "Pak Budi", "phone": "0812000111", "memberCode": "M-1", "isActive": true, "discountType": "percentage", "discountValue": 2.5 })).await;
     assert_eq!(member.status, 201, "{}", member.body);
     assert_eq!(member.body["discountValue"], 2.5);
@@ -48,42 +40,29 @@ async fn committed_totals_match_the_engine_and_a_closed_window_gives_no_discount
         rule(
             ids[0],
             "Belanja 100rb",
-            RuleKind::AmountBased {
-                min_amount: Money::from_rupiah(100_000),
-            },
+            RuleKind::AmountBased { min_amount: Money::from_rupiah(100_000) },
             Rate::Percentage(500),
         ),
         rule(
             ids[1],
             "Minyak murah",
-            RuleKind::ProductBased {
-                products: vec![ProductId(oil)],
-            },
+            RuleKind::ProductBased { products: vec![ProductId(oil)] },
             Rate::Fixed(Money::from_rupiah(2_500)),
         ),
         rule(
             ids[2],
             "Sabun grosir",
-            RuleKind::QuantityBased {
-                min_quantity: 3,
-                products: vec![ProductId(soap)],
-            },
+            RuleKind::QuantityBased { min_quantity: 3, products: vec![ProductId(soap)] },
             Rate::Percentage(1250),
         ),
         rule(
             ids[3],
             "Paket dapur",
-            RuleKind::Bundle {
-                products: vec![ProductId(rice), ProductId(oil)],
-                discounted: ProductId(soap),
-            },
+            RuleKind::Bundle { products: vec![ProductId(rice), ProductId(oil)], discounted: ProductId(soap) },
             Rate::Percentage(5000),
         ),
     ];
-    let member_rate = Member::Active {
-        name: "Pak Budi".into(),
-        rate: Some(Rate::Percentage(250)),
-    };
+    let member_rate = Member::Active { name: "Pak Budi".into(), rate: Some(Rate::Percentage(250)) };
     let expected = engine(&lines, &engine_rules, &member_rate, 1_000);
 
     let body = order(&lines, Some(member_id), 1_000, expected.total.rupiah());
@@ -97,22 +76,14 @@ async fn committed_totals_match_the_engine_and_a_closed_window_gives_no_discount
         .as_array()
         .into_iter()
         .flatten()
-        .map(|d| {
-            (
-                d["kind"].as_str().unwrap_or("").to_owned(),
-                d["amount"].as_i64().unwrap_or(-1),
-            )
-        })
+        .map(|d| (d["kind"].as_str().unwrap_or("").to_owned(), d["amount"].as_i64().unwrap_or(-1)))
         .collect();
     let engine_view: Vec<(String, i64)> = expected
         .discounts
         .iter()
         .map(|d| {
             (
-                serde_json::to_value(d.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                serde_json::to_value(d.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
                 d.amount.rupiah(),
             )
         })
@@ -121,14 +92,7 @@ async fn committed_totals_match_the_engine_and_a_closed_window_gives_no_discount
     let kinds: Vec<&str> = shown.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         kinds,
-        [
-            "amount_based",
-            "product_based",
-            "quantity_based",
-            "bundle",
-            "member",
-            "manual"
-        ],
+        ["amount_based", "product_based", "quantity_based", "bundle", "member", "manual"],
         "every kind applied"
     );
 
@@ -144,36 +108,18 @@ async fn committed_totals_match_the_engine_and_a_closed_window_gives_no_discount
     assert_eq!(closed.status, 200, "{}", closed.body);
     let without = engine(&lines, &engine_rules[1..], &member_rate, 1_000);
     let later = p
-        .post(
-            &shop.token,
-            "/api/orders?wait=10000",
-            &order(&lines, Some(member_id), 1_000, without.total.rupiah()),
-        )
+        .post(&shop.token, "/api/orders?wait=10000", &order(&lines, Some(member_id), 1_000, without.total.rupiah()))
         .await;
     assert_eq!(later.status, 201, "{}", later.body);
     assert_eq!(later.body["total"], without.total.rupiah());
-    assert!(
-        later.body["discounts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .all(|d| d["kind"] != "amount_based")
-    );
+    assert!(later.body["discounts"].as_array().into_iter().flatten().all(|d| d["kind"] != "amount_based"));
     assert!(without.total > expected.total);
     p.assert_books_balance().await;
     p.stop().await;
 }
 
 fn rule(id: uuid::Uuid, name: &str, kind: RuleKind, rate: Rate) -> DiscountRule {
-    DiscountRule {
-        id,
-        name: name.into(),
-        kind,
-        rate,
-        starts_at: None,
-        ends_at: None,
-        is_active: true,
-    }
+    DiscountRule { id, name: name.into(), kind, rate, starts_at: None, ends_at: None, is_active: true }
 }
 
 fn engine(
@@ -184,11 +130,7 @@ fn engine(
 ) -> common::pricing::PricedOrder {
     let lines: Vec<OrderLine> = lines
         .iter()
-        .map(|(p, q, price)| OrderLine {
-            product_id: ProductId(*p),
-            quantity: *q,
-            price: Money::from_rupiah(*price),
-        })
+        .map(|(p, q, price)| OrderLine { product_id: ProductId(*p), quantity: *q, price: Money::from_rupiah(*price) })
         .collect();
     let input = PricingInput {
         lines: &lines,
@@ -200,16 +142,9 @@ fn engine(
     price_order(&input).expect("priced")
 }
 
-fn order(
-    lines: &[(uuid::Uuid, u32, i64)],
-    member: Option<uuid::Uuid>,
-    discount: i64,
-    pay: i64,
-) -> Value {
-    let items: Vec<Value> = lines
-        .iter()
-        .map(|(id, q, price)| json!({ "productId": id, "quantity": q, "price": price }))
-        .collect();
+fn order(lines: &[(uuid::Uuid, u32, i64)], member: Option<uuid::Uuid>, discount: i64, pay: i64) -> Value {
+    let items: Vec<Value> =
+        lines.iter().map(|(id, q, price)| json!({ "productId": id, "quantity": q, "price": price })).collect();
     json!({ "clientOrderId": uuid::Uuid::now_v7(), "items": items, "memberId": member, "discount": discount, "payment": { "method": "qris", "amount": pay } })
 }
 
@@ -221,11 +156,7 @@ async fn an_inactive_or_unknown_member_gives_no_discount_but_the_order_goes_thro
     let member = p.post(&shop.token, "/api/members", &json!({ "name": "Bu Ani", "phone": "0813", "memberCode": "M-2", "isActive": false, "discountType": "fixed", "discountValue": 1_000 })).await;
     for member_id in [uuid(&member.body["id"]), uuid::Uuid::now_v7()] {
         let placed = p
-            .post(
-                &shop.token,
-                "/api/orders?wait=10000",
-                &order(&[(product, 1, 10_000)], Some(member_id), 0, 10_000),
-            )
+            .post(&shop.token, "/api/orders?wait=10000", &order(&[(product, 1, 10_000)], Some(member_id), 0, 10_000))
             .await;
         assert_eq!(placed.status, 201, "{}", placed.body);
         assert_eq!(placed.body["total"], 10_000);
@@ -253,40 +184,20 @@ async fn rules_and_members_are_validated() {
     ];
     for rule in bad {
         let reply = p.post(&shop.token, "/api/discounts", &rule).await;
-        assert_eq!(
-            (reply.status, reply.code()),
-            (422, "validation_failed"),
-            "{rule}: {}",
-            reply.body
-        );
+        assert_eq!((reply.status, reply.code()), (422, "validation_failed"), "{rule}: {}", reply.body);
     }
     let cashier = p.user(&shop, "cashier").await;
     let fine = json!({ "name": "ok", "type": "amount_based", "valueType": "fixed", "value": 5, "minAmount": 0, "isActive": true });
-    assert_eq!(
-        p.post(&cashier, "/api/discounts", &fine).await.status,
-        403,
-        "cashiers read rules, never write them"
-    );
+    assert_eq!(p.post(&cashier, "/api/discounts", &fine).await.status, 403, "cashiers read rules, never write them");
     let created = p.post(&shop.token, "/api/discounts", &fine).await;
     assert_eq!(
-        p.get(
-            &cashier,
-            &format!(
-                "/api/discounts/{}",
-                created.body["id"].as_str().unwrap_or_default()
-            )
-        )
-        .await
-        .status,
+        p.get(&cashier, &format!("/api/discounts/{}", created.body["id"].as_str().unwrap_or_default())).await.status,
         200
     );
     let deleted = p
         .call(
             reqwest::Method::DELETE,
-            &format!(
-                "/api/discounts/{}",
-                created.body["id"].as_str().unwrap_or_default()
-            ),
+            &format!("/api/discounts/{}", created.body["id"].as_str().unwrap_or_default()),
             Some(&shop.token),
             None,
         )
@@ -294,10 +205,7 @@ async fn rules_and_members_are_validated() {
     assert_eq!(deleted.status, 204);
 
     let member = json!({ "name": "A", "phone": "0811", "memberCode": "A", "isActive": true });
-    assert_eq!(
-        p.post(&shop.token, "/api/members", &member).await.status,
-        201
-    );
+    assert_eq!(p.post(&shop.token, "/api/members", &member).await.status, 201);
     let taken = p.post(&shop.token, "/api/members", &member).await;
     assert_eq!((taken.status, taken.code()), (409, "phone_taken"));
     let other = p.tenant().await;

@@ -7,20 +7,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 async fn sync(p: &Pipeline, shop: &Tenant, orders: Vec<Value>) -> Vec<Uuid> {
-    let reply = p
-        .post(
-            &shop.token,
-            "/api/sync/orders",
-            &json!({ "deviceId": "till-9", "orders": orders }),
-        )
-        .await;
+    let reply = p.post(&shop.token, "/api/sync/orders", &json!({ "deviceId": "till-9", "orders": orders })).await;
     assert_eq!(reply.status, 202, "{}", reply.body);
-    let ids: Vec<Uuid> = reply.body["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| uuid(&r["orderId"]))
-        .collect();
+    let ids: Vec<Uuid> = reply.body["results"].as_array().into_iter().flatten().map(|r| uuid(&r["orderId"])).collect();
     for id in &ids {
         p.settled(*id).await;
     }
@@ -58,20 +47,12 @@ async fn twenty_orders_failing_for_four_reasons_are_listed_with_counts_and_full_
     }
     sync(&p, &shop, orders.clone()).await;
 
-    let listed = p
-        .get(&shop.token, "/api/failed-syncs?status=open&limit=500")
-        .await;
+    let listed = p.get(&shop.token, "/api/failed-syncs?status=open&limit=500").await;
     let data = listed.body["data"].as_array().cloned().unwrap_or_default();
     assert_eq!(data.len(), 20);
     for sent in &orders {
-        let found = data
-            .iter()
-            .find(|f| f["clientOrderId"] == sent["clientOrderId"])
-            .expect("every order is listed");
-        assert_eq!(
-            found["order"]["items"], sent["items"],
-            "the full request is kept"
-        );
+        let found = data.iter().find(|f| f["clientOrderId"] == sent["clientOrderId"]).expect("every order is listed");
+        assert_eq!(found["order"]["items"], sent["items"], "the full request is kept");
         assert_eq!(found["order"]["payment"], sent["payment"]);
     }
     let summary = p.get(&shop.token, "/api/failed-syncs/summary").await;
@@ -80,27 +61,15 @@ async fn twenty_orders_failing_for_four_reasons_are_listed_with_counts_and_full_
         .as_array()
         .into_iter()
         .flatten()
-        .map(|r| {
-            (
-                r["code"].as_str().unwrap_or("").to_owned(),
-                r["count"].as_i64().unwrap_or(0),
-            )
-        })
+        .map(|r| (r["code"].as_str().unwrap_or("").to_owned(), r["count"].as_i64().unwrap_or(0)))
         .collect();
     counts.sort();
-    let expected: Vec<(String, i64)> = [
-        "inactive_product",
-        "insufficient_stock",
-        "price_mismatch",
-        "unknown_product",
-    ]
-    .iter()
-    .map(|c| ((*c).to_owned(), 5))
-    .collect();
+    let expected: Vec<(String, i64)> = ["inactive_product", "insufficient_stock", "price_mismatch", "unknown_product"]
+        .iter()
+        .map(|c| ((*c).to_owned(), 5))
+        .collect();
     assert_eq!(counts, expected);
-    let filtered = p
-        .get(&shop.token, "/api/failed-syncs?reason=price_mismatch")
-        .await;
+    let filtered = p.get(&shop.token, "/api/failed-syncs?reason=price_mismatch").await;
     assert_eq!(filtered.body["data"].as_array().map(Vec::len), Some(5));
     p.stop().await;
 }
@@ -123,31 +92,18 @@ async fn a_retry_after_restock_commits_once_even_when_retried_twice_at_once() {
 
     let path = format!("/api/failed-syncs/{failed}/retry");
     let empty = json!({});
-    let (a, b) = tokio::join!(
-        p.post(&shop.token, &path, &empty),
-        p.post(&shop.token, &path, &empty)
-    );
+    let (a, b) = tokio::join!(p.post(&shop.token, &path, &empty), p.post(&shop.token, &path, &empty));
     assert_eq!((a.status, b.status), (202, 202), "{} {}", a.body, b.body);
     p.reaches(ids[0], "committed").await;
     p.drained(Duration::from_secs(15)).await;
     assert_eq!(p.stock(product).await, 0);
     assert_eq!(p.count("SELECT count(*) FROM payments").await, 1);
-    let shown = p
-        .get(&shop.token, &format!("/api/failed-syncs/{failed}"))
-        .await;
+    let shown = p.get(&shop.token, &format!("/api/failed-syncs/{failed}")).await;
     assert_eq!(shown.body["status"], "resolved");
-    let actions: Vec<&str> = shown.body["history"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|h| h["action"].as_str())
-        .collect();
+    let actions: Vec<&str> =
+        shown.body["history"].as_array().into_iter().flatten().filter_map(|h| h["action"].as_str()).collect();
     assert_eq!(actions, ["retried", "retried"], "two history entries");
-    assert!(
-        shown.body["history"][0]["by"]
-            .as_str()
-            .is_some_and(|by| by.starts_with("owner@"))
-    );
+    assert!(shown.body["history"][0]["by"].as_str().is_some_and(|by| by.starts_with("owner@")));
     let again = p.post(&shop.token, &path, &json!({})).await;
     assert_eq!((again.status, again.code()), (409, "not_open"));
     p.assert_books_balance().await;
@@ -160,16 +116,8 @@ async fn overrides_allow_oversell_and_client_prices_and_the_books_still_add_up()
     let shop = p.tenant().await;
     let product = p.product(&shop, 5_000, 3).await;
     let other = p.product(&shop, 2_000, 10).await;
-    let ids = sync(
-        &p,
-        &shop,
-        vec![order(&[(product, 5, 5_000)]), order(&[(other, 1, 1_500)])],
-    )
-    .await;
-    let (short, cheap) = (
-        failed_sync_of(&p, ids[0]).await,
-        failed_sync_of(&p, ids[1]).await,
-    );
+    let ids = sync(&p, &shop, vec![order(&[(product, 5, 5_000)]), order(&[(other, 1, 1_500)])]).await;
+    let (short, cheap) = (failed_sync_of(&p, ids[0]).await, failed_sync_of(&p, ids[1]).await);
 
     let oversell = p
         .post(
@@ -179,22 +127,17 @@ async fn overrides_allow_oversell_and_client_prices_and_the_books_still_add_up()
         )
         .await;
     assert_eq!(oversell.status, 202, "{}", oversell.body);
-    assert_eq!(
-        oversell.body["history"][0]["note"],
-        "overrides: allowOversell"
-    );
+    assert_eq!(oversell.body["history"][0]["note"], "overrides: allowOversell");
     p.reaches(ids[0], "committed").await;
     assert_eq!(p.stock(product).await, 0);
-    let movements: Vec<(String, i64)> = sqlx::query_as("SELECT kind, delta FROM stock_movements WHERE product_id = $1 AND order_id IS NOT NULL ORDER BY kind")
-        .bind(product)
-        .fetch_all(&p.db)
-        .await
-        .expect("movements");
-    assert_eq!(
-        movements,
-        [("oversold".to_owned(), 2), ("sale".to_owned(), -5)],
-        "the shortfall is recorded"
-    );
+    let movements: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT kind, delta FROM stock_movements WHERE product_id = $1 AND order_id IS NOT NULL ORDER BY kind",
+    )
+    .bind(product)
+    .fetch_all(&p.db)
+    .await
+    .expect("movements");
+    assert_eq!(movements, [("oversold".to_owned(), 2), ("sale".to_owned(), -5)], "the shortfall is recorded");
 
     let client_prices = p
         .post(
@@ -213,13 +156,7 @@ async fn overrides_allow_oversell_and_client_prices_and_the_books_still_add_up()
     assert_eq!(total, 1_500, "committed at the till's price");
 
     // Cancelling the oversold order gives back its full quantity (the goods came back).
-    let cancel = p
-        .post(
-            &shop.token,
-            &format!("/api/orders/{}/cancel", ids[0]),
-            &json!({ "reason": "returned" }),
-        )
-        .await;
+    let cancel = p.post(&shop.token, &format!("/api/orders/{}/cancel", ids[0]), &json!({ "reason": "returned" })).await;
     assert_eq!(cancel.status, 202);
     p.reaches(ids[0], "cancelled").await;
     assert_eq!(p.stock(product).await, 5);
@@ -228,43 +165,25 @@ async fn overrides_allow_oversell_and_client_prices_and_the_books_still_add_up()
 }
 
 #[tokio::test]
-async fn a_retry_that_fails_again_updates_the_same_failed_sync_and_discard_keeps_the_order_failed()
-{
+async fn a_retry_that_fails_again_updates_the_same_failed_sync_and_discard_keeps_the_order_failed() {
     let p = Pipeline::start().await;
     let shop = p.tenant().await;
     let product = p.product(&shop, 5_000, 0).await;
     let ids = sync(&p, &shop, vec![order(&[(product, 1, 5_000)])]).await;
     let failed = failed_sync_of(&p, ids[0]).await;
-    assert_eq!(
-        p.post(
-            &shop.token,
-            &format!("/api/failed-syncs/{failed}/retry"),
-            &json!({})
-        )
-        .await
-        .status,
-        202
-    );
-    let attempts = eventually(
-        "the retry to fail again",
-        Duration::from_secs(20),
-        || async {
-            let (attempts, status): (i32, String) =
-                sqlx::query_as("SELECT attempts, status FROM failed_syncs WHERE id = $1")
-                    .bind(failed)
-                    .fetch_one(&p.db)
-                    .await
-                    .ok()?;
-            (attempts == 2).then_some((attempts, status))
-        },
-    )
+    assert_eq!(p.post(&shop.token, &format!("/api/failed-syncs/{failed}/retry"), &json!({})).await.status, 202);
+    let attempts = eventually("the retry to fail again", Duration::from_secs(20), || async {
+        let (attempts, status): (i32, String) =
+            sqlx::query_as("SELECT attempts, status FROM failed_syncs WHERE id = $1")
+                .bind(failed)
+                .fetch_one(&p.db)
+                .await
+                .ok()?;
+        (attempts == 2).then_some((attempts, status))
+    })
     .await;
     assert_eq!(attempts, (2, "open".to_owned()));
-    assert_eq!(
-        p.count("SELECT count(*) FROM failed_syncs").await,
-        1,
-        "the same failed sync, not another"
-    );
+    assert_eq!(p.count("SELECT count(*) FROM failed_syncs").await, 1, "the same failed sync, not another");
 
     let discard = p
         .post(
@@ -276,18 +195,9 @@ async fn a_retry_that_fails_again_updates_the_same_failed_sync_and_discard_keeps
     assert_eq!(discard.status, 200, "{}", discard.body);
     assert_eq!(discard.body["status"], "discarded");
     assert_eq!(discard.body["history"][1]["action"], "discarded");
-    assert_eq!(
-        discard.body["history"][1]["note"],
-        "customer left without the goods"
-    );
+    assert_eq!(discard.body["history"][1]["note"], "customer left without the goods");
     assert_eq!(p.order_status(ids[0]).await.as_deref(), Some("failed"));
-    let retry = p
-        .post(
-            &shop.token,
-            &format!("/api/failed-syncs/{failed}/retry"),
-            &json!({}),
-        )
-        .await;
+    let retry = p.post(&shop.token, &format!("/api/failed-syncs/{failed}/retry"), &json!({})).await;
     assert_eq!((retry.status, retry.code()), (409, "not_open"));
     p.stop().await;
 }
@@ -299,39 +209,13 @@ async fn another_tenants_failed_syncs_are_invisible() {
     let product = p.product(&shop, 5_000, 0).await;
     let ids = sync(&p, &shop, vec![order(&[(product, 1, 5_000)])]).await;
     let failed = failed_sync_of(&p, ids[0]).await;
+    assert_eq!(p.get(&other.token, &format!("/api/failed-syncs/{failed}")).await.status, 404);
+    assert_eq!(p.post(&other.token, &format!("/api/failed-syncs/{failed}/retry"), &json!({})).await.status, 404);
     assert_eq!(
-        p.get(&other.token, &format!("/api/failed-syncs/{failed}"))
-            .await
-            .status,
+        p.post(&other.token, &format!("/api/failed-syncs/{failed}/discard"), &json!({ "reason": "x" })).await.status,
         404
     );
-    assert_eq!(
-        p.post(
-            &other.token,
-            &format!("/api/failed-syncs/{failed}/retry"),
-            &json!({})
-        )
-        .await
-        .status,
-        404
-    );
-    assert_eq!(
-        p.post(
-            &other.token,
-            &format!("/api/failed-syncs/{failed}/discard"),
-            &json!({ "reason": "x" })
-        )
-        .await
-        .status,
-        404
-    );
-    assert_eq!(
-        p.get(&other.token, "/api/failed-syncs").await.body["data"],
-        json!([])
-    );
-    assert_eq!(
-        p.get(&other.token, "/api/failed-syncs/summary").await.body["total"],
-        0
-    );
+    assert_eq!(p.get(&other.token, "/api/failed-syncs").await.body["data"], json!([]));
+    assert_eq!(p.get(&other.token, "/api/failed-syncs/summary").await.body["total"], 0);
     p.stop().await;
 }

@@ -8,13 +8,7 @@ async fn another_tenants_order_and_product_are_not_found_and_cannot_be_cancelled
     let p = Pipeline::start().await;
     let (a, b) = (p.tenant().await, p.tenant().await);
     let product = p.product(&a, 4_000, 10).await;
-    let placed = p
-        .post(
-            &a.token,
-            "/api/orders?wait=10000",
-            &order(&[(product, 1, 4_000)]),
-        )
-        .await;
+    let placed = p.post(&a.token, "/api/orders?wait=10000", &order(&[(product, 1, 4_000)])).await;
     assert_eq!(placed.status, 201);
     let order_id = uuid(&placed.body["orderId"]);
 
@@ -26,13 +20,7 @@ async fn another_tenants_order_and_product_are_not_found_and_cannot_be_cancelled
         let reply = p.get(&b.token, &path).await;
         assert_eq!((reply.status, reply.code()), (404, "not_found"), "{path}");
     }
-    let cancel = p
-        .post(
-            &b.token,
-            &format!("/api/orders/{order_id}/cancel"),
-            &json!({ "reason": "steal" }),
-        )
-        .await;
+    let cancel = p.post(&b.token, &format!("/api/orders/{order_id}/cancel"), &json!({ "reason": "steal" })).await;
     assert_eq!(cancel.status, 404);
     let adjust = p
         .post(
@@ -46,13 +34,7 @@ async fn another_tenants_order_and_product_are_not_found_and_cannot_be_cancelled
     assert_eq!(listed.body["data"], json!([]));
 
     // Selling another shop's product finds no such product.
-    let foreign = p
-        .post(
-            &b.token,
-            "/api/orders?wait=10000",
-            &order(&[(product, 1, 4_000)]),
-        )
-        .await;
+    let foreign = p.post(&b.token, "/api/orders?wait=10000", &order(&[(product, 1, 4_000)])).await;
     assert_eq!(foreign.body["status"], "rejected");
     assert_eq!(foreign.body["rejection"]["code"], "unknown_product");
     assert_eq!(p.stock(product).await, 9);

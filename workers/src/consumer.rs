@@ -84,9 +84,7 @@ async fn session<H: BatchHandler>(
     let connection = broker::connect(&spec.url, &spec.connection_name).await?;
     let channel = connection.create_channel().await?;
     topology.declare(&channel).await?;
-    channel
-        .basic_qos(spec.prefetch, BasicQosOptions::default())
-        .await?;
+    channel.basic_qos(spec.prefetch, BasicQosOptions::default()).await?;
     let tag = format!("{}-{}", spec.connection_name, uuid::Uuid::now_v7());
     let mut consumer = channel
         .basic_consume(
@@ -129,13 +127,9 @@ async fn session<H: BatchHandler>(
     };
     // Stop deliveries, let in-flight batches commit and settle, then close;
     // anything prefetched but not handled goes back to the queue.
-    let _ = channel
-        .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-        .await;
-    let drained = tokio::time::timeout(spec.drain_timeout, async {
-        while in_flight.join_next().await.is_some() {}
-    })
-    .await;
+    let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+    let drained =
+        tokio::time::timeout(spec.drain_timeout, async { while in_flight.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!(queue = %spec.queue, "in-flight batches did not finish before the drain deadline");
         in_flight.abort_all();

@@ -28,13 +28,18 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// A batch gave up waiting for a row lock (`lock_timeout`).
+    pub fn is_lock_timeout(&self) -> bool {
+        matches!(self, StoreError::Db(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE))
+    }
+}
+
 fn is_transient_state(state: &SqlState) -> bool {
     let code = state.code();
     // 08 connection, 53 insufficient resources, 57 operator intervention
     // (statement timeout, shutdown), 58 system error.
-    ["08", "53", "57", "58"]
-        .iter()
-        .any(|class| code.starts_with(class))
+    ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
         || [
             SqlState::T_R_SERIALIZATION_FAILURE,
             SqlState::T_R_DEADLOCK_DETECTED,
@@ -52,10 +57,7 @@ pub enum StartError {
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_postgres::BuildError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 #[cfg(test)]

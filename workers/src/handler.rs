@@ -43,10 +43,9 @@ impl BatchHandler for OrderHandler {
             tracing::error!("WORKER_FAULT=crash_after_commit: aborting between commit and ack");
             std::process::abort();
         }
-        let settles = incoming
-            .iter()
-            .zip(&outcomes)
-            .map(|(i, o)| self.settler.settle(&i.delivery, i.attempt, o, &self.queue));
+        outcomes.iter().for_each(crate::metrics::outcome);
+        let settles =
+            incoming.iter().zip(&outcomes).map(|(i, o)| self.settler.settle(&i.delivery, i.attempt, o, &self.queue));
         futures::future::join_all(settles).await;
     }
 }
@@ -60,8 +59,8 @@ impl OrderHandler {
                 Ok(message) => decodable.push((index, message)),
                 Err(error) => {
                     tracing::warn!(%error, "undecodable message; dead-lettering it");
-                    outcomes[index] =
-                        outcome::decide(Failure::Undecodable(error), item.attempt, self.policy);
+                    crate::metrics::error("undecodable");
+                    outcomes[index] = outcome::decide(Failure::Undecodable(error), item.attempt, self.policy);
                 }
             }
         }
@@ -87,19 +86,14 @@ impl OrderHandler {
         outcomes
     }
 
-    fn fail(
-        &self,
-        failed: &[(usize, &Message)],
-        incoming: &[Incoming],
-        outcomes: &mut [Outcome],
-        error: &StoreError,
-    ) {
+    fn fail(&self, failed: &[(usize, &Message)], incoming: &[Incoming], outcomes: &mut [Outcome], error: &StoreError) {
+        crate::metrics::error(match error {
+            e if e.is_lock_timeout() => "lock_timeout",
+            e if e.is_transient() => "commit_transient",
+            _ => "commit_permanent",
+        });
         let text = error.to_string();
-        let failure = if error.is_transient() {
-            Failure::Transient(&text)
-        } else {
-            Failure::Permanent(&text)
-        };
+        let failure = if error.is_transient() { Failure::Transient(&text) } else { Failure::Permanent(&text) };
         for (index, message) in failed {
             let outcome = outcome::decide(failure, incoming[*index].attempt, self.policy);
             tracing::warn!(order_id = %message.order_id(), request_id = message.request_id(), %error, ?outcome, "commit failed");
@@ -108,37 +102,44 @@ impl OrderHandler {
     }
 
     async fn commit(&self, messages: &[&Message]) -> Result<Plan, StoreError> {
+        let started = std::time::Instant::now();
         let mut client = self.pool.get().await?;
-        match tokio::time::timeout(
-            self.transaction_timeout,
-            store::apply(&mut client, messages),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::Timeout(self.transaction_timeout)),
+        let plan = match tokio::time::timeout(self.transaction_timeout, store::apply(&mut client, messages)).await {
+            Ok(result) => result?,
+            Err(_) => return Err(StoreError::Timeout(self.transaction_timeout)),
+        };
+        crate::metrics::batch_committed(messages.len(), started.elapsed(), plan.lock_wait);
+        for movement in &plan.writes.movements {
+            crate::metrics::stock_moved(movement.kind.as_str(), 1);
         }
+        Ok(plan)
     }
 }
 
+/// One log line per order (request id, tenant, order and client order id,
+/// so one grep follows an order from HTTP to commit) and its metrics.
 fn log_effects(messages: &[&Message], plan: &Plan) {
     for (message, effect) in messages.iter().zip(&plan.effects) {
         let (tenant_id, request_id) = (message.tenant_id(), message.request_id());
+        let (client_order_id, accepted_at) = match message {
+            Message::Order(m) => (Some(m.order.client_order_id.to_string()), Some(m.received_at)),
+            Message::Cancel(_) => (None, None),
+        };
+        crate::metrics::effect(effect, accepted_at);
+        let client_order_id = client_order_id.as_deref();
         match effect {
             Effect::Committed { order_id, total } => {
-                tracing::info!(%tenant_id, %order_id, request_id, total = total.rupiah(), "order committed");
+                tracing::info!(%tenant_id, %order_id, client_order_id, request_id, total = total.rupiah(), "order committed");
             }
             Effect::Rejected { order_id, code } => {
-                tracing::info!(%tenant_id, %order_id, request_id, %code, "order rejected")
+                tracing::info!(%tenant_id, %order_id, client_order_id, request_id, %code, "order rejected")
             }
             Effect::Failed { order_id, code } => {
-                tracing::warn!(%tenant_id, %order_id, request_id, %code, "order failed; kept as a failed sync");
+                tracing::warn!(%tenant_id, %order_id, client_order_id, request_id, %code, "order failed; kept as a failed sync");
             }
-            Effect::Cancelled { order_id } => {
-                tracing::info!(%tenant_id, %order_id, request_id, "order cancelled")
-            }
+            Effect::Cancelled { order_id } => tracing::info!(%tenant_id, %order_id, request_id, "order cancelled"),
             Effect::Skipped { order_id, reason } => {
-                tracing::info!(%tenant_id, %order_id, request_id, reason, "message skipped")
+                tracing::info!(%tenant_id, %order_id, client_order_id, request_id, reason, "message skipped")
             }
         }
     }

@@ -1,5 +1,6 @@
-//! A worker's own HTTP port: `/livez` (the process runs) and `/readyz`
-//! (consuming the order queue and reaching PostgreSQL), for orchestrators.
+//! A worker's own HTTP port: `/livez` (the process runs), `/readyz`
+//! (consuming the order queue and reaching PostgreSQL) for orchestrators,
+//! and `/metrics` for Prometheus.
 
 use axum::Router;
 use axum::extract::State;
@@ -19,15 +20,13 @@ pub fn router(health: Health) -> Router {
     Router::new()
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(|| async { common::metrics::render() }))
         .with_state(health)
 }
 
 async fn ready(State(health): State<Health>) -> (StatusCode, &'static str) {
     if !health.consuming.load(Ordering::Relaxed) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not consuming the order queue",
-        );
+        return (StatusCode::SERVICE_UNAVAILABLE, "not consuming the order queue");
     }
     let database = tokio::time::timeout(Duration::from_secs(1), async {
         let client = health.pool.get().await.ok()?;

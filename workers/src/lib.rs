@@ -12,6 +12,7 @@ pub mod error;
 pub mod fault;
 pub mod handler;
 pub mod health;
+pub mod metrics;
 pub mod outcome;
 pub mod pg;
 pub mod settle;
@@ -38,11 +39,8 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
     let pool_size = w.concurrency + 2;
     let pool = pg::pool(&config.database.url, pool_size, w.transaction_timeout)?;
     let topology = Topology::from_config(&config.broker);
-    let name = config
-        .broker
-        .connection_name
-        .clone()
-        .unwrap_or_else(|| format!("warungin-worker-{}", std::process::id()));
+    let name =
+        config.broker.connection_name.clone().unwrap_or_else(|| format!("warungin-worker-{}", std::process::id()));
     let publisher = Publisher::start(&config.broker, format!("{name}-publish"), shutdown.clone());
     let consuming = Arc::new(AtomicBool::new(false));
 
@@ -58,14 +56,8 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
     };
     let handler = Arc::new(handler::OrderHandler {
         pool: pool.clone(),
-        settler: settle::Settler {
-            publisher,
-            topology: topology.clone(),
-        },
-        policy: outcome::RetryPolicy {
-            max_attempts: w.max_attempts,
-            steps: topology.retry_steps(),
-        },
+        settler: settle::Settler { publisher, topology: topology.clone() },
+        policy: outcome::RetryPolicy { max_attempts: w.max_attempts, steps: topology.retry_steps() },
         transaction_timeout: w.transaction_timeout,
         queue: topology.orders_queue(),
         fault: fault::Fault::from_env(config.env),
@@ -84,46 +76,25 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
         shutdown: shutdown.clone(),
     });
 
-    let listener = tokio::net::TcpListener::bind(w.addr)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: w.addr,
-            source,
-        })?;
-    let health_addr = listener.local_addr().map_err(|source| StartError::Listen {
-        addr: w.addr,
-        source,
-    })?;
-    let app = health::router(health::Health {
-        pool,
-        consuming: consuming.clone(),
-    });
+    metrics::register();
+    let pool_watch = tokio::spawn(metrics::watch_pool(pool.clone()));
+    let listener =
+        tokio::net::TcpListener::bind(w.addr).await.map_err(|source| StartError::Listen { addr: w.addr, source })?;
+    let health_addr = listener.local_addr().map_err(|source| StartError::Listen { addr: w.addr, source })?;
+    let app = health::router(health::Health { pool, consuming: consuming.clone() });
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await;
+        let served = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned()).await;
         if let Err(error) = served {
             tracing::error!(%error, "worker health server failed");
         }
     });
-    let orders = tokio::spawn(consumer::run(
-        orders,
-        topology.clone(),
-        handler,
-        shutdown.clone(),
-        consuming,
-    ));
-    let dead = tokio::spawn(consumer::run(
-        dead,
-        topology,
-        recorder,
-        shutdown,
-        Arc::new(AtomicBool::new(false)),
-    ));
+    let orders = tokio::spawn(consumer::run(orders, topology.clone(), handler, shutdown.clone(), consuming));
+    let dead = tokio::spawn(consumer::run(dead, topology, recorder, shutdown, Arc::new(AtomicBool::new(false))));
     tracing::info!(%health_addr, "worker started");
     let task = tokio::spawn(async move {
         let _ = tokio::join!(orders, dead, http);
+        pool_watch.abort();
     });
     Ok(RunningWorker { health_addr, task })
 }

@@ -37,24 +37,18 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     common::telemetry::init(&config, "workers");
     match cli.command.unwrap_or(Command::Run) {
         Command::Migrate => {
-            common::db::migrate(&config.database.url)
-                .await
-                .context("migrating the database")?;
+            common::db::migrate(&config.database.url).await.context("migrating the database")?;
             tracing::info!("migrations applied");
         }
         Command::Run => {
             let shutdown = Shutdown::new();
             cancel_on_signal(shutdown.clone());
-            let worker = workers::start(&config, shutdown)
-                .await
-                .context("starting the worker")?;
+            let worker = workers::start(&config, shutdown).await.context("starting the worker")?;
             worker.task.await.context("worker task")?;
         }
         Command::Dlq { command, by } => {
             let by = format!("operator:{by}");
-            let ok =
-                workers::dlq::operator::run(command, &config, &by, &mut std::io::stdout().lock())
-                    .await?;
+            let ok = workers::dlq::operator::run(command, &config, &by, &mut std::io::stdout().lock()).await?;
             if !ok {
                 return Ok(std::process::ExitCode::FAILURE);
             }

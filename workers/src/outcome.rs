@@ -51,9 +51,7 @@ pub fn decide(failure: Failure<'_>, attempt: u32, policy: RetryPolicy) -> Outcom
         },
         Failure::Transient(_) => {
             let step = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
-            Outcome::Retry {
-                step: step.min(policy.steps.saturating_sub(1)),
-            }
+            Outcome::Retry { step: step.min(policy.steps.saturating_sub(1)) }
         }
     }
 }
@@ -62,16 +60,11 @@ pub fn decide(failure: Failure<'_>, attempt: u32, policy: RetryPolicy) -> Outcom
 mod tests {
     use super::*;
 
-    const POLICY: RetryPolicy = RetryPolicy {
-        max_attempts: 4,
-        steps: 2,
-    };
+    const POLICY: RetryPolicy = RetryPolicy { max_attempts: 4, steps: 2 };
 
     #[test]
     fn transient_failures_walk_the_delay_queues_then_dead_letter() {
-        let steps: Vec<_> = (1..=4)
-            .map(|attempt| decide(Failure::Transient("db down"), attempt, POLICY))
-            .collect();
+        let steps: Vec<_> = (1..=4).map(|attempt| decide(Failure::Transient("db down"), attempt, POLICY)).collect();
         assert_eq!(steps[0], Outcome::Retry { step: 0 });
         assert_eq!(steps[1], Outcome::Retry { step: 1 });
         assert_eq!(steps[2], Outcome::Retry { step: 1 });
@@ -82,19 +75,7 @@ mod tests {
 
     #[test]
     fn poison_and_permanent_failures_dead_letter_at_once() {
-        assert!(matches!(
-            decide(Failure::Undecodable("x"), 1, POLICY),
-            Outcome::DeadLetter {
-                code: "malformed",
-                ..
-            }
-        ));
-        assert!(matches!(
-            decide(Failure::Permanent("x"), 1, POLICY),
-            Outcome::DeadLetter {
-                code: "malformed",
-                ..
-            }
-        ));
+        assert!(matches!(decide(Failure::Undecodable("x"), 1, POLICY), Outcome::DeadLetter { code: "malformed", .. }));
+        assert!(matches!(decide(Failure::Permanent("x"), 1, POLICY), Outcome::DeadLetter { code: "malformed", .. }));
     }
 }

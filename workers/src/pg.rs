@@ -19,13 +19,7 @@ pub fn pool(url: &str, size: usize, transaction_timeout: Duration) -> Result<Poo
         config.application_name("warungin-worker");
     }
     config.connect_timeout(Duration::from_secs(5));
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Ok(Pool::builder(manager)
         .max_size(size)
         .runtime(Runtime::Tokio1)

@@ -20,10 +20,7 @@ pub const SOURCE_QUEUE: &str = "x-source-queue";
 pub fn for_message(message: &Message, attempt: u32) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert(ATTEMPT.into(), AMQPValue::LongLongInt(i64::from(attempt)));
-    headers.insert(
-        TENANT_ID.into(),
-        AMQPValue::LongString(message.tenant_id().to_string().into()),
-    );
+    headers.insert(TENANT_ID.into(), AMQPValue::LongString(message.tenant_id().to_string().into()));
     if let Some(request_id) = message.request_id() {
         headers.insert(REQUEST_ID.into(), AMQPValue::LongString(request_id.into()));
     }
@@ -46,11 +43,7 @@ pub fn attempt(properties: &BasicProperties) -> u32 {
 }
 
 pub fn header<'a>(properties: &'a BasicProperties, key: &str) -> Option<&'a AMQPValue> {
-    properties
-        .headers()
-        .as_ref()?
-        .inner()
-        .get(&ShortString::from(key))
+    properties.headers().as_ref()?.inner().get(&ShortString::from(key))
 }
 
 /// A header as text, when it is one.
@@ -68,10 +61,7 @@ pub fn with_headers(properties: &BasicProperties, set: &[(&str, AMQPValue)]) -> 
     for (key, value) in set {
         headers.insert((*key).into(), value.clone());
     }
-    properties
-        .clone()
-        .with_headers(headers)
-        .with_delivery_mode(2)
+    properties.clone().with_headers(headers).with_delivery_mode(2)
 }
 
 /// All headers as JSON, for recording a dead letter.
@@ -79,11 +69,7 @@ pub fn to_json(properties: &BasicProperties) -> serde_json::Value {
     let Some(headers) = properties.headers() else {
         return serde_json::json!({});
     };
-    let map = headers
-        .inner()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), value_to_json(v)))
-        .collect();
+    let map = headers.inner().iter().map(|(k, v)| (k.as_str().to_owned(), value_to_json(v))).collect();
     serde_json::Value::Object(map)
 }
 
@@ -97,16 +83,10 @@ fn value_to_json(value: &AMQPValue) -> serde_json::Value {
         AMQPValue::LongInt(n) => J::from(*n),
         AMQPValue::ShortInt(n) => J::from(*n),
         AMQPValue::Timestamp(t) => J::from(*t),
-        AMQPValue::FieldArray(items) => {
-            J::Array(items.as_slice().iter().map(value_to_json).collect())
+        AMQPValue::FieldArray(items) => J::Array(items.as_slice().iter().map(value_to_json).collect()),
+        AMQPValue::FieldTable(table) => {
+            J::Object(table.inner().iter().map(|(k, v)| (k.as_str().to_owned(), value_to_json(v))).collect())
         }
-        AMQPValue::FieldTable(table) => J::Object(
-            table
-                .inner()
-                .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), value_to_json(v)))
-                .collect(),
-        ),
         other => J::String(format!("{other:?}")),
     }
 }

@@ -9,7 +9,8 @@
 
 use super::topology::Topology;
 use crate::config::BrokerConfig;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -71,11 +72,7 @@ impl Live {
 
 impl Publisher {
     /// Start the supervisor; it connects in the background and keeps at it.
-    pub fn start(
-        config: &BrokerConfig,
-        connection_name: String,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub fn start(config: &BrokerConfig, connection_name: String, shutdown: CancellationToken) -> Self {
         let inner = Arc::new(Inner {
             url: config.url.clone(),
             connection_name,
@@ -131,20 +128,12 @@ impl Publisher {
         }
         let index = self.inner.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
         let channel = &live.channels[index];
-        let options = BasicPublishOptions {
-            mandatory: true,
-            ..Default::default()
-        };
+        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
         let timeout = self.inner.confirm_timeout;
+        let started = std::time::Instant::now();
         let confirmed = tokio::time::timeout(timeout, async {
             channel
-                .basic_publish(
-                    target.exchange.into(),
-                    target.routing_key.into(),
-                    options,
-                    body,
-                    properties,
-                )
+                .basic_publish(target.exchange.into(), target.routing_key.into(), options, body, properties)
                 .await?
                 .await
         })
@@ -156,11 +145,30 @@ impl Publisher {
                 Err(PublishError::Broker(error))
             }
             Ok(Ok(Confirmation::Ack(Some(_returned)))) => Err(PublishError::Unroutable),
-            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+            Ok(Ok(Confirmation::Ack(None))) => {
+                metrics::histogram!(crate::metrics::PUBLISH_CONFIRM).record(started.elapsed().as_secs_f64());
+                Ok(())
+            }
             Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Nacked),
             // Confirms are always selected on our channels; treat anything else as unconfirmed.
             Ok(Ok(Confirmation::NotRequested)) => Err(PublishError::Nacked),
         }
+    }
+
+    /// Ready messages and consumers of each queue, live from the broker
+    /// (passive declares on a channel of their own, so a missing queue
+    /// cannot close a publishing channel).
+    pub async fn queue_states(&self, queues: &[String]) -> Result<Vec<(u32, u32)>, PublishError> {
+        let live = self.live().filter(|l| l.healthy()).ok_or(PublishError::NotConnected)?;
+        let channel = live.connection.create_channel().await?;
+        let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+        let mut states = Vec::with_capacity(queues.len());
+        for queue in queues {
+            let declared = channel.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await?;
+            states.push((declared.message_count(), declared.consumer_count()));
+        }
+        let _ = channel.close(200, "done".into()).await;
+        Ok(states)
     }
 
     fn live(&self) -> Option<Arc<Live>> {
@@ -211,18 +219,13 @@ async fn connect(inner: &Inner) -> Result<Live, lapin::Error> {
     let mut channels = Vec::with_capacity(inner.channel_count);
     for _ in 0..inner.channel_count {
         let channel = connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
         channels.push(channel);
     }
     if let Some(first) = channels.first() {
         inner.topology.declare(first).await?;
     }
-    Ok(Live {
-        connection,
-        channels,
-    })
+    Ok(Live { connection, channels })
 }
 
 /// Exponential backoff with jitter for reconnects: 100 ms doubling to 5 s.

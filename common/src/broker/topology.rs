@@ -22,8 +22,7 @@
 //! consumers; each order is idempotent, so no ordering between orders matters).
 
 use lapin::options::{
-    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
@@ -41,19 +40,11 @@ pub struct Topology {
 
 impl Topology {
     pub fn new(prefix: &str, retry_delays: Vec<Duration>, delivery_limit: u32) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-            retry_delays,
-            delivery_limit,
-        }
+        Self { prefix: prefix.to_owned(), retry_delays, delivery_limit }
     }
 
     pub fn from_config(config: &crate::config::BrokerConfig) -> Self {
-        Self::new(
-            &config.prefix,
-            config.retry_delays.clone(),
-            config.delivery_limit,
-        )
+        Self::new(&config.prefix, config.retry_delays.clone(), config.delivery_limit)
     }
 
     pub fn orders_exchange(&self) -> String {
@@ -88,38 +79,23 @@ impl Topology {
 
     pub fn retry_delay(&self, step: usize) -> Duration {
         let last = self.retry_delays.len().saturating_sub(1);
-        self.retry_delays
-            .get(step.min(last))
-            .copied()
-            .unwrap_or(Duration::from_secs(1))
+        self.retry_delays.get(step.min(last)).copied().unwrap_or(Duration::from_secs(1))
     }
 
     /// Every queue of the pipeline, for depth metrics and cleanup.
     pub fn all_queues(&self) -> Vec<String> {
-        let mut queues = vec![
-            self.orders_queue(),
-            self.dead_letter_queue(),
-            self.parking_queue(),
-        ];
+        let mut queues = vec![self.orders_queue(), self.dead_letter_queue(), self.parking_queue()];
         queues.extend((0..self.retry_steps()).map(|s| self.retry_queue(s)));
         queues
     }
 
     fn all_exchanges(&self) -> Vec<String> {
-        vec![
-            self.orders_exchange(),
-            self.retry_exchange(),
-            self.dead_letter_exchange(),
-            self.parking_queue(),
-        ]
+        vec![self.orders_exchange(), self.retry_exchange(), self.dead_letter_exchange(), self.parking_queue()]
     }
 
     /// Declare everything. Safe to call from every process at start.
     pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
-        let durable = ExchangeDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
+        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
         let exchanges = [
             (self.orders_exchange(), ExchangeKind::Direct),
             (self.retry_exchange(), ExchangeKind::Direct),
@@ -127,62 +103,27 @@ impl Topology {
             (self.parking_queue(), ExchangeKind::Fanout),
         ];
         for (name, kind) in exchanges {
-            channel
-                .exchange_declare(name.as_str().into(), kind, durable, FieldTable::default())
-                .await?;
+            channel.exchange_declare(name.as_str().into(), kind, durable, FieldTable::default()).await?;
         }
         // The parking queue is the end of the line: nothing consumes it
         // automatically, an alert fires when it is not empty.
-        self.queue(
-            channel,
-            &self.parking_queue(),
-            quorum(self.delivery_limit.max(1000), None),
-        )
-        .await?;
-        self.bind(channel, &self.parking_queue(), &self.parking_queue(), "")
-            .await?;
+        self.queue(channel, &self.parking_queue(), quorum(self.delivery_limit.max(1000), None)).await?;
+        self.bind(channel, &self.parking_queue(), &self.parking_queue(), "").await?;
 
         let dead = quorum(self.delivery_limit, Some((&self.parking_queue(), None)));
         self.queue(channel, &self.dead_letter_queue(), dead).await?;
-        self.bind(
-            channel,
-            &self.dead_letter_queue(),
-            &self.dead_letter_exchange(),
-            "",
-        )
-        .await?;
+        self.bind(channel, &self.dead_letter_queue(), &self.dead_letter_exchange(), "").await?;
 
-        let orders = quorum(
-            self.delivery_limit,
-            Some((&self.dead_letter_exchange(), None)),
-        );
+        let orders = quorum(self.delivery_limit, Some((&self.dead_letter_exchange(), None)));
         self.queue(channel, &self.orders_queue(), orders).await?;
-        self.bind(
-            channel,
-            &self.orders_queue(),
-            &self.orders_exchange(),
-            ORDER_ROUTING_KEY,
-        )
-        .await?;
+        self.bind(channel, &self.orders_queue(), &self.orders_exchange(), ORDER_ROUTING_KEY).await?;
 
         for step in 0..self.retry_steps() {
-            let mut args = quorum(
-                self.delivery_limit,
-                Some((&self.orders_exchange(), Some(ORDER_ROUTING_KEY))),
-            );
+            let mut args = quorum(self.delivery_limit, Some((&self.orders_exchange(), Some(ORDER_ROUTING_KEY))));
             let ttl = u64::try_from(self.retry_delay(step).as_millis()).unwrap_or(u64::MAX);
-            args.insert(
-                "x-message-ttl".into(),
-                AMQPValue::LongLongInt(i64::try_from(ttl).unwrap_or(i64::MAX)),
-            );
+            args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(i64::try_from(ttl).unwrap_or(i64::MAX)));
             self.queue(channel, &self.retry_queue(step), args).await?;
-            self.bind(
-                channel,
-                &self.retry_queue(step),
-                &self.retry_exchange(),
-                &Self::retry_routing_key(step),
-            )
-            .await?;
+            self.bind(channel, &self.retry_queue(step), &self.retry_exchange(), &Self::retry_routing_key(step)).await?;
         }
         Ok(())
     }
@@ -190,49 +131,22 @@ impl Topology {
     /// Remove everything (tests clean up their own pipeline with this).
     pub async fn delete(&self, channel: &Channel) -> Result<(), lapin::Error> {
         for queue in self.all_queues() {
-            channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await?;
+            channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await?;
         }
         for exchange in self.all_exchanges() {
-            channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await?;
+            channel.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default()).await?;
         }
         Ok(())
     }
 
-    async fn queue(
-        &self,
-        channel: &Channel,
-        name: &str,
-        args: FieldTable,
-    ) -> Result<(), lapin::Error> {
-        let options = QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
-        channel
-            .queue_declare(name.into(), options, args)
-            .await
-            .map(|_| ())
+    async fn queue(&self, channel: &Channel, name: &str, args: FieldTable) -> Result<(), lapin::Error> {
+        let options = QueueDeclareOptions { durable: true, ..Default::default() };
+        channel.queue_declare(name.into(), options, args).await.map(|_| ())
     }
 
-    async fn bind(
-        &self,
-        channel: &Channel,
-        queue: &str,
-        exchange: &str,
-        key: &str,
-    ) -> Result<(), lapin::Error> {
+    async fn bind(&self, channel: &Channel, queue: &str, exchange: &str, key: &str) -> Result<(), lapin::Error> {
         channel
-            .queue_bind(
-                queue.into(),
-                exchange.into(),
-                key.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
+            .queue_bind(queue.into(), exchange.into(), key.into(), QueueBindOptions::default(), FieldTable::default())
             .await
     }
 }
@@ -241,33 +155,15 @@ impl Topology {
 /// given, an at-least-once dead-letter target.
 fn quorum(delivery_limit: u32, dead_letter: Option<(&str, Option<&str>)>) -> FieldTable {
     let mut args = FieldTable::default();
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
-    args.insert(
-        "x-delivery-limit".into(),
-        AMQPValue::LongLongInt(i64::from(delivery_limit)),
-    );
+    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(i64::from(delivery_limit)));
     if let Some((exchange, routing_key)) = dead_letter {
-        args.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString(exchange.into()),
-        );
+        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(exchange.into()));
         if let Some(key) = routing_key {
-            args.insert(
-                "x-dead-letter-routing-key".into(),
-                AMQPValue::LongString(key.into()),
-            );
+            args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(key.into()));
         }
-        args.insert(
-            "x-dead-letter-strategy".into(),
-            AMQPValue::LongString("at-least-once".into()),
-        );
-        args.insert(
-            "x-overflow".into(),
-            AMQPValue::LongString("reject-publish".into()),
-        );
+        args.insert("x-dead-letter-strategy".into(), AMQPValue::LongString("at-least-once".into()));
+        args.insert("x-overflow".into(), AMQPValue::LongString("reject-publish".into()));
     }
     args
 }

@@ -5,8 +5,6 @@ pub mod model;
 pub mod request;
 pub mod validate;
 
-pub use model::{
-    OrderLine, OrderStatus, Payment, PaymentMethod, RejectionCode, Source, ValidatedOrder, limits,
-};
+pub use model::{OrderLine, OrderStatus, Payment, PaymentMethod, RejectionCode, Source, ValidatedOrder, limits};
 pub use request::{FieldError, RequestError, canonical_hash, from_value, hex, parse_json};
 pub use validate::validate_order;

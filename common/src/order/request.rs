@@ -17,10 +17,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -28,10 +25,7 @@ impl FieldError {
 pub enum RequestError {
     /// Not JSON, or a value of the wrong JSON type.
     #[error("{message}")]
-    Malformed {
-        field: Option<String>,
-        message: String,
-    },
+    Malformed { field: Option<String>, message: String },
     /// Well-formed but out of range, missing or unknown fields.
     #[error("{} invalid field(s)", .0.len())]
     Invalid(Vec<FieldError>),
@@ -42,10 +36,8 @@ pub enum RequestError {
 
 /// Parse bytes as JSON (syntax only).
 pub fn parse_json(body: &[u8]) -> Result<Value, RequestError> {
-    serde_json::from_slice(body).map_err(|e| RequestError::Malformed {
-        field: None,
-        message: format!("request body is not valid JSON: {e}"),
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| RequestError::Malformed { field: None, message: format!("request body is not valid JSON: {e}") })
 }
 
 /// Deserialize a JSON value into a wire type, classifying serde's error.
@@ -63,8 +55,7 @@ fn classify(path: String, message: String) -> RequestError {
     let missing = message.starts_with("missing field");
     // serde says "invalid value" for a number that does not fit the Rust
     // type (a negative quantity into u32): that is a range error, not a type error.
-    let out_of_range =
-        message.starts_with("invalid value") || message.starts_with("invalid length");
+    let out_of_range = message.starts_with("invalid value") || message.starts_with("invalid length");
     if unknown || missing || out_of_range {
         let field_name = match (&field, missing) {
             (Some(f), true) => format!("{f}.{}", quoted(&message)),
@@ -161,21 +152,13 @@ mod tests {
     #[test]
     fn wrong_json_type_is_malformed_with_path() {
         let err = from_value::<Probe>(json!({"inner": [{"s": 5}]})).err();
-        assert!(
-            matches!(err, Some(RequestError::Malformed { field: Some(f), .. }) if f == "inner[0].s")
-        );
+        assert!(matches!(err, Some(RequestError::Malformed { field: Some(f), .. }) if f == "inner[0].s"));
     }
 
     #[test]
     fn unknown_field_is_invalid_and_named() {
         let err = from_value::<Probe>(json!({"inner": [{"s": "x", "typo": 1}]})).err();
-        assert_eq!(
-            err,
-            Some(RequestError::Invalid(vec![FieldError::new(
-                "inner[0].typo",
-                "unknown field"
-            )]))
-        );
+        assert_eq!(err, Some(RequestError::Invalid(vec![FieldError::new("inner[0].typo", "unknown field")])));
     }
 
     #[test]

@@ -49,9 +49,7 @@ pub fn validate_order(value: Value, now: DateTime<Utc>) -> Result<ValidatedOrder
     let client_order_id = c.uuid("clientOrderId", wire.client_order_id, true);
     let outlet_id = c.uuid("outletId", wire.outlet_id, false);
     let member_id = c.uuid("memberId", wire.member_id, false);
-    let discount = c
-        .int("discount", wire.discount, 0, limits::MAX_AMOUNT, false)
-        .unwrap_or(0);
+    let discount = c.int("discount", wire.discount, 0, limits::MAX_AMOUNT, false).unwrap_or(0);
     let notes = c.text("notes", wire.notes, limits::MAX_NOTES_CHARS);
     let items = c.items(wire.items);
     let payment = c.payment(wire.payment);
@@ -59,12 +57,8 @@ pub fn validate_order(value: Value, now: DateTime<Utc>) -> Result<ValidatedOrder
     if !c.errors.is_empty() {
         return Err(RequestError::Invalid(c.errors));
     }
-    let (Some(client_order_id), Some(items), Some(payment)) = (client_order_id, items, payment)
-    else {
-        return Err(RequestError::Invalid(vec![FieldError::new(
-            "body",
-            "incomplete order",
-        )]));
+    let (Some(client_order_id), Some(items), Some(payment)) = (client_order_id, items, payment) else {
+        return Err(RequestError::Invalid(vec![FieldError::new("body", "incomplete order")]));
     };
     // Microseconds, as PostgreSQL keeps them: the time in the message and
     // the time in the database must be the same value.
@@ -121,14 +115,7 @@ impl Checker {
         None
     }
 
-    fn int(
-        &mut self,
-        field: &str,
-        value: Option<Number>,
-        min: i64,
-        max: i64,
-        required: bool,
-    ) -> Option<i64> {
+    fn int(&mut self, field: &str, value: Option<Number>, min: i64, max: i64, required: bool) -> Option<i64> {
         let Some(number) = value else {
             if required {
                 self.fail(field, "is required");
@@ -178,30 +165,15 @@ impl Checker {
             return None;
         };
         if items.is_empty() || items.len() > limits::MAX_ITEMS {
-            self.fail(
-                "items",
-                format!("must hold 1 to {} items", limits::MAX_ITEMS),
-            );
+            self.fail("items", format!("must hold 1 to {} items", limits::MAX_ITEMS));
             return None;
         }
         let errors_before = self.errors.len();
         let mut lines = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             let product = self.uuid(&format!("items[{i}].productId"), item.product_id, true);
-            let quantity = self.int(
-                &format!("items[{i}].quantity"),
-                item.quantity,
-                1,
-                limits::MAX_QUANTITY,
-                true,
-            );
-            let price = self.int(
-                &format!("items[{i}].price"),
-                item.price,
-                0,
-                limits::MAX_AMOUNT,
-                true,
-            );
+            let quantity = self.int(&format!("items[{i}].quantity"), item.quantity, 1, limits::MAX_QUANTITY, true);
+            let price = self.int(&format!("items[{i}].price"), item.price, 0, limits::MAX_AMOUNT, true);
             if let (Some(product), Some(quantity), Some(price)) = (product, quantity, price) {
                 lines.push(OrderLine {
                     product_id: ProductId(product),
@@ -218,42 +190,21 @@ impl Checker {
             self.fail("payment", "is required");
             return None;
         };
-        let method = match payment
-            .method
-            .as_deref()
-            .map(|m| (m, PaymentMethod::parse(m)))
-        {
+        let method = match payment.method.as_deref().map(|m| (m, PaymentMethod::parse(m))) {
             None => {
                 self.fail("payment.method", "is required");
                 None
             }
             Some((_, None)) => {
                 let allowed: Vec<_> = PaymentMethod::ALL.iter().map(|m| m.as_str()).collect();
-                self.fail(
-                    "payment.method",
-                    format!("must be one of {}", allowed.join(", ")),
-                );
+                self.fail("payment.method", format!("must be one of {}", allowed.join(", ")));
                 None
             }
             Some((_, Some(m))) => Some(m),
         };
-        let amount = self.int(
-            "payment.amount",
-            payment.amount,
-            0,
-            limits::MAX_AMOUNT,
-            true,
-        );
-        let reference = self.text(
-            "payment.reference",
-            payment.reference,
-            limits::MAX_REFERENCE_CHARS,
-        );
-        Some(Payment {
-            method: method?,
-            amount: Money::from_rupiah(amount?),
-            reference,
-        })
+        let amount = self.int("payment.amount", payment.amount, 0, limits::MAX_AMOUNT, true);
+        let reference = self.text("payment.reference", payment.reference, limits::MAX_REFERENCE_CHARS);
+        Some(Payment { method: method?, amount: Money::from_rupiah(amount?), reference })
     }
 }
 

@@ -2,9 +2,7 @@ use super::*;
 use serde_json::json;
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-25T10:00:00+07:00")
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
+    DateTime::parse_from_rfc3339("2026-11-25T10:00:00+07:00").map(|t| t.with_timezone(&Utc)).unwrap_or_default()
 }
 
 fn valid() -> Value {
@@ -38,15 +36,7 @@ fn names_every_offending_field() {
     v["payment"]["method"] = json!("barter");
     v["clientOrderId"] = json!("not-a-uuid");
     let fields = invalid_fields(v);
-    assert_eq!(
-        fields,
-        [
-            "clientOrderId",
-            "items[0].quantity",
-            "items[0].price",
-            "payment.method"
-        ]
-    );
+    assert_eq!(fields, ["clientOrderId", "items[0].quantity", "items[0].price", "payment.method"]);
 }
 
 #[test]
@@ -71,10 +61,7 @@ fn fractional_and_huge_numbers_are_range_errors_not_type_errors() {
 fn a_string_where_a_number_belongs_is_malformed() {
     let mut v = valid();
     v["items"][0]["quantity"] = json!("2");
-    assert!(matches!(
-        validate_order(v, now()),
-        Err(RequestError::Malformed { .. })
-    ));
+    assert!(matches!(validate_order(v, now()), Err(RequestError::Malformed { .. })));
 }
 
 #[test]
@@ -93,14 +80,8 @@ fn sale_time_window_is_72_hours_back_and_5_minutes_ahead() {
     };
     assert!(at(now() - Duration::hours(71)).is_ok());
     assert!(at(now() + Duration::minutes(4)).is_ok());
-    assert!(matches!(
-        at(now() - Duration::hours(73)),
-        Err(RequestError::SaleTimeOutOfRange { .. })
-    ));
-    assert!(matches!(
-        at(now() + Duration::minutes(6)),
-        Err(RequestError::SaleTimeOutOfRange { .. })
-    ));
+    assert!(matches!(at(now() - Duration::hours(73)), Err(RequestError::SaleTimeOutOfRange { .. })));
+    assert!(matches!(at(now() + Duration::minutes(6)), Err(RequestError::SaleTimeOutOfRange { .. })));
 }
 
 #[test]

@@ -14,22 +14,14 @@ pub(super) struct Ledger {
 
 impl Ledger {
     pub fn new(subtotal: Money) -> Self {
-        Self {
-            remaining: subtotal,
-            discounts: Vec::new(),
-        }
+        Self { remaining: subtotal, discounts: Vec::new() }
     }
 
     /// Take `amount`, capped at what remains; record what was taken.
     pub fn take(&mut self, kind: DiscountKind, name: String, amount: Money, lines: Vec<usize>) {
         let taken = amount.min(self.remaining).max(Money::ZERO);
         self.remaining = self.remaining.checked_sub(taken).unwrap_or(Money::ZERO);
-        self.discounts.push(AppliedDiscount {
-            kind,
-            name,
-            amount: taken,
-            lines,
-        });
+        self.discounts.push(AppliedDiscount { kind, name, amount: taken, lines });
     }
 }
 
@@ -47,9 +39,7 @@ fn kind_of(kind: &RuleKind) -> DiscountKind {
 fn on_line(rate: Rate, line_total: Money, quantity: u32) -> Result<Money, PricingError> {
     let amount = match rate {
         Rate::Percentage(bp) => percent_of(line_total, bp),
-        Rate::Fixed(per_unit) => per_unit
-            .checked_mul(quantity)
-            .ok_or(PricingError::Overflow)?,
+        Rate::Fixed(per_unit) => per_unit.checked_mul(quantity).ok_or(PricingError::Overflow)?,
     };
     Ok(amount.min(line_total))
 }
@@ -59,11 +49,7 @@ pub(super) fn automatic(
     input: &PricingInput<'_>,
     line_totals: &[Money],
 ) -> Result<(), PricingError> {
-    let mut rules: Vec<_> = input
-        .rules
-        .iter()
-        .filter(|r| r.applies_at(input.sale_time))
-        .collect();
+    let mut rules: Vec<_> = input.rules.iter().filter(|r| r.applies_at(input.sale_time)).collect();
     rules.sort_by_key(|r| (kind_of(&r.kind) as u8, r.id));
     let subtotal = ledger.remaining;
     let best_product_rule = best_product_rules(input, line_totals)?;
@@ -75,18 +61,11 @@ pub(super) fn automatic(
             },
             RuleKind::AmountBased { .. } => continue,
             RuleKind::ProductBased { .. } => {
-                let mine: Vec<_> = best_product_rule
-                    .iter()
-                    .filter(|(_, (id, _))| *id == rule.id)
-                    .collect();
-                let amount = Money::checked_sum(mine.iter().map(|(_, (_, a))| *a))
-                    .ok_or(PricingError::Overflow)?;
+                let mine: Vec<_> = best_product_rule.iter().filter(|(_, (id, _))| *id == rule.id).collect();
+                let amount = Money::checked_sum(mine.iter().map(|(_, (_, a))| *a)).ok_or(PricingError::Overflow)?;
                 (amount, mine.iter().map(|(line, _)| **line).collect())
             }
-            RuleKind::QuantityBased {
-                min_quantity,
-                products,
-            } => {
+            RuleKind::QuantityBased { min_quantity, products } => {
                 let mut lines = Vec::new();
                 let mut amount = Money::ZERO;
                 for (i, line) in input.lines.iter().enumerate() {
@@ -99,10 +78,7 @@ pub(super) fn automatic(
                 }
                 (amount, lines)
             }
-            RuleKind::Bundle {
-                products,
-                discounted,
-            } => bundle(input, line_totals, rule.rate, products, *discounted)?,
+            RuleKind::Bundle { products, discounted } => bundle(input, line_totals, rule.rate, products, *discounted)?,
         };
         if !lines.is_empty() || matches!(rule.kind, RuleKind::AmountBased { .. }) {
             ledger.take(kind_of(&rule.kind), rule.name.clone(), amount, lines);
@@ -121,16 +97,10 @@ fn best_product_rules(
         let RuleKind::ProductBased { products } = &rule.kind else {
             continue;
         };
-        for (i, line) in input
-            .lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| products.contains(&l.product_id))
-        {
+        for (i, line) in input.lines.iter().enumerate().filter(|(_, l)| products.contains(&l.product_id)) {
             let amount = on_line(rule.rate, line_totals[i], line.quantity)?;
-            let better = best.get(&i).is_none_or(|(id, current)| {
-                amount > *current || (amount == *current && rule.id < *id)
-            });
+            let better =
+                best.get(&i).is_none_or(|(id, current)| amount > *current || (amount == *current && rule.id < *id));
             if better {
                 best.insert(i, (rule.id, amount));
             }
@@ -148,39 +118,21 @@ fn bundle(
     discounted: ProductId,
 ) -> Result<(Money, Vec<usize>), PricingError> {
     let quantity_of = |product: ProductId| -> u64 {
-        input
-            .lines
-            .iter()
-            .filter(|l| l.product_id == product)
-            .map(|l| u64::from(l.quantity))
-            .sum()
+        input.lines.iter().filter(|l| l.product_id == product).map(|l| u64::from(l.quantity)).sum()
     };
-    let discounted_lines: Vec<usize> = (0..input.lines.len())
-        .filter(|&i| input.lines[i].product_id == discounted)
-        .collect();
-    let complete = products
-        .iter()
-        .map(|p| quantity_of(*p))
-        .min()
-        .unwrap_or(0)
-        .min(quantity_of(discounted));
+    let discounted_lines: Vec<usize> =
+        (0..input.lines.len()).filter(|&i| input.lines[i].product_id == discounted).collect();
+    let complete = products.iter().map(|p| quantity_of(*p)).min().unwrap_or(0).min(quantity_of(discounted));
     if complete == 0 || discounted_lines.is_empty() {
         return Ok((Money::ZERO, Vec::new()));
     }
     let bundles = u32::try_from(complete).unwrap_or(u32::MAX);
-    let line_value = Money::checked_sum(discounted_lines.iter().map(|&i| line_totals[i]))
-        .ok_or(PricingError::Overflow)?;
+    let line_value =
+        Money::checked_sum(discounted_lines.iter().map(|&i| line_totals[i])).ok_or(PricingError::Overflow)?;
     let unit_price = input.lines[discounted_lines[0]].price;
     let amount = match rate {
-        Rate::Percentage(bp) => percent_of(
-            unit_price
-                .checked_mul(bundles)
-                .ok_or(PricingError::Overflow)?,
-            bp,
-        ),
-        Rate::Fixed(per_bundle) => per_bundle
-            .checked_mul(bundles)
-            .ok_or(PricingError::Overflow)?,
+        Rate::Percentage(bp) => percent_of(unit_price.checked_mul(bundles).ok_or(PricingError::Overflow)?, bp),
+        Rate::Fixed(per_bundle) => per_bundle.checked_mul(bundles).ok_or(PricingError::Overflow)?,
     };
     Ok((amount.min(line_value), discounted_lines))
 }
@@ -188,12 +140,9 @@ fn bundle(
 pub(super) fn member(ledger: &mut Ledger, member: &Member) -> Result<(), PricingError> {
     match member {
         Member::None => {}
-        Member::Unknown => ledger.take(
-            DiscountKind::Member,
-            "Unknown member: no member discount".to_owned(),
-            Money::ZERO,
-            Vec::new(),
-        ),
+        Member::Unknown => {
+            ledger.take(DiscountKind::Member, "Unknown member: no member discount".to_owned(), Money::ZERO, Vec::new())
+        }
         Member::Inactive { name } => {
             ledger.take(
                 DiscountKind::Member,
@@ -203,20 +152,12 @@ pub(super) fn member(ledger: &mut Ledger, member: &Member) -> Result<(), Pricing
             );
         }
         Member::Active { rate: None, .. } => {}
-        Member::Active {
-            name,
-            rate: Some(rate),
-        } => {
+        Member::Active { name, rate: Some(rate) } => {
             let amount = match rate {
                 Rate::Percentage(bp) => percent_of(ledger.remaining, *bp),
                 Rate::Fixed(amount) => *amount,
             };
-            ledger.take(
-                DiscountKind::Member,
-                format!("Member {name}"),
-                amount,
-                Vec::new(),
-            );
+            ledger.take(DiscountKind::Member, format!("Member {name}"), amount, Vec::new());
         }
     }
     Ok(())

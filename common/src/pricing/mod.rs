@@ -49,13 +49,7 @@ pub struct PricingInput<'a> {
 impl<'a> PricingInput<'a> {
     /// Lines and a manual discount only (no rules, no member).
     pub fn plain(lines: &'a [OrderLine], manual_discount: Money, sale_time: DateTime<Utc>) -> Self {
-        Self {
-            lines,
-            rules: &[],
-            member: &Member::None,
-            manual_discount,
-            sale_time,
-        }
+        Self { lines, rules: &[], member: &Member::None, manual_discount, sale_time }
     }
 }
 
@@ -113,29 +107,13 @@ pub fn price_order(input: &PricingInput<'_>) -> Result<PricedOrder, PricingError
     apply::automatic(&mut ledger, input, &line_totals)?;
     apply::member(&mut ledger, input.member)?;
     if input.manual_discount > ledger.remaining {
-        return Err(PricingError::NegativeTotal {
-            discount: input.manual_discount,
-            remaining: ledger.remaining,
-        });
+        return Err(PricingError::NegativeTotal { discount: input.manual_discount, remaining: ledger.remaining });
     }
     if input.manual_discount > Money::ZERO {
-        ledger.take(
-            DiscountKind::Manual,
-            "Manual discount".to_owned(),
-            input.manual_discount,
-            Vec::new(),
-        );
+        ledger.take(DiscountKind::Manual, "Manual discount".to_owned(), input.manual_discount, Vec::new());
     }
-    let discount_total = subtotal
-        .checked_sub(ledger.remaining)
-        .ok_or(PricingError::Overflow)?;
-    Ok(PricedOrder {
-        line_totals,
-        subtotal,
-        discounts: ledger.discounts,
-        discount_total,
-        total: ledger.remaining,
-    })
+    let discount_total = subtotal.checked_sub(ledger.remaining).ok_or(PricingError::Overflow)?;
+    Ok(PricedOrder { line_totals, subtotal, discounts: ledger.discounts, discount_total, total: ledger.remaining })
 }
 
 #[cfg(test)]

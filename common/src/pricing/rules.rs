@@ -21,8 +21,7 @@ pub enum Rate {
 /// `amount × bp / 10 000`, rounded down to a whole rupiah (amounts are never
 /// negative, so truncation is rounding down). i128 keeps it exact for any i64.
 pub fn percent_of(amount: Money, basis_points: u32) -> Money {
-    let exact =
-        i128::from(amount.rupiah()) * i128::from(basis_points) / i128::from(FULL_PERCENT_BP);
+    let exact = i128::from(amount.rupiah()) * i128::from(basis_points) / i128::from(FULL_PERCENT_BP);
     Money::from_rupiah(i64::try_from(exact).unwrap_or(i64::MAX))
 }
 
@@ -32,8 +31,7 @@ impl Rate {
     pub fn parse(value_type: &str, value: &serde_json::Number) -> Result<Rate, String> {
         match value_type {
             "percentage" => {
-                let bp = basis_points(&value.to_string())
-                    .ok_or("must be a percentage with at most two decimals")?;
+                let bp = basis_points(&value.to_string()).ok_or("must be a percentage with at most two decimals")?;
                 if bp == 0 || bp > FULL_PERCENT_BP {
                     return Err("a percentage must be more than 0 and at most 100".to_owned());
                 }
@@ -43,9 +41,7 @@ impl Rate {
                 Some(n) if (1..=crate::order::limits::MAX_AMOUNT).contains(&n) => {
                     Ok(Rate::Fixed(Money::from_rupiah(n)))
                 }
-                _ => {
-                    Err("a fixed discount must be a whole number of rupiah, more than 0".to_owned())
-                }
+                _ => Err("a fixed discount must be a whole number of rupiah, more than 0".to_owned()),
             },
             _ => Err("valueType must be percentage or fixed".to_owned()),
         }
@@ -107,15 +103,9 @@ pub enum RuleKind {
     /// Lines of these products: the rate applies to the line (fixed: per unit).
     ProductBased { products: Vec<ProductId> },
     /// A line with at least `min_quantity` units (of `products`, when listed).
-    QuantityBased {
-        min_quantity: u32,
-        products: Vec<ProductId>,
-    },
+    QuantityBased { min_quantity: u32, products: Vec<ProductId> },
     /// Every product of the bundle present: `discounted`'s line, once per complete bundle.
-    Bundle {
-        products: Vec<ProductId>,
-        discounted: ProductId,
-    },
+    Bundle { products: Vec<ProductId>, discounted: ProductId },
 }
 
 impl RuleKind {
@@ -143,9 +133,7 @@ pub struct DiscountRule {
 impl DiscountRule {
     /// Active and in its window at the time of sale (start inclusive, end exclusive).
     pub fn applies_at(&self, sale_time: DateTime<Utc>) -> bool {
-        self.is_active
-            && self.starts_at.is_none_or(|s| s <= sale_time)
-            && self.ends_at.is_none_or(|e| sale_time < e)
+        self.is_active && self.starts_at.is_none_or(|s| s <= sale_time) && self.ends_at.is_none_or(|e| sale_time < e)
     }
 }
 
@@ -172,40 +160,22 @@ mod tests {
     #[test]
     fn percentages_keep_two_decimals_exactly() {
         let n = |s: &str| serde_json::from_str::<serde_json::Number>(s).unwrap();
-        assert_eq!(
-            Rate::parse("percentage", &n("12.5")),
-            Ok(Rate::Percentage(1250))
-        );
-        assert_eq!(
-            Rate::parse("percentage", &n("0.01")),
-            Ok(Rate::Percentage(1))
-        );
-        assert_eq!(
-            Rate::parse("percentage", &n("100")),
-            Ok(Rate::Percentage(10_000))
-        );
+        assert_eq!(Rate::parse("percentage", &n("12.5")), Ok(Rate::Percentage(1250)));
+        assert_eq!(Rate::parse("percentage", &n("0.01")), Ok(Rate::Percentage(1)));
+        assert_eq!(Rate::parse("percentage", &n("100")), Ok(Rate::Percentage(10_000)));
         assert!(Rate::parse("percentage", &n("12.345")).is_err());
         assert!(Rate::parse("percentage", &n("100.01")).is_err());
         assert!(Rate::parse("percentage", &n("0")).is_err());
         assert!(Rate::parse("percentage", &n("-5")).is_err());
         assert!(Rate::parse("fixed", &n("1.5")).is_err());
-        assert_eq!(
-            Rate::parse("fixed", &n("5000")),
-            Ok(Rate::Fixed(Money::from_rupiah(5000)))
-        );
+        assert_eq!(Rate::parse("fixed", &n("5000")), Ok(Rate::Fixed(Money::from_rupiah(5000))));
         assert_eq!(Rate::Percentage(1250).api_value(), serde_json::json!(12.5));
     }
 
     #[test]
     fn percent_of_rounds_down() {
-        assert_eq!(
-            percent_of(Money::from_rupiah(100_001), 3300),
-            Money::from_rupiah(33_000)
-        );
+        assert_eq!(percent_of(Money::from_rupiah(100_001), 3300), Money::from_rupiah(33_000));
         assert_eq!(percent_of(Money::from_rupiah(999), 1), Money::ZERO);
-        assert_eq!(
-            percent_of(Money::from_rupiah(i64::MAX), 10_000),
-            Money::from_rupiah(i64::MAX)
-        );
+        assert_eq!(percent_of(Money::from_rupiah(i64::MAX), 10_000), Money::from_rupiah(i64::MAX));
     }
 }

@@ -17,9 +17,7 @@ fn product(p: u8) -> ProductId {
 }
 
 fn sale_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0)
-        .single()
-        .unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).single().unwrap_or_default()
 }
 
 fn pct(bp: u32) -> Rate {
@@ -43,51 +41,26 @@ fn rule(id: u128, name: &str, kind: RuleKind, rate: Rate) -> DiscountRule {
 }
 
 fn amount(min: i64, rate: Rate) -> DiscountRule {
-    rule(
-        10,
-        "Belanja hemat",
-        RuleKind::AmountBased {
-            min_amount: Money::from_rupiah(min),
-        },
-        rate,
-    )
+    rule(10, "Belanja hemat", RuleKind::AmountBased { min_amount: Money::from_rupiah(min) }, rate)
 }
 
 fn on_products(id: u128, products: &[u8], rate: Rate) -> DiscountRule {
     rule(
         id,
         &format!("Promo {id}"),
-        RuleKind::ProductBased {
-            products: products.iter().map(|p| product(*p)).collect(),
-        },
+        RuleKind::ProductBased { products: products.iter().map(|p| product(*p)).collect() },
         rate,
     )
 }
 
 fn quantity(min: u32, products: &[u8], rate: Rate) -> DiscountRule {
     let products = products.iter().map(|p| product(*p)).collect();
-    rule(
-        30,
-        "Beli banyak",
-        RuleKind::QuantityBased {
-            min_quantity: min,
-            products,
-        },
-        rate,
-    )
+    rule(30, "Beli banyak", RuleKind::QuantityBased { min_quantity: min, products }, rate)
 }
 
 fn bundle(products: &[u8], discounted: u8, rate: Rate) -> DiscountRule {
     let products = products.iter().map(|p| product(*p)).collect();
-    rule(
-        40,
-        "Paket",
-        RuleKind::Bundle {
-            products,
-            discounted: product(discounted),
-        },
-        rate,
-    )
+    rule(40, "Paket", RuleKind::Bundle { products, discounted: product(discounted) }, rate)
 }
 
 /// A rule active from `start` to `end` hours around the sale.
@@ -103,10 +76,7 @@ fn inactive(mut r: DiscountRule) -> DiscountRule {
 }
 
 fn member(rate: Option<Rate>) -> Member {
-    Member::Active {
-        name: "Pak Budi".into(),
-        rate,
-    }
+    Member::Active { name: "Pak Budi".into(), rate }
 }
 
 enum Expect {
@@ -124,32 +94,15 @@ struct Case {
     expect: Expect,
 }
 
-fn case(
-    name: &'static str,
-    lines: &'static [(u8, u32, i64)],
-    rules: Vec<DiscountRule>,
-    expect: Expect,
-) -> Case {
-    Case {
-        name,
-        lines,
-        rules,
-        member: Member::None,
-        manual: 0,
-        expect,
-    }
+fn case(name: &'static str, lines: &'static [(u8, u32, i64)], rules: Vec<DiscountRule>, expect: Expect) -> Case {
+    Case { name, lines, rules, member: Member::None, manual: 0, expect }
 }
 
 use Expect::{NegativeTotal, Priced};
 
 fn cases() -> Vec<Case> {
     let mut cases = vec![
-        case(
-            "no discounts",
-            &[(A, 2, 10_000)],
-            vec![],
-            Priced(20_000, &[], 20_000),
-        ),
+        case("no discounts", &[(A, 2, 10_000)], vec![], Priced(20_000, &[], 20_000)),
         case(
             "amount-based percentage reached",
             &[(A, 5, 10_000)],
@@ -201,33 +154,20 @@ fn cases() -> Vec<Case> {
         case(
             "product-based: only the largest rule per product",
             &[(A, 2, 10_000)],
-            vec![
-                on_products(20, &[A], pct(1000)),
-                on_products(21, &[A], fix(1_500)),
-            ],
+            vec![on_products(20, &[A], pct(1000)), on_products(21, &[A], fix(1_500))],
             Priced(20_000, &[("product_based", 3_000)], 17_000),
         ),
         case(
             "product-based equal rules: the lower id wins",
             &[(A, 1, 10_000)],
-            vec![
-                on_products(22, &[A], pct(1000)),
-                on_products(21, &[A], fix(1_000)),
-            ],
+            vec![on_products(22, &[A], pct(1000)), on_products(21, &[A], fix(1_000))],
             Priced(10_000, &[("product_based", 1_000)], 9_000),
         ),
         case(
             "product-based rules on different products both apply",
             &[(A, 1, 10_000), (B, 1, 20_000)],
-            vec![
-                on_products(20, &[A], pct(1000)),
-                on_products(21, &[B], pct(500)),
-            ],
-            Priced(
-                30_000,
-                &[("product_based", 1_000), ("product_based", 1_000)],
-                28_000,
-            ),
+            vec![on_products(20, &[A], pct(1000)), on_products(21, &[B], pct(500))],
+            Priced(30_000, &[("product_based", 1_000), ("product_based", 1_000)], 28_000),
         ),
         case(
             "product-based product not in the order",
@@ -271,12 +211,7 @@ fn cases() -> Vec<Case> {
             vec![bundle(&[A, B], B, pct(5000))],
             Priced(14_000, &[("bundle", 2_000)], 12_000),
         ),
-        case(
-            "bundle incomplete",
-            &[(A, 3, 10_000)],
-            vec![bundle(&[A, B], B, pct(5000))],
-            Priced(30_000, &[], 30_000),
-        ),
+        case("bundle incomplete", &[(A, 3, 10_000)], vec![bundle(&[A, B], B, pct(5000))], Priced(30_000, &[], 30_000)),
         case(
             "bundle fixed once per complete bundle",
             &[(A, 2, 10_000), (B, 3, 4_000)],
@@ -319,12 +254,7 @@ fn cases() -> Vec<Case> {
             vec![window(on_products(20, &[A], pct(1000)), Some(-1), Some(1))],
             Priced(10_000, &[("product_based", 1_000)], 9_000),
         ),
-        case(
-            "inactive rule",
-            &[(A, 1, 10_000)],
-            vec![inactive(amount(0, pct(1000)))],
-            Priced(10_000, &[], 10_000),
-        ),
+        case("inactive rule", &[(A, 1, 10_000)], vec![inactive(amount(0, pct(1000)))], Priced(10_000, &[], 10_000)),
         case(
             "every kind stacks",
             &[(A, 10, 10_000), (B, 1, 5_000)],
@@ -336,12 +266,7 @@ fn cases() -> Vec<Case> {
             ],
             Priced(
                 105_000,
-                &[
-                    ("amount_based", 5_250),
-                    ("product_based", 5_000),
-                    ("quantity_based", 1_000),
-                    ("bundle", 1_000),
-                ],
+                &[("amount_based", 5_250), ("product_based", 5_000), ("quantity_based", 1_000), ("bundle", 1_000)],
                 92_750,
             ),
         ),
@@ -349,11 +274,7 @@ fn cases() -> Vec<Case> {
             "stacked promotions are capped: free, never negative",
             &[(A, 1, 10_000)],
             vec![amount(0, pct(8000)), on_products(20, &[A], pct(5000))],
-            Priced(
-                10_000,
-                &[("amount_based", 8_000), ("product_based", 2_000)],
-                0,
-            ),
+            Priced(10_000, &[("amount_based", 8_000), ("product_based", 2_000)], 0),
         ),
         case(
             "rounding: 33 % of 100,001",
@@ -381,27 +302,12 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "large: totals beyond Rp 10^10",
-            &[
-                (A, 10_000, 1_000_000_000),
-                (B, 10_000, 1_000_000_000),
-                (C, 5_000, 999_999_999),
-            ],
+            &[(A, 10_000, 1_000_000_000), (B, 10_000, 1_000_000_000), (C, 5_000, 999_999_999)],
             vec![amount(0, pct(1550))],
-            Priced(
-                24_999_999_995_000,
-                &[("amount_based", 3_874_999_999_225)],
-                21_124_999_995_775,
-            ),
+            Priced(24_999_999_995_000, &[("amount_based", 3_874_999_999_225)], 21_124_999_995_775),
         ),
     ];
-    let with_member = |name, lines, rules, member, manual, expect| Case {
-        name,
-        lines,
-        rules,
-        member,
-        manual,
-        expect,
-    };
+    let with_member = |name, lines, rules, member, manual, expect| Case { name, lines, rules, member, manual, expect };
     cases.extend([
         with_member(
             "manual discount only",
@@ -441,11 +347,7 @@ fn cases() -> Vec<Case> {
             vec![amount(0, pct(1000))],
             member(Some(pct(1000))),
             0,
-            Priced(
-                100_000,
-                &[("amount_based", 10_000), ("member", 9_000)],
-                81_000,
-            ),
+            Priced(100_000, &[("amount_based", 10_000), ("member", 9_000)], 81_000),
         ),
         with_member(
             "member fixed",
@@ -467,9 +369,7 @@ fn cases() -> Vec<Case> {
             "member inactive: no discount, said so",
             &[(A, 1, 10_000)],
             vec![],
-            Member::Inactive {
-                name: "Bu Ani".into(),
-            },
+            Member::Inactive { name: "Bu Ani".into() },
             0,
             Priced(10_000, &[("member", 0)], 10_000),
         ),
@@ -511,11 +411,7 @@ fn cases() -> Vec<Case> {
             vec![amount(0, pct(10_000))],
             Member::None,
             0,
-            Priced(
-                10_000_000_000_000_000,
-                &[("amount_based", 10_000_000_000_000_000)],
-                0,
-            ),
+            Priced(10_000_000_000_000_000, &[("amount_based", 10_000_000_000_000_000)], 0),
         ),
     ]);
     cases
@@ -529,11 +425,7 @@ fn pricing_engine_cases() {
         let lines: Vec<OrderLine> = case
             .lines
             .iter()
-            .map(|(p, q, price)| OrderLine {
-                product_id: product(*p),
-                quantity: *q,
-                price: Money::from_rupiah(*price),
-            })
+            .map(|(p, q, price)| OrderLine { product_id: product(*p), quantity: *q, price: Money::from_rupiah(*price) })
             .collect();
         let input = PricingInput {
             lines: &lines,
@@ -550,35 +442,18 @@ fn pricing_engine_cases() {
                     .iter()
                     .map(|d| {
                         (
-                            serde_json::to_value(d.kind)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned)),
+                            serde_json::to_value(d.kind).ok().and_then(|v| v.as_str().map(str::to_owned)),
                             d.amount.rupiah(),
                         )
                     })
                     .map(|(k, a)| (leak(k.unwrap_or_default()), a))
                     .collect();
-                assert_eq!(
-                    priced.subtotal.rupiah(),
-                    subtotal,
-                    "{}: subtotal",
-                    case.name
-                );
+                assert_eq!(priced.subtotal.rupiah(), subtotal, "{}: subtotal", case.name);
                 assert_eq!(got, discounts, "{}: discounts", case.name);
                 assert_eq!(priced.total.rupiah(), total, "{}: total", case.name);
                 let sum: i64 = priced.discounts.iter().map(|d| d.amount.rupiah()).sum();
-                assert_eq!(
-                    priced.discount_total.rupiah(),
-                    sum,
-                    "{}: discountTotal is the sum",
-                    case.name
-                );
-                assert_eq!(
-                    subtotal - sum,
-                    total,
-                    "{}: total = subtotal − discounts",
-                    case.name
-                );
+                assert_eq!(priced.discount_total.rupiah(), sum, "{}: discountTotal is the sum", case.name);
+                assert_eq!(subtotal - sum, total, "{}: total = subtotal − discounts", case.name);
             }
             (NegativeTotal, Err(PricingError::NegativeTotal { .. })) => {}
             (_, other) => panic!("{}: unexpected {other:?}", case.name),
@@ -593,21 +468,9 @@ fn leak(text: String) -> &'static str {
 #[test]
 fn discounts_name_the_lines_they_apply_to() {
     let lines = [
-        OrderLine {
-            product_id: product(A),
-            quantity: 1,
-            price: Money::from_rupiah(100),
-        },
-        OrderLine {
-            product_id: product(B),
-            quantity: 1,
-            price: Money::from_rupiah(100),
-        },
-        OrderLine {
-            product_id: product(A),
-            quantity: 1,
-            price: Money::from_rupiah(100),
-        },
+        OrderLine { product_id: product(A), quantity: 1, price: Money::from_rupiah(100) },
+        OrderLine { product_id: product(B), quantity: 1, price: Money::from_rupiah(100) },
+        OrderLine { product_id: product(A), quantity: 1, price: Money::from_rupiah(100) },
     ];
     let rules = [on_products(20, &[A], pct(1000))];
     let input = PricingInput {

@@ -33,9 +33,7 @@ impl Role {
     }
 
     pub fn parse(text: &str) -> Option<Role> {
-        [Role::Owner, Role::Admin, Role::Supervisor, Role::Cashier]
-            .into_iter()
-            .find(|r| r.as_str() == text)
+        [Role::Owner, Role::Admin, Role::Supervisor, Role::Cashier].into_iter().find(|r| r.as_str() == text)
     }
 }
 
@@ -57,10 +55,7 @@ impl AuthUser {
         if allowed.contains(&self.role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!(
-                "the {} role may not do this",
-                self.role.as_str()
-            )))
+            Err(ApiError::forbidden(format!("the {} role may not do this", self.role.as_str())))
         }
     }
 }
@@ -69,36 +64,21 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = header
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).filter(|t| !t.is_empty());
         let Some(token) = token else {
-            return Err(ApiError::Unauthorized {
-                code: "unauthorized",
-                message: "a bearer access token is required",
-            });
+            return Err(ApiError::Unauthorized { code: "unauthorized", message: "a bearer access token is required" });
         };
         let claims = state.keys.verify_access(token).map_err(|e| match e {
-            tokens::TokenError::Expired => ApiError::Unauthorized {
-                code: "token_expired",
-                message: "the access token has expired",
-            },
-            tokens::TokenError::Invalid => ApiError::Unauthorized {
-                code: "invalid_token",
-                message: "the access token is not valid",
-            },
+            tokens::TokenError::Expired => {
+                ApiError::Unauthorized { code: "token_expired", message: "the access token has expired" }
+            }
+            tokens::TokenError::Invalid => {
+                ApiError::Unauthorized { code: "invalid_token", message: "the access token is not valid" }
+            }
         })?;
         if let Some(tenant) = parts.headers.get("x-tenant-id") {
-            let matches = tenant
-                .to_str()
-                .ok()
-                .and_then(|t| uuid::Uuid::parse_str(t).ok())
-                == Some(claims.tid.0);
+            let matches = tenant.to_str().ok().and_then(|t| uuid::Uuid::parse_str(t).ok()) == Some(claims.tid.0);
             if !matches {
                 return Err(ApiError::Forbidden {
                     code: "tenant_mismatch",
@@ -106,11 +86,7 @@ impl FromRequestParts<AppState> for AuthUser {
                 });
             }
         }
-        Ok(AuthUser {
-            user_id: claims.sub,
-            tenant_id: claims.tid,
-            role: claims.role,
-        })
+        Ok(AuthUser { user_id: claims.sub, tenant_id: claims.tid, role: claims.role })
     }
 }
 
@@ -121,19 +97,12 @@ impl FromRequestParts<AppState> for InternalKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get("x-internal-api-key")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let presented = parts.headers.get("x-internal-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
         if state.keys.internal_key_matches(presented) {
             tracing::info!(path = %parts.uri.path(), "internal API key used");
             Ok(InternalKey)
         } else {
-            Err(ApiError::Unauthorized {
-                code: "unauthorized",
-                message: "a valid X-Internal-Api-Key is required",
-            })
+            Err(ApiError::Unauthorized { code: "unauthorized", message: "a valid X-Internal-Api-Key is required" })
         }
     }
 }

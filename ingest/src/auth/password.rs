@@ -11,10 +11,7 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 
 pub async fn hash(password: String) -> Result<String, String> {
     tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| e.to_string())
+        Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?
@@ -26,11 +23,8 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
     let known = stored.is_some();
     let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
     let matches = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        PasswordHash::new(&stored)
+            .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await
     .unwrap_or(false);
@@ -39,10 +33,6 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
 
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        Argon2::default()
-            .hash_password(b"timing-equaliser")
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
+    DUMMY
+        .get_or_init(|| Argon2::default().hash_password(b"timing-equaliser").map(|h| h.to_string()).unwrap_or_default())
 }

@@ -47,8 +47,7 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             refresh_key: secrets.jwt_refresh_secret.expose().as_bytes().to_vec(),
-            internal_key_digest: Sha256::digest(secrets.internal_api_key.expose().as_bytes())
-                .into(),
+            internal_key_digest: Sha256::digest(secrets.internal_api_key.expose().as_bytes()).into(),
             access_ttl,
             refresh_ttl,
         }
@@ -61,13 +60,7 @@ impl TokenKeys {
         role: Role,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims {
-            sub: user,
-            tid: tenant,
-            role,
-            iat: now,
-            exp: now + self.access_ttl.as_secs(),
-        };
+        let claims = Claims { sub: user, tid: tenant, role, iat: now, exp: now + self.access_ttl.as_secs() };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
@@ -75,12 +68,12 @@ impl TokenKeys {
         // Only HS256 is accepted: `none` and every other algorithm fail here.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map(|data| data.claims).map_err(|e| match e
+            .kind()
+        {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })
     }
 
     /// A new refresh token and the digest to store for it.
@@ -91,11 +84,10 @@ impl TokenKeys {
     }
 
     pub fn refresh_digest(&self, token: &str) -> Vec<u8> {
-        let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.refresh_key).unwrap_or_else(|_| {
-                // HMAC takes keys of any length; this branch cannot be reached.
-                <Hmac<Sha256> as KeyInit>::new_from_slice(b"unreachable").expect("fixed-length key")
-            });
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.refresh_key).unwrap_or_else(|_| {
+            // HMAC takes keys of any length; this branch cannot be reached.
+            <Hmac<Sha256> as KeyInit>::new_from_slice(b"unreachable").expect("fixed-length key")
+        });
         mac.update(token.as_bytes());
         mac.finalize().into_bytes().to_vec()
     }
@@ -103,10 +95,6 @@ impl TokenKeys {
     /// Constant-time check of an `X-Internal-Api-Key` value.
     pub fn internal_key_matches(&self, presented: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        digest
-            .iter()
-            .zip(self.internal_key_digest.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        digest.iter().zip(self.internal_key_digest.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 }

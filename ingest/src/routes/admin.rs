@@ -42,10 +42,7 @@ async fn create_tenant(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (tenant_id, owner_id) = insert_tenant(&state.db, new).await?;
     tracing::info!(%tenant_id, "tenant created");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "tenantId": tenant_id, "ownerUserId": owner_id })),
-    ))
+    Ok((StatusCode::CREATED, Json(json!({ "tenantId": tenant_id, "ownerUserId": owner_id }))))
 }
 
 /// Create a shop and its owner in one transaction.
@@ -57,40 +54,23 @@ pub async fn insert_tenant(db: &PgPool, new: NewTenant) -> ApiResult<(Uuid, Uuid
     }
     let slug_ok = !new.slug.is_empty()
         && new.slug.len() <= 63
-        && new
-            .slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && new.slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !new.slug.starts_with('-');
     if !slug_ok {
-        errors.push(FieldError::new(
-            "slug",
-            "must be 1 to 63 lower-case letters, digits or dashes",
-        ));
+        errors.push(FieldError::new("slug", "must be 1 to 63 lower-case letters, digits or dashes"));
     }
-    let known_zone: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
-            .bind(&timezone)
-            .fetch_one(db)
-            .await?;
+    let known_zone: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
+        .bind(&timezone)
+        .fetch_one(db)
+        .await?;
     if !known_zone {
-        errors.push(FieldError::new(
-            "timezone",
-            "is not an IANA time zone (e.g. Asia/Jakarta)",
-        ));
+        errors.push(FieldError::new("timezone", "is not an IANA time zone (e.g. Asia/Jakarta)"));
     }
-    errors.extend(super::users::check_person(
-        &new.owner.email,
-        &new.owner.password,
-        &new.owner.name,
-        "owner.",
-    ));
+    errors.extend(super::users::check_person(&new.owner.email, &new.owner.password, &new.owner.name, "owner."));
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let hash = password::hash(new.owner.password)
-        .await
-        .map_err(ApiError::Internal)?;
+    let hash = password::hash(new.owner.password).await.map_err(ApiError::Internal)?;
     let (tenant_id, owner_id) = (Uuid::now_v7(), Uuid::now_v7());
     let mut tx = db.begin().await?;
     sqlx::query("INSERT INTO tenants (id, name, slug, timezone) VALUES ($1, $2, $3, $4)")
@@ -100,14 +80,16 @@ pub async fn insert_tenant(db: &PgPool, new: NewTenant) -> ApiResult<(Uuid, Uuid
         .bind(&timezone)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO users (id, tenant_id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, 'owner', $5)")
-        .bind(owner_id)
-        .bind(tenant_id)
-        .bind(new.owner.email.trim())
-        .bind(new.owner.name.trim())
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, 'owner', $5)",
+    )
+    .bind(owner_id)
+    .bind(tenant_id)
+    .bind(new.owner.email.trim())
+    .bind(new.owner.name.trim())
+    .bind(hash)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok((tenant_id, owner_id))
 }

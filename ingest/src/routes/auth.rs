@@ -33,14 +33,10 @@ struct UserRow {
     is_active: bool,
 }
 
-const INVALID_CREDENTIALS: ApiError = ApiError::Unauthorized {
-    code: "invalid_credentials",
-    message: "the email or password is not correct",
-};
-const INVALID_REFRESH: ApiError = ApiError::Unauthorized {
-    code: "invalid_token",
-    message: "the refresh token is not valid",
-};
+const INVALID_CREDENTIALS: ApiError =
+    ApiError::Unauthorized { code: "invalid_credentials", message: "the email or password is not correct" };
+const INVALID_REFRESH: ApiError =
+    ApiError::Unauthorized { code: "invalid_token", message: "the refresh token is not valid" };
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,15 +53,9 @@ async fn login(State(state): State<AppState>, Body(login): Body<Login>) -> ApiRe
     .fetch_optional(&state.db)
     .await?;
     // Unknown email and wrong password take the same time and get the same answer.
-    let stored = user
-        .as_ref()
-        .filter(|u| u.is_active)
-        .map(|u| u.password_hash.clone());
+    let stored = user.as_ref().filter(|u| u.is_active).map(|u| u.password_hash.clone());
     if !password::verify(login.password, stored).await {
-        tracing::info!(
-            email_domain = login.email.rsplit('@').next(),
-            "failed login"
-        );
+        tracing::info!(email_domain = login.email.rsplit('@').next(), "failed login");
         return Err(INVALID_CREDENTIALS);
     }
     let user = user.ok_or(INVALID_CREDENTIALS)?;
@@ -81,10 +71,7 @@ struct RefreshRequest {
     refresh_token: String,
 }
 
-async fn refresh(
-    State(state): State<AppState>,
-    Body(request): Body<RefreshRequest>,
-) -> ApiResult<Json<Value>> {
+async fn refresh(State(state): State<AppState>, Body(request): Body<RefreshRequest>) -> ApiResult<Json<Value>> {
     let digest = state.keys.refresh_digest(&request.refresh_token);
     let mut tx = state.db.begin().await?;
     let rotated: Option<(Uuid, Uuid)> = sqlx::query_as(
@@ -120,21 +107,15 @@ async fn refresh(
 }
 
 /// A new access token and a new refresh token in `family`.
-async fn issue(
-    state: &AppState,
-    tx: &mut Transaction<'_, Postgres>,
-    user: &UserRow,
-    family: Uuid,
-) -> ApiResult<Value> {
-    let role = Role::parse(&user.role)
-        .ok_or_else(|| ApiError::Internal(format!("user with unknown role {}", user.role)))?;
+async fn issue(state: &AppState, tx: &mut Transaction<'_, Postgres>, user: &UserRow, family: Uuid) -> ApiResult<Value> {
+    let role =
+        Role::parse(&user.role).ok_or_else(|| ApiError::Internal(format!("user with unknown role {}", user.role)))?;
     let access = state
         .keys
         .issue_access(UserId(user.id), TenantId(user.tenant_id), role)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (refresh, digest) = state.keys.new_refresh();
-    let lifetime =
-        chrono::Duration::from_std(state.keys.refresh_ttl).unwrap_or(chrono::Duration::hours(72));
+    let lifetime = chrono::Duration::from_std(state.keys.refresh_ttl).unwrap_or(chrono::Duration::hours(72));
     sqlx::query(
         "INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -167,29 +148,25 @@ async fn logout(
     auth: AuthUser,
     OptionalBody(body): OptionalBody<LogoutRequest>,
 ) -> ApiResult<StatusCode> {
-    let request = body.unwrap_or(LogoutRequest {
-        refresh_token: None,
-    });
+    let request = body.unwrap_or(LogoutRequest { refresh_token: None });
     let (tenant, user) = (auth.tenant_id.0, auth.user_id.0);
     match request.refresh_token {
-        Some(token) => {
-            sqlx::query(
-                "UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL
+        Some(token) => sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL
                  AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $3)",
-            )
-            .bind(tenant)
-            .bind(user)
-            .bind(state.keys.refresh_digest(&token))
-            .execute(&state.db)
-            .await?
-        }
-        None => {
-            sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL")
-                .bind(tenant)
-                .bind(user)
-                .execute(&state.db)
-                .await?
-        }
+        )
+        .bind(tenant)
+        .bind(user)
+        .bind(state.keys.refresh_digest(&token))
+        .execute(&state.db)
+        .await?,
+        None => sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(user)
+        .execute(&state.db)
+        .await?,
     };
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,10 +22,7 @@ use uuid::Uuid;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/discounts", get(list).post(create))
-        .route(
-            "/api/discounts/{id}",
-            get(show).patch(update).delete(remove),
-        )
+        .route("/api/discounts/{id}", get(show).patch(update).delete(remove))
 }
 
 /// A rule's fields as the API carries them; all optional so that a create
@@ -80,9 +77,7 @@ struct RuleView {
 
 impl Rule {
     fn json(self) -> RuleView {
-        let value = Rate::from_stored(&self.value_type, self.value)
-            .map(Rate::api_value)
-            .unwrap_or_default();
+        let value = Rate::from_stored(&self.value_type, self.value).map(Rate::api_value).unwrap_or_default();
         RuleView { rule: self, value }
     }
 }
@@ -92,29 +87,19 @@ const COLUMNS: &str = "id, name, kind, value_type, value, min_amount, min_quanti
                        bundle_discount_product_id, starts_at, ends_at, is_active, created_at, updated_at";
 
 fn uuid_list(errors: &mut Vec<FieldError>, field: &str, values: Vec<String>) -> Vec<Uuid> {
-    let parsed: Vec<Uuid> = values
-        .iter()
-        .filter_map(|v| Uuid::parse_str(v).ok())
-        .collect();
+    let parsed: Vec<Uuid> = values.iter().filter_map(|v| Uuid::parse_str(v).ok()).collect();
     if parsed.len() != values.len() {
         errors.push(FieldError::new(field, "must hold product ids (UUIDs)"));
     }
     parsed
 }
 
-fn time(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<String>,
-) -> Option<Option<DateTime<Utc>>> {
+fn time(errors: &mut Vec<FieldError>, field: &str, value: Option<String>) -> Option<Option<DateTime<Utc>>> {
     let text = value?;
     match DateTime::parse_from_rfc3339(&text) {
         Ok(t) => Some(Some(t.with_timezone(&Utc))),
         Err(_) => {
-            errors.push(FieldError::new(
-                field,
-                "must be an RFC 3339 time with offset",
-            ));
+            errors.push(FieldError::new(field, "must be an RFC 3339 time with offset"));
             None
         }
     }
@@ -139,10 +124,7 @@ async fn merge(db: &PgPool, auth: &AuthUser, mut rule: Rule, input: RuleInput) -
         None => {}
     }
     rule.min_amount = input.min_amount.or(rule.min_amount);
-    rule.min_quantity = input
-        .min_quantity
-        .map(|q| i32::try_from(q).unwrap_or(0))
-        .or(rule.min_quantity);
+    rule.min_quantity = input.min_quantity.map(|q| i32::try_from(q).unwrap_or(0)).or(rule.min_quantity);
     if let Some(ids) = input.product_ids {
         rule.product_ids = uuid_list(&mut errors, "productIds", ids);
     }
@@ -150,10 +132,7 @@ async fn merge(db: &PgPool, auth: &AuthUser, mut rule: Rule, input: RuleInput) -
         rule.bundle_product_ids = uuid_list(&mut errors, "bundleProductIds", ids);
     }
     if let Some(id) = input.bundle_discount_product_id {
-        rule.bundle_discount_product_id =
-            uuid_list(&mut errors, "bundleDiscountProductId", vec![id])
-                .first()
-                .copied();
+        rule.bundle_discount_product_id = uuid_list(&mut errors, "bundleDiscountProductId", vec![id]).first().copied();
     }
     if let Some(t) = time(&mut errors, "startsAt", input.starts_at) {
         rule.starts_at = t;
@@ -164,11 +143,7 @@ async fn merge(db: &PgPool, auth: &AuthUser, mut rule: Rule, input: RuleInput) -
     rule.is_active = input.is_active.unwrap_or(rule.is_active);
     check(&rule, &mut errors);
     check_products(db, auth, &rule, &mut errors).await?;
-    if errors.is_empty() {
-        Ok(rule)
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    if errors.is_empty() { Ok(rule) } else { Err(ApiError::Validation(errors)) }
 }
 
 fn check(rule: &Rule, errors: &mut Vec<FieldError>) {
@@ -181,41 +156,21 @@ fn check(rule: &Rule, errors: &mut Vec<FieldError>) {
         errors.push(FieldError::new("value", "a percentage must be at most 100"));
     }
     match rule.kind.as_str() {
-        "amount_based"
-            if !rule
-                .min_amount
-                .is_some_and(|m| (0..=limits::MAX_AMOUNT).contains(&m)) =>
-        {
-            errors.push(FieldError::new(
-                "minAmount",
-                "is required for amount_based rules, 0 or more",
-            ));
+        "amount_based" if !rule.min_amount.is_some_and(|m| (0..=limits::MAX_AMOUNT).contains(&m)) => {
+            errors.push(FieldError::new("minAmount", "is required for amount_based rules, 0 or more"));
         }
         "product_based" if rule.product_ids.is_empty() => {
-            errors.push(FieldError::new(
-                "productIds",
-                "must name at least one product",
-            ));
+            errors.push(FieldError::new("productIds", "must name at least one product"));
         }
         "quantity_based" if !rule.min_quantity.is_some_and(|q| (1..=10_000).contains(&q)) => {
-            errors.push(FieldError::new(
-                "minQuantity",
-                "is required for quantity_based rules, 1 to 10000",
-            ));
+            errors.push(FieldError::new("minQuantity", "is required for quantity_based rules, 1 to 10000"));
         }
-        "bundle"
-            if rule.bundle_product_ids.is_empty() || rule.bundle_discount_product_id.is_none() =>
-        {
-            errors.push(FieldError::new(
-                "bundleProductIds",
-                "bundles need bundleProductIds and bundleDiscountProductId",
-            ));
+        "bundle" if rule.bundle_product_ids.is_empty() || rule.bundle_discount_product_id.is_none() => {
+            errors
+                .push(FieldError::new("bundleProductIds", "bundles need bundleProductIds and bundleDiscountProductId"));
         }
         "amount_based" | "product_based" | "quantity_based" | "bundle" => {}
-        _ => errors.push(FieldError::new(
-            "type",
-            "must be amount_based, product_based, quantity_based or bundle",
-        )),
+        _ => errors.push(FieldError::new("type", "must be amount_based, product_based, quantity_based or bundle")),
     }
     if let (Some(start), Some(end)) = (rule.starts_at, rule.ends_at)
         && end <= start
@@ -224,35 +179,21 @@ fn check(rule: &Rule, errors: &mut Vec<FieldError>) {
     }
 }
 
-async fn check_products(
-    db: &PgPool,
-    auth: &AuthUser,
-    rule: &Rule,
-    errors: &mut Vec<FieldError>,
-) -> ApiResult<()> {
-    let mut ids: Vec<Uuid> = rule
-        .product_ids
-        .iter()
-        .chain(&rule.bundle_product_ids)
-        .copied()
-        .collect();
+async fn check_products(db: &PgPool, auth: &AuthUser, rule: &Rule, errors: &mut Vec<FieldError>) -> ApiResult<()> {
+    let mut ids: Vec<Uuid> = rule.product_ids.iter().chain(&rule.bundle_product_ids).copied().collect();
     ids.extend(rule.bundle_discount_product_id);
     ids.sort();
     ids.dedup();
     if ids.is_empty() {
         return Ok(());
     }
-    let known: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM products WHERE tenant_id = $1 AND id = ANY($2)")
-            .bind(auth.tenant_id.0)
-            .bind(&ids)
-            .fetch_one(db)
-            .await?;
+    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM products WHERE tenant_id = $1 AND id = ANY($2)")
+        .bind(auth.tenant_id.0)
+        .bind(&ids)
+        .fetch_one(db)
+        .await?;
     if usize::try_from(known).unwrap_or(0) != ids.len() {
-        errors.push(FieldError::new(
-            "productIds",
-            "names a product this shop does not have",
-        ));
+        errors.push(FieldError::new("productIds", "names a product this shop does not have"));
     }
     Ok(())
 }
@@ -352,11 +293,7 @@ async fn update(
     Ok(Json(save(&state.db, &auth, &rule).await?.json()))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    PathId(id): PathId,
-) -> ApiResult<StatusCode> {
+async fn remove(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<StatusCode> {
     auth.require(MANAGERS)?;
     let deleted = sqlx::query("DELETE FROM discount_rules WHERE tenant_id = $1 AND id = $2")
         .bind(auth.tenant_id.0)
@@ -369,11 +306,7 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn show(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    PathId(id): PathId,
-) -> ApiResult<Json<RuleView>> {
+async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<RuleView>> {
     Ok(Json(fetch(&state.db, &auth, id).await?.json()))
 }
 
@@ -384,11 +317,7 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn list(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
     let limit = page_limit(q.limit)?;
     let cursor = decode_cursor(q.cursor.as_deref())?;
     let sql = format!(

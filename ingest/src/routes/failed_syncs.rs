@@ -92,10 +92,7 @@ fn view(row: Row, history: Vec<HistoryEntry>) -> FailedSyncView {
         client_order_id: row.client_order_id,
         device_id: row.device_id,
         status: row.status,
-        reason: Reason {
-            code: row.reason_code,
-            message: row.reason_message,
-        },
+        reason: Reason { code: row.reason_code, message: row.reason_message },
         attempts: row.attempts,
         first_failed_at: row.first_failed_at,
         last_failed_at: row.last_failed_at,
@@ -104,11 +101,7 @@ fn view(row: Row, history: Vec<HistoryEntry>) -> FailedSyncView {
     }
 }
 
-async fn history(
-    db: &PgPool,
-    tenant: Uuid,
-    ids: &[Uuid],
-) -> ApiResult<HashMap<Uuid, Vec<HistoryEntry>>> {
+async fn history(db: &PgPool, tenant: Uuid, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<HistoryEntry>>> {
     let entries = sqlx::query_as::<_, HistoryEntry>(
         "SELECT failed_sync_id, at, action, by, note FROM failed_sync_events
          WHERE tenant_id = $1 AND failed_sync_id = ANY($2) ORDER BY at, id",
@@ -133,21 +126,11 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn list(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
     auth.require(SUPERVISORS)?;
     let limit = page_limit(q.limit)?;
-    if q.status
-        .as_deref()
-        .is_some_and(|s| !["open", "resolved", "discarded"].contains(&s))
-    {
-        return Err(ApiError::invalid(
-            "status",
-            "must be open, resolved or discarded",
-        ));
+    if q.status.as_deref().is_some_and(|s| !["open", "resolved", "discarded"].contains(&s)) {
+        return Err(ApiError::invalid("status", "must be open, resolved or discarded"));
     }
     let cursor = decode_cursor(q.cursor.as_deref())?;
     let rows = sqlx::query_as::<_, Row>(concat!(
@@ -179,49 +162,36 @@ async fn list(
 }
 
 async fn one(db: &PgPool, auth: &AuthUser, id: Uuid) -> ApiResult<Value> {
-    let row = sqlx::query_as::<_, Row>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM failed_syncs WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(auth.tenant_id.0)
-    .bind(id)
-    .fetch_optional(db)
-    .await?
-    .ok_or(ApiError::not_found("failed sync"))?;
-    let entries = history(db, auth.tenant_id.0, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
+    let row =
+        sqlx::query_as::<_, Row>(concat!("SELECT ", columns!(), " FROM failed_syncs WHERE tenant_id = $1 AND id = $2"))
+            .bind(auth.tenant_id.0)
+            .bind(id)
+            .fetch_optional(db)
+            .await?
+            .ok_or(ApiError::not_found("failed sync"))?;
+    let entries = history(db, auth.tenant_id.0, &[id]).await?.remove(&id).unwrap_or_default();
     Ok(serde_json::to_value(view(row, entries)).unwrap_or_default())
 }
 
-async fn show(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    PathId(id): PathId,
-) -> ApiResult<Json<Value>> {
+async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<Value>> {
     auth.require(SUPERVISORS)?;
     Ok(Json(one(&state.db, &auth, id).await?))
 }
 
 /// Who acts, as the history shows it: the user's email.
 async fn actor(db: &PgPool, auth: &AuthUser) -> ApiResult<String> {
-    let email: Option<String> =
-        sqlx::query_scalar("SELECT email FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(auth.tenant_id.0)
-            .bind(auth.user_id.0)
-            .fetch_optional(db)
-            .await?;
+    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(auth.tenant_id.0)
+        .bind(auth.user_id.0)
+        .fetch_optional(db)
+        .await?;
     Ok(email.unwrap_or_else(|| format!("user:{}", auth.user_id)))
 }
 
 fn review_error(error: ReviewError) -> ApiError {
     match error {
         ReviewError::NotFound => ApiError::not_found("failed sync"),
-        ReviewError::NotOpen(status) => {
-            ApiError::conflict("not_open", format!("this failed sync is already {status}"))
-        }
+        ReviewError::NotOpen(status) => ApiError::conflict("not_open", format!("this failed sync is already {status}")),
         ReviewError::Db(e) => e.into(),
         ReviewError::Publish(e) => e.into(),
         ReviewError::Corrupt(e) => ApiError::Internal(e),
@@ -254,16 +224,9 @@ async fn retry(
         allow_oversell: overrides.allow_oversell.unwrap_or(false),
     };
     let by = actor(&state.db, &auth).await?;
-    replay::retry(
-        &state.db,
-        &state.publisher,
-        Scope::Tenant(auth.tenant_id),
-        FailedSyncId(id),
-        overrides,
-        &by,
-    )
-    .await
-    .map_err(review_error)?;
+    replay::retry(&state.db, &state.publisher, Scope::Tenant(auth.tenant_id), FailedSyncId(id), overrides, &by)
+        .await
+        .map_err(review_error)?;
     tracing::info!(tenant_id = %auth.tenant_id, failed_sync_id = %id, by, "failed sync retried");
     Ok((StatusCode::ACCEPTED, Json(one(&state.db, &auth, id).await?)))
 }
@@ -286,15 +249,9 @@ async fn discard(
         return Err(ApiError::invalid("reason", "must be 1 to 500 characters"));
     }
     let by = actor(&state.db, &auth).await?;
-    replay::discard(
-        &state.db,
-        Scope::Tenant(auth.tenant_id),
-        FailedSyncId(id),
-        reason,
-        &by,
-    )
-    .await
-    .map_err(review_error)?;
+    replay::discard(&state.db, Scope::Tenant(auth.tenant_id), FailedSyncId(id), reason, &by)
+        .await
+        .map_err(review_error)?;
     tracing::info!(tenant_id = %auth.tenant_id, failed_sync_id = %id, by, "failed sync discarded");
     Ok(Json(one(&state.db, &auth, id).await?))
 }
@@ -321,11 +278,7 @@ async fn summary(
     .fetch_all(&state.db)
     .await?;
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
-    let reasons: Vec<Value> = counts
-        .into_iter()
-        .map(|(code, count)| serde_json::json!({ "code": code, "count": count }))
-        .collect();
-    Ok(Json(
-        serde_json::json!({ "status": status, "total": total, "byReason": reasons }),
-    ))
+    let reasons: Vec<Value> =
+        counts.into_iter().map(|(code, count)| serde_json::json!({ "code": code, "count": count })).collect();
+    Ok(Json(serde_json::json!({ "status": status, "total": total, "byReason": reasons })))
 }

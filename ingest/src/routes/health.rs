@@ -17,27 +17,15 @@ const CHECK_TIMEOUT: Duration = Duration::from_millis(800);
 const MIN_FREE_DISK_BYTES: u64 = 256 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/health", get(health))
-        .route("/livez", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
+    Router::new().route("/api/health", get(health)).route("/livez", get(|| async { "ok" })).route("/readyz", get(ready))
 }
 
 async fn within(check: impl Future<Output = Result<(), String>>) -> Result<(), String> {
-    tokio::time::timeout(CHECK_TIMEOUT, check)
-        .await
-        .unwrap_or_else(|_| Err("timed out".to_owned()))
+    tokio::time::timeout(CHECK_TIMEOUT, check).await.unwrap_or_else(|_| Err("timed out".to_owned()))
 }
 
 async fn database(state: &AppState) -> Result<(), String> {
-    within(async {
-        sqlx::query("SELECT 1")
-            .execute(&state.db)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })
-    .await
+    within(async { sqlx::query("SELECT 1").execute(&state.db).await.map(|_| ()).map_err(|e| e.to_string()) }).await
 }
 
 fn broker(state: &AppState) -> Result<(), String> {
@@ -53,11 +41,7 @@ fn broker(state: &AppState) -> Result<(), String> {
 fn disk() -> Result<(), String> {
     let stats = rustix::fs::statvfs(".").map_err(|e| e.to_string())?;
     let free = stats.f_bavail.saturating_mul(stats.f_frsize);
-    if free >= MIN_FREE_DISK_BYTES {
-        Ok(())
-    } else {
-        Err(format!("only {} MiB free", free / (1024 * 1024)))
-    }
+    if free >= MIN_FREE_DISK_BYTES { Ok(()) } else { Err(format!("only {} MiB free", free / (1024 * 1024))) }
 }
 
 fn label(result: &Result<(), String>) -> Value {
@@ -76,11 +60,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         (true, false) => ("degraded", StatusCode::OK),
         (true, true) => ("ok", StatusCode::OK),
     };
-    let redis_label = if state.duplicates.enabled() {
-        label(&redis)
-    } else {
-        json!("disabled")
-    };
+    let redis_label = if state.duplicates.enabled() { label(&redis) } else { json!("disabled") };
     let body = json!({
         "status": status,
         "timestamp": chrono::Utc::now(),

@@ -18,9 +18,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/members", get(list).post(create))
-        .route("/api/members/{id}", get(show).patch(update))
+    Router::new().route("/api/members", get(list).post(create)).route("/api/members/{id}", get(show).patch(update))
 }
 
 #[derive(Deserialize)]
@@ -63,10 +61,7 @@ impl Member {
             (Some(kind), Some(value)) => Rate::from_stored(kind, value).map(Rate::api_value),
             _ => None,
         };
-        MemberView {
-            member: self,
-            discount_value,
-        }
+        MemberView { member: self, discount_value }
     }
 }
 
@@ -79,56 +74,35 @@ macro_rules! columns {
 fn text(errors: &mut Vec<FieldError>, field: &str, value: &str, min: usize, max: usize) {
     let length = value.trim().chars().count();
     if length < min || length > max {
-        errors.push(FieldError::new(
-            field,
-            format!("must be {min} to {max} characters"),
-        ));
+        errors.push(FieldError::new(field, format!("must be {min} to {max} characters")));
     }
 }
 
 /// Apply `input` over `member` and check the result as a whole.
 fn merge(mut member: Member, input: MemberInput) -> ApiResult<Member> {
     let mut errors = Vec::new();
-    member.name = input
-        .name
-        .map(|n| n.trim().to_owned())
-        .unwrap_or(member.name);
-    member.phone = input
-        .phone
-        .map(|p| p.trim().to_owned())
-        .unwrap_or(member.phone);
-    member.member_code = input
-        .member_code
-        .map(|c| c.trim().to_owned())
-        .unwrap_or(member.member_code);
+    member.name = input.name.map(|n| n.trim().to_owned()).unwrap_or(member.name);
+    member.phone = input.phone.map(|p| p.trim().to_owned()).unwrap_or(member.phone);
+    member.member_code = input.member_code.map(|c| c.trim().to_owned()).unwrap_or(member.member_code);
     member.is_active = input.is_active.unwrap_or(member.is_active);
     if let Some(kind) = input.discount_type {
         member.discount_type = kind;
     }
     match input.discount_value {
         Some(None) => member.discount_value = None,
-        Some(Some(value)) => {
-            match Rate::parse(member.discount_type.as_deref().unwrap_or(""), &value) {
-                Ok(rate) => member.discount_value = Some(rate.stored()),
-                Err(message) => errors.push(FieldError::new("discountValue", message)),
-            }
-        }
+        Some(Some(value)) => match Rate::parse(member.discount_type.as_deref().unwrap_or(""), &value) {
+            Ok(rate) => member.discount_value = Some(rate.stored()),
+            Err(message) => errors.push(FieldError::new("discountValue", message)),
+        },
         None => {}
     }
     if member.discount_type.is_some() != member.discount_value.is_some() {
-        errors.push(FieldError::new(
-            "discountValue",
-            "discountType and discountValue go together",
-        ));
+        errors.push(FieldError::new("discountValue", "discountType and discountValue go together"));
     }
     text(&mut errors, "name", &member.name, 1, 200);
     text(&mut errors, "phone", &member.phone, 3, 32);
     text(&mut errors, "memberCode", &member.member_code, 1, 64);
-    if errors.is_empty() {
-        Ok(member)
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    if errors.is_empty() { Ok(member) } else { Err(ApiError::Validation(errors)) }
 }
 
 async fn save(db: &PgPool, auth: &AuthUser, m: &Member) -> ApiResult<Member> {
@@ -152,7 +126,9 @@ async fn save(db: &PgPool, auth: &AuthUser, m: &Member) -> ApiResult<Member> {
     .fetch_one(db)
     .await
     .map_err(|e| match e.as_database_error().and_then(|d| d.constraint()) {
-        Some("members_phone_key") => ApiError::conflict("phone_taken", "a member with this phone number already exists"),
+        Some("members_phone_key") => {
+            ApiError::conflict("phone_taken", "a member with this phone number already exists")
+        }
         _ => e.into(),
     })
 }
@@ -169,11 +145,8 @@ async fn create(
         ("memberCode", input.member_code.is_some()),
         ("isActive", input.is_active.is_some()),
     ];
-    let missing: Vec<_> = required
-        .iter()
-        .filter(|(_, present)| !present)
-        .map(|(f, _)| FieldError::new(*f, "is required"))
-        .collect();
+    let missing: Vec<_> =
+        required.iter().filter(|(_, present)| !present).map(|(f, _)| FieldError::new(*f, "is required")).collect();
     if !missing.is_empty() {
         return Err(ApiError::Validation(missing));
     }
@@ -193,23 +166,15 @@ async fn create(
 }
 
 async fn fetch(db: &PgPool, auth: &AuthUser, id: Uuid) -> ApiResult<Member> {
-    sqlx::query_as::<_, Member>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM members WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(auth.tenant_id.0)
-    .bind(id)
-    .fetch_optional(db)
-    .await?
-    .ok_or(ApiError::not_found("member"))
+    sqlx::query_as::<_, Member>(concat!("SELECT ", columns!(), " FROM members WHERE tenant_id = $1 AND id = $2"))
+        .bind(auth.tenant_id.0)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::not_found("member"))
 }
 
-async fn show(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    PathId(id): PathId,
-) -> ApiResult<Json<MemberView>> {
+async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<MemberView>> {
     Ok(Json(fetch(&state.db, &auth, id).await?.view()))
 }
 
@@ -232,21 +197,13 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn list(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
     let limit = page_limit(q.limit)?;
     let cursor = decode_cursor(q.cursor.as_deref())?;
-    let pattern = q.search.filter(|s| !s.is_empty()).map(|s| {
-        format!(
-            "%{}%",
-            s.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern = q
+        .search
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     let members = sqlx::query_as::<_, Member>(concat!(
         "SELECT ",
         columns!(),
@@ -263,7 +220,5 @@ async fn list(
     .fetch_all(&state.db)
     .await?;
     let views: Vec<MemberView> = members.into_iter().map(Member::view).collect();
-    Ok(Json(page(views, limit, |v| {
-        (v.member.created_at, v.member.id)
-    })))
+    Ok(Json(page(views, limit, |v| (v.member.created_at, v.member.id))))
 }

@@ -14,23 +14,11 @@ const STYLE: &str = include_str!("../../static/failed-syncs.css");
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/ops/failed-syncs",
-            get(|| async { asset("text/html; charset=utf-8", PAGE) }),
-        )
-        .route(
-            "/ops/failed-syncs.js",
-            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
-        )
-        .route(
-            "/ops/failed-syncs.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
-        )
+        .route("/ops/failed-syncs", get(|| async { asset("text/html; charset=utf-8", PAGE) }))
+        .route("/ops/failed-syncs.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
+        .route("/ops/failed-syncs.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    (
-        [(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")],
-        body,
-    )
+    ([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")], body)
 }

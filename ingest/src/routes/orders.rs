@@ -46,10 +46,7 @@ async fn create(
 ) -> ApiResult<Response> {
     let wait = match query.wait {
         Some(ms) if ms > 10_000 => {
-            return Err(ApiError::invalid(
-                "wait",
-                "must be at most 10000 milliseconds",
-            ));
+            return Err(ApiError::invalid("wait", "must be at most 10000 milliseconds"));
         }
         other => other.map(Duration::from_millis),
     };
@@ -65,41 +62,22 @@ async fn create(
         received_at,
         request_id,
     };
-    let accepted = accept_one(
-        &state,
-        &origin,
-        Candidate {
-            order,
-            request_hash,
-        },
-    )
-    .await?;
+    let accepted = accept_one(&state, &origin, Candidate { order, request_hash }).await?;
     tracing::info!(tenant_id = %auth.tenant_id, order_id = %accepted.order_id, %client_order_id, duplicate = accepted.duplicate, "order accepted");
     if let Some(wait) = wait {
-        let row = order_view::wait_for_outcome(&state.db, auth.tenant_id, accepted.order_id, wait)
-            .await?;
+        let row = order_view::wait_for_outcome(&state.db, auth.tenant_id, accepted.order_id, wait).await?;
         return Ok(outcome_response(row));
     }
     let status = if accepted.duplicate {
-        order_view::fetch(&state.db, auth.tenant_id, accepted.order_id)
-            .await?
-            .status()
+        order_view::fetch(&state.db, auth.tenant_id, accepted.order_id).await?.status()
     } else {
         OrderStatus::Pending
     };
-    Ok(accepted_response(
-        accepted.order_id,
-        client_order_id,
-        status,
-    ))
+    Ok(accepted_response(accepted.order_id, client_order_id, status))
 }
 
 /// `202 {orderId, clientOrderId, status, statusUrl}`.
-pub fn accepted_response(
-    order_id: OrderId,
-    client_order_id: ClientOrderId,
-    status: OrderStatus,
-) -> Response {
+pub fn accepted_response(order_id: OrderId, client_order_id: ClientOrderId, status: OrderStatus) -> Response {
     let body = json!({
         "orderId": order_id,
         "clientOrderId": client_order_id,
@@ -112,17 +90,11 @@ pub fn accepted_response(
 /// The answer to `?wait=`: 201 committed, 200 not applied, 202 still pending.
 fn outcome_response(row: OrderRow) -> Response {
     match row.status() {
-        OrderStatus::Pending => accepted_response(
-            OrderId(row.id),
-            ClientOrderId(row.client_order_id),
-            OrderStatus::Pending,
-        ),
-        OrderStatus::Committed | OrderStatus::Cancelled => {
-            (StatusCode::CREATED, Json(row.into_view())).into_response()
+        OrderStatus::Pending => {
+            accepted_response(OrderId(row.id), ClientOrderId(row.client_order_id), OrderStatus::Pending)
         }
-        OrderStatus::Rejected | OrderStatus::Failed => {
-            (StatusCode::OK, Json(row.into_view())).into_response()
-        }
+        OrderStatus::Committed | OrderStatus::Cancelled => (StatusCode::CREATED, Json(row.into_view())).into_response(),
+        OrderStatus::Rejected | OrderStatus::Failed => (StatusCode::OK, Json(row.into_view())).into_response(),
     }
 }
 
@@ -131,11 +103,7 @@ async fn show(
     auth: AuthUser,
     PathId(id): PathId,
 ) -> ApiResult<Json<order_view::OrderView>> {
-    Ok(Json(
-        order_view::fetch(&state.db, auth.tenant_id, OrderId(id))
-            .await?
-            .into_view(),
-    ))
+    Ok(Json(order_view::fetch(&state.db, auth.tenant_id, OrderId(id)).await?.into_view()))
 }
 
 #[derive(Deserialize)]
@@ -156,10 +124,7 @@ async fn list(
     let limit = page_limit(q.limit)?;
     let status = match q.status.as_deref() {
         None => None,
-        Some(s) => Some(
-            OrderStatus::parse(s)
-                .ok_or_else(|| ApiError::invalid("status", "is not an order status"))?,
-        ),
+        Some(s) => Some(OrderStatus::parse(s).ok_or_else(|| ApiError::invalid("status", "is not an order status"))?),
     };
     let cursor = decode_cursor(q.cursor.as_deref())?;
     let sql = concat!(
@@ -207,10 +172,7 @@ async fn cancel(
     if row.status() != OrderStatus::Committed {
         return Err(ApiError::conflict(
             "not_cancellable",
-            format!(
-                "only a committed order can be cancelled; this one is {}",
-                row.status
-            ),
+            format!("only a committed order can be cancelled; this one is {}", row.status),
         ));
     }
     let message = Message::Cancel(CancelMessage {
@@ -223,18 +185,8 @@ async fn cancel(
         request_id: Some(request_id),
     });
     let exchange = state.publisher.topology().orders_exchange();
-    let target = Target {
-        exchange: &exchange,
-        routing_key: ORDER_ROUTING_KEY,
-    };
-    state
-        .publisher
-        .publish(target, &message.encode(), headers::for_message(&message, 1))
-        .await?;
+    let target = Target { exchange: &exchange, routing_key: ORDER_ROUTING_KEY };
+    state.publisher.publish(target, &message.encode(), headers::for_message(&message, 1)).await?;
     tracing::info!(tenant_id = %auth.tenant_id, order_id = %id, "order cancellation queued");
-    Ok(accepted_response(
-        OrderId(id),
-        ClientOrderId(row.client_order_id),
-        OrderStatus::Committed,
-    ))
+    Ok(accepted_response(OrderId(id), ClientOrderId(row.client_order_id), OrderStatus::Committed))
 }

@@ -57,19 +57,13 @@ pub struct NewProduct {
 
 fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
     if value.trim().is_empty() || value.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            format!("must be 1 to {max} characters"),
-        ));
+        errors.push(FieldError::new(field, format!("must be 1 to {max} characters")));
     }
 }
 
 fn check_price(errors: &mut Vec<FieldError>, price: i64) {
     if !(0..=limits::MAX_AMOUNT).contains(&price) {
-        errors.push(FieldError::new(
-            "price",
-            format!("must be between 0 and {}", limits::MAX_AMOUNT),
-        ));
+        errors.push(FieldError::new("price", format!("must be between 0 and {}", limits::MAX_AMOUNT)));
     }
 }
 
@@ -90,16 +84,16 @@ pub async fn insert(db: &PgPool, auth: &AuthUser, new: &NewProduct) -> ApiResult
     check_text(&mut errors, "name", &new.name, 200);
     check_price(&mut errors, new.price);
     if !(0..=MAX_STOCK).contains(&new.stock) {
-        errors.push(FieldError::new(
-            "stock",
-            format!("must be between 0 and {MAX_STOCK}"),
-        ));
+        errors.push(FieldError::new("stock", format!("must be between 0 and {MAX_STOCK}")));
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
     let mut tx = db.begin().await?;
-    let product = sqlx::query_as::<_, Product>(concat!("INSERT INTO products (id, tenant_id, sku, name, price, stock) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ", product!()))
+    let product = sqlx::query_as::<_, Product>(concat!(
+        "INSERT INTO products (id, tenant_id, sku, name, price, stock) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+        product!()
+    ))
     .bind(Uuid::now_v7())
     .bind(auth.tenant_id.0)
     .bind(new.sku.trim())
@@ -118,12 +112,7 @@ pub async fn insert(db: &PgPool, auth: &AuthUser, new: &NewProduct) -> ApiResult
 
 /// Keep the price history: offline sales are checked against the price in
 /// effect at their sale time.
-async fn record_price(
-    tx: &mut Transaction<'_, Postgres>,
-    auth: &AuthUser,
-    product: Uuid,
-    price: i64,
-) -> ApiResult<()> {
+async fn record_price(tx: &mut Transaction<'_, Postgres>, auth: &AuthUser, product: Uuid, price: i64) -> ApiResult<()> {
     sqlx::query(
         "INSERT INTO product_prices (tenant_id, product_id, effective_at, price) VALUES ($1, $2, now(), $3)
          ON CONFLICT (tenant_id, product_id, effective_at) DO UPDATE SET price = EXCLUDED.price",
@@ -172,14 +161,10 @@ async fn list(
 ) -> ApiResult<Json<serde_json::Value>> {
     let limit = page_limit(q.limit)?;
     let cursor = decode_cursor(q.cursor.as_deref())?;
-    let pattern = q.search.filter(|s| !s.is_empty()).map(|s| {
-        format!(
-            "%{}%",
-            s.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern = q
+        .search
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     let products = sqlx::query_as::<_, Product>(concat!(
         "SELECT ",
         product!(),
@@ -199,23 +184,15 @@ async fn list(
 }
 
 async fn fetch(db: &PgPool, auth: &AuthUser, id: Uuid) -> ApiResult<Product> {
-    sqlx::query_as::<_, Product>(concat!(
-        "SELECT ",
-        product!(),
-        " FROM products WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(auth.tenant_id.0)
-    .bind(id)
-    .fetch_optional(db)
-    .await?
-    .ok_or(ApiError::not_found("product"))
+    sqlx::query_as::<_, Product>(concat!("SELECT ", product!(), " FROM products WHERE tenant_id = $1 AND id = $2"))
+        .bind(auth.tenant_id.0)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::not_found("product"))
 }
 
-async fn show(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    PathId(id): PathId,
-) -> ApiResult<Json<Product>> {
+async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<Product>> {
     Ok(Json(fetch(&state.db, &auth, id).await?))
 }
 
@@ -328,10 +305,7 @@ async fn adjust(
     auth.require(SUPERVISORS)?;
     let mut errors = Vec::new();
     if adjustment.delta == 0 || adjustment.delta.abs() > MAX_STOCK {
-        errors.push(FieldError::new(
-            "delta",
-            format!("must be non-zero and at most {MAX_STOCK} either way"),
-        ));
+        errors.push(FieldError::new("delta", format!("must be non-zero and at most {MAX_STOCK} either way")));
     }
     check_text(&mut errors, "reason", &adjustment.reason, 100);
     if !errors.is_empty() {
@@ -339,21 +313,17 @@ async fn adjust(
     }
     let mut tx = state.db.begin().await?;
     // The CHECK (stock >= 0) refuses an adjustment below zero (409 insufficient_stock).
-    let product = sqlx::query_as::<_, Product>(concat!("UPDATE products SET stock = stock + $3, updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING ", product!()))
+    let product = sqlx::query_as::<_, Product>(concat!(
+        "UPDATE products SET stock = stock + $3, updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING ",
+        product!()
+    ))
     .bind(auth.tenant_id.0)
     .bind(id)
     .bind(adjustment.delta)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(ApiError::not_found("product"))?;
-    record_movement(
-        &mut tx,
-        &auth,
-        id,
-        adjustment.delta,
-        adjustment.reason.trim(),
-    )
-    .await?;
+    record_movement(&mut tx, &auth, id, adjustment.delta, adjustment.reason.trim()).await?;
     tx.commit().await?;
     Ok(Json(product))
 }

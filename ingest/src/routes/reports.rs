@@ -59,9 +59,7 @@ async fn daily_sales(
         .ok_or_else(|| ApiError::invalid("date", "is required, as YYYY-MM-DD"))?;
     let outlet = match q.outlet_id.as_deref() {
         None => None,
-        Some(id) => {
-            Some(Uuid::parse_str(id).map_err(|_| ApiError::invalid("outletId", "must be a UUID"))?)
-        }
+        Some(id) => Some(Uuid::parse_str(id).map_err(|_| ApiError::invalid("outletId", "must be a UUID"))?),
     };
     type Totals = (String, i64, i64, i64, i64, i64, i64);
     let totals: Totals = sqlx::query_as(concat!(
@@ -104,10 +102,8 @@ async fn daily_sales(
     .bind(outlet)
     .fetch_all(&state.db)
     .await?;
-    let mut by_method: Map<String, Value> = PaymentMethod::ALL
-        .iter()
-        .map(|m| (m.as_str().to_owned(), json!(0)))
-        .collect();
+    let mut by_method: Map<String, Value> =
+        PaymentMethod::ALL.iter().map(|m| (m.as_str().to_owned(), json!(0))).collect();
     for (method, amount) in methods {
         by_method.insert(method, json!(amount));
     }

@@ -26,9 +26,7 @@ const MAX_ORDERS: usize = 500;
 const MAX_DEVICE_ID_CHARS: usize = 100;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/sync/orders", post(sync))
-        .route("/api/sync/batches/{id}", get(batch))
+    Router::new().route("/api/sync/orders", post(sync)).route("/api/sync/batches/{id}", get(batch))
 }
 
 #[derive(Deserialize)]
@@ -75,18 +73,13 @@ async fn sync(
         let slot = match validate_order(value, received_at) {
             Err(error) => Slot::Invalid(error_json(&ApiError::from(error))),
             Ok(order) => match seen.get(&order.client_order_id.0) {
-                Some(&first) if candidates[first].request_hash == request_hash => {
-                    Slot::DuplicateOf(first)
-                }
+                Some(&first) if candidates[first].request_hash == request_hash => Slot::DuplicateOf(first),
                 Some(_) => Slot::Invalid(
                     json!({"code": "idempotency_conflict", "message": "clientOrderId appears twice in this batch with different bodies"}),
                 ),
                 None => {
                     seen.insert(order.client_order_id.0, candidates.len());
-                    candidates.push(Candidate {
-                        order,
-                        request_hash,
-                    });
+                    candidates.push(Candidate { order, request_hash });
                     Slot::Candidate(candidates.len() - 1)
                 }
             },
@@ -105,10 +98,7 @@ async fn sync(
     let accepted = accept_many(&state, &origin, &candidates).await?;
     // A publish that was not confirmed fails the upload: the terminal keeps
     // its sales and resends; what was confirmed comes back as duplicates.
-    if let Some(Err(error)) = accepted
-        .iter()
-        .find(|r| matches!(r, Err(ApiError::Unavailable { .. })))
-    {
+    if let Some(Err(error)) = accepted.iter().find(|r| matches!(r, Err(ApiError::Unavailable { .. }))) {
         return Err(error.clone());
     }
     let mut results = Vec::with_capacity(slots.len());
@@ -120,21 +110,12 @@ async fn sync(
                 Err(error) => (None, "invalid", Some(error_json(error))),
                 Ok(a) => {
                     let duplicate = a.duplicate || matches!(slot, Slot::DuplicateOf(_));
-                    (
-                        Some(a.order_id),
-                        if duplicate { "duplicate" } else { "accepted" },
-                        None,
-                    )
+                    (Some(a.order_id), if duplicate { "duplicate" } else { "accepted" }, None)
                 }
             },
         };
         batch_orders.extend(order_id.map(|id| id.0));
-        results.push(SyncResult {
-            client_order_id,
-            order_id,
-            status,
-            error,
-        });
+        results.push(SyncResult { client_order_id, order_id, status, error });
     }
     sqlx::query("INSERT INTO sync_batches (id, tenant_id, device_id, received_at, created_by, order_ids) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(batch_id.0)
@@ -147,36 +128,20 @@ async fn sync(
         .await?;
     let accepted_count = results.iter().filter(|r| r.status == "accepted").count();
     tracing::info!(tenant_id = %auth.tenant_id, %batch_id, device_id, orders = results.len(), accepted = accepted_count, "sync batch accepted");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "batchId": batch_id, "results": results })),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(json!({ "batchId": batch_id, "results": results }))))
 }
 
 fn check_envelope(request: SyncRequest) -> Result<(String, Vec<Value>), ApiError> {
     let mut errors = Vec::new();
-    let device_id = request
-        .device_id
-        .map(|d| d.trim().to_owned())
-        .unwrap_or_default();
+    let device_id = request.device_id.map(|d| d.trim().to_owned()).unwrap_or_default();
     if device_id.is_empty() || device_id.chars().count() > MAX_DEVICE_ID_CHARS {
-        errors.push(FieldError::new(
-            "deviceId",
-            format!("is required, at most {MAX_DEVICE_ID_CHARS} characters"),
-        ));
+        errors.push(FieldError::new("deviceId", format!("is required, at most {MAX_DEVICE_ID_CHARS} characters")));
     }
     let orders = request.orders.unwrap_or_default();
     if orders.is_empty() || orders.len() > MAX_ORDERS {
-        errors.push(FieldError::new(
-            "orders",
-            format!("must hold 1 to {MAX_ORDERS} orders"),
-        ));
+        errors.push(FieldError::new("orders", format!("must hold 1 to {MAX_ORDERS} orders")));
     }
-    if errors.is_empty() {
-        Ok((device_id, orders))
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    if errors.is_empty() { Ok((device_id, orders)) } else { Err(ApiError::Validation(errors)) }
 }
 
 /// An error as a sync result carries it: `{code, message, details?}`.
@@ -193,11 +158,7 @@ struct BatchOrder {
     rejection_message: Option<String>,
 }
 
-async fn batch(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    PathId(id): PathId,
-) -> ApiResult<Json<Value>> {
+async fn batch(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<Value>> {
     let (device_id, received_at, order_ids): (String, DateTime<Utc>, Vec<Uuid>) =
         sqlx::query_as("SELECT device_id, received_at, order_ids FROM sync_batches WHERE tenant_id = $1 AND id = $2")
             .bind(auth.tenant_id.0)
@@ -218,16 +179,12 @@ async fn batch(
     let orders: Vec<Value> = orders
         .into_iter()
         .map(|o| {
-            let mut entry =
-                json!({ "clientOrderId": o.client_order_id, "orderId": o.id, "status": o.status });
+            let mut entry = json!({ "clientOrderId": o.client_order_id, "orderId": o.id, "status": o.status });
             if let Some(code) = o.rejection_code {
-                entry["rejection"] =
-                    json!({ "code": code, "message": o.rejection_message.unwrap_or_default() });
+                entry["rejection"] = json!({ "code": code, "message": o.rejection_message.unwrap_or_default() });
             }
             entry
         })
         .collect();
-    Ok(Json(
-        json!({ "batchId": id, "deviceId": device_id, "receivedAt": received_at, "orders": orders }),
-    ))
+    Ok(Json(json!({ "batchId": id, "deviceId": device_id, "receivedAt": received_at, "orders": orders })))
 }

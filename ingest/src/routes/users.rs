@@ -22,30 +22,19 @@ pub fn router() -> Router<AppState> {
 pub fn check_person(email: &str, password: &str, name: &str, prefix: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let email = email.trim();
-    let plausible = email.len() <= 254
-        && email
-            .split_once('@')
-            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+    let plausible =
+        email.len() <= 254 && email.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
     if !plausible {
-        errors.push(FieldError::new(
-            format!("{prefix}email"),
-            "must be an email address",
-        ));
+        errors.push(FieldError::new(format!("{prefix}email"), "must be an email address"));
     }
     let length = password.chars().count();
     if !(password::MIN_PASSWORD_CHARS..=password::MAX_PASSWORD_CHARS).contains(&length) {
-        let message = format!(
-            "must be {} to {} characters",
-            password::MIN_PASSWORD_CHARS,
-            password::MAX_PASSWORD_CHARS
-        );
+        let message =
+            format!("must be {} to {} characters", password::MIN_PASSWORD_CHARS, password::MAX_PASSWORD_CHARS);
         errors.push(FieldError::new(format!("{prefix}password"), message));
     }
     if name.trim().is_empty() || name.chars().count() > 200 {
-        errors.push(FieldError::new(
-            format!("{prefix}name"),
-            "must be 1 to 200 characters",
-        ));
+        errors.push(FieldError::new(format!("{prefix}name"), "must be 1 to 200 characters"));
     }
     errors
 }
@@ -68,22 +57,15 @@ async fn create(
     let mut errors = check_person(&new.email, &new.password, &new.name, "");
     let role = Role::parse(&new.role);
     if role.is_none() {
-        errors.push(FieldError::new(
-            "role",
-            "must be owner, admin, supervisor or cashier",
-        ));
+        errors.push(FieldError::new("role", "must be owner, admin, supervisor or cashier"));
     }
     let Some(role) = role.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
     if role <= Role::Admin && auth.role != Role::Owner {
-        return Err(ApiError::forbidden(
-            "only an owner may add owners or admins",
-        ));
+        return Err(ApiError::forbidden("only an owner may add owners or admins"));
     }
-    let hash = password::hash(new.password)
-        .await
-        .map_err(ApiError::Internal)?;
+    let hash = password::hash(new.password).await.map_err(ApiError::Internal)?;
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO users (id, tenant_id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)

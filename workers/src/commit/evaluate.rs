@@ -69,25 +69,17 @@ pub fn evaluate(
     let allow_oversell = m.replay.as_ref().is_some_and(|r| r.allow_oversell);
     let mut takes = Vec::new();
     for (product_id, quantity) in order.quantities_by_product() {
-        let available = products
-            .get(&(tenant_id, product_id))
-            .map_or(0, |p| p.stock);
+        let available = products.get(&(tenant_id, product_id)).map_or(0, |p| p.stock);
         if quantity > available && !allow_oversell {
             return reject(
                 RejectionCode::InsufficientStock,
-                format!(
-                    "product {product_id} has {available} in stock; the order needs {quantity}"
-                ),
+                format!("product {product_id} has {available} in stock; the order needs {quantity}"),
             );
         }
         takes.push((product_id, quantity, (quantity - available).max(0)));
     }
     let change = check_payment(m, priced.total)?;
-    Ok(Accepted {
-        priced,
-        change,
-        takes,
-    })
+    Ok(Accepted { priced, change, takes })
 }
 
 /// Online orders sell at the current price. An offline order's line may
@@ -102,22 +94,12 @@ fn check_prices(
         return Ok(());
     }
     for (i, line) in m.order.items.iter().enumerate() {
-        let current = products
-            .get(&(m.tenant_id, line.product_id))
-            .map(|p| p.price)
-            .unwrap_or_default();
+        let current = products.get(&(m.tenant_id, line.product_id)).map(|p| p.price).unwrap_or_default();
         let then = (m.source == Source::Offline)
-            .then(|| {
-                pricing
-                    .prices_at
-                    .get(&(m.tenant_id, line.product_id, m.order.created_at))
-                    .copied()
-            })
+            .then(|| pricing.prices_at.get(&(m.tenant_id, line.product_id, m.order.created_at)).copied())
             .flatten();
         if line.price != current && Some(line.price) != then {
-            let at_sale = then
-                .map(|p| format!(" or the price at the time of sale {}", p.rupiah()))
-                .unwrap_or_default();
+            let at_sale = then.map(|p| format!(" or the price at the time of sale {}", p.rupiah())).unwrap_or_default();
             return reject(
                 RejectionCode::PriceMismatch,
                 format!(
@@ -135,16 +117,10 @@ fn check_prices(
 fn check_payment(m: &OrderMessage, total: Money) -> Result<Money, Rejection> {
     let payment = &m.order.payment;
     match payment.method {
-        PaymentMethod::Cash if payment.amount >= total => {
-            Ok(payment.amount.checked_sub(total).unwrap_or_default())
-        }
+        PaymentMethod::Cash if payment.amount >= total => Ok(payment.amount.checked_sub(total).unwrap_or_default()),
         method if method != PaymentMethod::Cash && payment.amount == total => Ok(Money::ZERO),
         method => {
-            let rule = if method == PaymentMethod::Cash {
-                "at least"
-            } else {
-                "exactly"
-            };
+            let rule = if method == PaymentMethod::Cash { "at least" } else { "exactly" };
             reject(
                 RejectionCode::PaymentMismatch,
                 format!(

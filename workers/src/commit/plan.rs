@@ -10,8 +10,7 @@
 use super::evaluate::{Accepted, Rejection, evaluate};
 use super::pricing_data::PricingData;
 use super::writes::{
-    CancelRow, CommitRow, FailedSyncRow, ItemRow, MovementKind, PaymentRow, RejectRow, ResolvedRow,
-    Writes,
+    CancelRow, CommitRow, FailedSyncRow, ItemRow, MovementKind, PaymentRow, RejectRow, ResolvedRow, Writes,
 };
 use common::ids::{OrderId, ProductId, TenantId};
 use common::message::{CancelMessage, Message, OrderMessage};
@@ -82,6 +81,8 @@ pub enum Effect {
 pub struct Plan {
     pub effects: Vec<Effect>,
     pub writes: Writes,
+    /// How long the batch waited for its row locks (set by the store).
+    pub lock_wait: std::time::Duration,
 }
 
 pub fn plan(
@@ -92,29 +93,16 @@ pub fn plan(
     pricing: &PricingData,
 ) -> Plan {
     let mut state = State {
-        orders: orders
-            .iter()
-            .map(|o| ((o.tenant_id, o.client_order_id), o.clone()))
-            .collect(),
-        order_keys: orders
-            .iter()
-            .map(|o| ((o.tenant_id, o.id), (o.tenant_id, o.client_order_id)))
-            .collect(),
-        products: products
-            .iter()
-            .map(|p| ((p.tenant_id, p.id), p.clone()))
-            .collect(),
+        orders: orders.iter().map(|o| ((o.tenant_id, o.client_order_id), o.clone())).collect(),
+        order_keys: orders.iter().map(|o| ((o.tenant_id, o.id), (o.tenant_id, o.client_order_id))).collect(),
+        products: products.iter().map(|p| ((p.tenant_id, p.id), p.clone())).collect(),
         sold: HashMap::new(),
         pricing,
         plan: Plan::default(),
     };
     for line in sold {
         // Keyed by product: a line read twice must not count twice.
-        state
-            .sold
-            .entry((line.tenant_id, line.order_id))
-            .or_default()
-            .insert(line.product_id, line.quantity);
+        state.sold.entry((line.tenant_id, line.order_id)).or_default().insert(line.product_id, line.quantity);
     }
     for message in messages {
         let effect = match message {
@@ -139,17 +127,11 @@ impl State<'_> {
     fn order(&mut self, m: &OrderMessage) -> Effect {
         let key = (m.tenant_id, m.order.client_order_id.0);
         let Some(row) = self.orders.get(&key).cloned() else {
-            return Effect::Skipped {
-                order_id: m.order_id,
-                reason: "order row missing",
-            };
+            return Effect::Skipped { order_id: m.order_id, reason: "order row missing" };
         };
         let order_id = row.id;
         if row.request_hash != m.request_hash {
-            return Effect::Skipped {
-                order_id,
-                reason: "stale message: request differs from the stored order",
-            };
+            return Effect::Skipped { order_id, reason: "stale message: request differs from the stored order" };
         }
         let applicable = match row.status {
             OrderStatus::Pending => true,
@@ -158,10 +140,7 @@ impl State<'_> {
             _ => false,
         };
         if !applicable {
-            return Effect::Skipped {
-                order_id,
-                reason: "already applied",
-            };
+            return Effect::Skipped { order_id, reason: "already applied" };
         }
         match evaluate(m, &self.products, self.pricing) {
             Ok(accepted) => self.commit(m, row, accepted),
@@ -176,30 +155,12 @@ impl State<'_> {
             if let Some(product) = self.products.get_mut(&(tenant_id, product_id)) {
                 product.stock += shortfall - quantity;
             }
-            w.move_stock(
-                tenant_id,
-                product_id,
-                MovementKind::Sale,
-                -quantity,
-                order_id,
-            );
+            w.move_stock(tenant_id, product_id, MovementKind::Sale, -quantity, order_id);
             if shortfall > 0 {
-                w.move_stock(
-                    tenant_id,
-                    product_id,
-                    MovementKind::Oversold,
-                    shortfall,
-                    order_id,
-                );
+                w.move_stock(tenant_id, product_id, MovementKind::Oversold, shortfall, order_id);
             }
         }
-        for (line_no, (line, total)) in m
-            .order
-            .items
-            .iter()
-            .zip(&accepted.priced.line_totals)
-            .enumerate()
-        {
+        for (line_no, (line, total)) in m.order.items.iter().zip(&accepted.priced.line_totals).enumerate() {
             w.items.push(ItemRow {
                 tenant_id,
                 order_id,
@@ -231,26 +192,16 @@ impl State<'_> {
             message_id: m.message_id.0,
         });
         if row.status == OrderStatus::Failed {
-            w.resolved.push(ResolvedRow {
-                tenant_id,
-                order_id,
-            });
+            w.resolved.push(ResolvedRow { tenant_id, order_id });
         }
         self.set_status(m, OrderStatus::Committed);
-        Effect::Committed {
-            order_id,
-            total: priced.total,
-        }
+        Effect::Committed { order_id, total: priced.total }
     }
 
     fn reject(&mut self, m: &OrderMessage, row: LockedOrder, rejection: Rejection) -> Effect {
         let order_id = row.id;
         let keep_for_review = m.source == Source::Offline || row.status == OrderStatus::Failed;
-        let status = if keep_for_review {
-            OrderStatus::Failed
-        } else {
-            OrderStatus::Rejected
-        };
+        let status = if keep_for_review { OrderStatus::Failed } else { OrderStatus::Rejected };
         let w = &mut self.plan.writes;
         w.rejections.push(RejectRow {
             tenant_id: m.tenant_id,
@@ -273,23 +224,14 @@ impl State<'_> {
         }
         self.set_status(m, status);
         if keep_for_review {
-            Effect::Failed {
-                order_id,
-                code: rejection.code,
-            }
+            Effect::Failed { order_id, code: rejection.code }
         } else {
-            Effect::Rejected {
-                order_id,
-                code: rejection.code,
-            }
+            Effect::Rejected { order_id, code: rejection.code }
         }
     }
 
     fn set_status(&mut self, m: &OrderMessage, status: OrderStatus) {
-        if let Some(row) = self
-            .orders
-            .get_mut(&(m.tenant_id, m.order.client_order_id.0))
-        {
+        if let Some(row) = self.orders.get_mut(&(m.tenant_id, m.order.client_order_id.0)) {
             row.status = status;
         }
     }
@@ -297,44 +239,22 @@ impl State<'_> {
     fn cancel(&mut self, m: &CancelMessage) -> Effect {
         let key = self.order_keys.get(&(m.tenant_id, m.order_id)).copied();
         let Some(row) = key.and_then(|k| self.orders.get_mut(&k)) else {
-            return Effect::Skipped {
-                order_id: m.order_id,
-                reason: "no such order",
-            };
+            return Effect::Skipped { order_id: m.order_id, reason: "no such order" };
         };
         if row.status != OrderStatus::Committed {
-            return Effect::Skipped {
-                order_id: m.order_id,
-                reason: "not committed",
-            };
+            return Effect::Skipped { order_id: m.order_id, reason: "not committed" };
         }
         row.status = OrderStatus::Cancelled;
-        let lines = self
-            .sold
-            .get(&(m.tenant_id, m.order_id))
-            .cloned()
-            .unwrap_or_default();
+        let lines = self.sold.get(&(m.tenant_id, m.order_id)).cloned().unwrap_or_default();
         let w = &mut self.plan.writes;
         for (product_id, quantity) in lines {
             if let Some(product) = self.products.get_mut(&(m.tenant_id, product_id)) {
                 product.stock += quantity;
             }
-            w.move_stock(
-                m.tenant_id,
-                product_id,
-                MovementKind::Cancel,
-                quantity,
-                m.order_id,
-            );
+            w.move_stock(m.tenant_id, product_id, MovementKind::Cancel, quantity, m.order_id);
         }
-        w.cancels.push(CancelRow {
-            tenant_id: m.tenant_id,
-            order_id: m.order_id,
-            reason: m.reason.clone(),
-        });
-        Effect::Cancelled {
-            order_id: m.order_id,
-        }
+        w.cancels.push(CancelRow { tenant_id: m.tenant_id, order_id: m.order_id, reason: m.reason.clone() });
+        Effect::Cancelled { order_id: m.order_id }
     }
 }
 

@@ -22,11 +22,7 @@ impl World {
             stock,
             is_active: true,
         };
-        Self {
-            tenant,
-            product,
-            orders: Vec::new(),
-        }
+        Self { tenant, product, orders: Vec::new() }
     }
 
     fn order(&mut self, quantity: u32, source: Source, status: OrderStatus) -> OrderMessage {
@@ -55,18 +51,10 @@ impl World {
             order: ValidatedOrder {
                 client_order_id,
                 outlet_id: None,
-                items: vec![OrderLine {
-                    product_id: self.product.id,
-                    quantity,
-                    price: Money::from_rupiah(10_000),
-                }],
+                items: vec![OrderLine { product_id: self.product.id, quantity, price: Money::from_rupiah(10_000) }],
                 member_id: None,
                 discount: Money::ZERO,
-                payment: Payment {
-                    method: PaymentMethod::Qris,
-                    amount: Money::from_rupiah(total),
-                    reference: None,
-                },
+                payment: Payment { method: PaymentMethod::Qris, amount: Money::from_rupiah(total), reference: None },
                 created_at: Utc::now(),
                 notes: None,
             },
@@ -79,13 +67,7 @@ impl World {
 
     fn run_priced(&self, messages: Vec<Message>, sold: &[SoldLine], pricing: &PricingData) -> Plan {
         let refs: Vec<&Message> = messages.iter().collect();
-        plan(
-            &refs,
-            &self.orders,
-            std::slice::from_ref(&self.product),
-            sold,
-            pricing,
-        )
+        plan(&refs, &self.orders, std::slice::from_ref(&self.product), sold, pricing)
     }
 }
 
@@ -111,14 +93,8 @@ fn orders_in_one_batch_compete_for_stock_in_delivery_order() {
         Message::Order(w.order(2, Source::Offline, OrderStatus::Pending)),
     ];
     let plan = w.run(msgs, &[]);
-    assert_eq!(
-        codes(&plan),
-        ["committed", "rejected:insufficient_stock", "committed"]
-    );
-    assert_eq!(
-        plan.writes.stock.values().copied().collect::<Vec<_>>(),
-        [-5]
-    );
+    assert_eq!(codes(&plan), ["committed", "rejected:insufficient_stock", "committed"]);
+    assert_eq!(plan.writes.stock.values().copied().collect::<Vec<_>>(), [-5]);
     assert_eq!(plan.writes.movements.len(), 2);
     assert_eq!(plan.writes.payments.len(), 2);
 }
@@ -149,14 +125,7 @@ fn applied_failed_and_stale_orders_are_skipped() {
     let failed = w.order(1, Source::Offline, OrderStatus::Failed);
     let mut stale = w.order(1, Source::Online, OrderStatus::Pending);
     stale.request_hash = "other".into();
-    let plan = w.run(
-        vec![
-            Message::Order(committed),
-            Message::Order(failed),
-            Message::Order(stale),
-        ],
-        &[],
-    );
+    let plan = w.run(vec![Message::Order(committed), Message::Order(failed), Message::Order(stale)], &[]);
     assert_eq!(
         codes(&plan),
         [
@@ -172,23 +141,11 @@ fn applied_failed_and_stale_orders_are_skipped() {
 fn a_replay_with_allow_oversell_takes_stock_to_zero_and_records_the_shortfall() {
     let mut w = World::new(3);
     let mut m = w.order(5, Source::Offline, OrderStatus::Failed);
-    m.replay = Some(Replay {
-        by: "ayu".into(),
-        allow_oversell: true,
-        ..Default::default()
-    });
+    m.replay = Some(Replay { by: "ayu".into(), allow_oversell: true, ..Default::default() });
     let plan = w.run(vec![Message::Order(m)], &[]);
     assert_eq!(codes(&plan), ["committed"]);
-    let deltas: Vec<_> = plan
-        .writes
-        .movements
-        .iter()
-        .map(|m| (m.kind, m.delta))
-        .collect();
-    assert_eq!(
-        deltas,
-        [(MovementKind::Sale, -5), (MovementKind::Oversold, 2)]
-    );
+    let deltas: Vec<_> = plan.writes.movements.iter().map(|m| (m.kind, m.delta)).collect();
+    assert_eq!(deltas, [(MovementKind::Sale, -5), (MovementKind::Oversold, 2)]);
     assert_eq!(plan.writes.stock.values().sum::<i64>(), -3);
     assert_eq!(plan.writes.resolved.len(), 1);
 }
@@ -200,56 +157,22 @@ fn checks_run_in_contract_order_and_payment_comes_last() {
     wrong_price_no_stock.order.items[0].price = Money::from_rupiah(9_000);
     let mut no_stock_bad_payment = w.order(1, Source::Online, OrderStatus::Pending);
     no_stock_bad_payment.order.payment.amount = Money::from_rupiah(1);
-    let plan = w.run(
-        vec![
-            Message::Order(wrong_price_no_stock),
-            Message::Order(no_stock_bad_payment),
-        ],
-        &[],
-    );
-    assert_eq!(
-        codes(&plan),
-        ["rejected:price_mismatch", "rejected:insufficient_stock"]
-    );
+    let plan = w.run(vec![Message::Order(wrong_price_no_stock), Message::Order(no_stock_bad_payment)], &[]);
+    assert_eq!(codes(&plan), ["rejected:price_mismatch", "rejected:insufficient_stock"]);
 }
 
 #[test]
 fn cash_may_exceed_the_total_other_methods_must_equal_it() {
     let mut w = World::new(10);
     let mut cash = w.order(1, Source::Online, OrderStatus::Pending);
-    cash.order.payment = Payment {
-        method: PaymentMethod::Cash,
-        amount: Money::from_rupiah(50_000),
-        reference: None,
-    };
+    cash.order.payment = Payment { method: PaymentMethod::Cash, amount: Money::from_rupiah(50_000), reference: None };
     let mut card = w.order(1, Source::Online, OrderStatus::Pending);
-    card.order.payment = Payment {
-        method: PaymentMethod::Card,
-        amount: Money::from_rupiah(10_001),
-        reference: None,
-    };
+    card.order.payment = Payment { method: PaymentMethod::Card, amount: Money::from_rupiah(10_001), reference: None };
     let mut short_cash = w.order(1, Source::Online, OrderStatus::Pending);
-    short_cash.order.payment = Payment {
-        method: PaymentMethod::Cash,
-        amount: Money::from_rupiah(9_999),
-        reference: None,
-    };
-    let plan = w.run(
-        vec![
-            Message::Order(cash),
-            Message::Order(card),
-            Message::Order(short_cash),
-        ],
-        &[],
-    );
-    assert_eq!(
-        codes(&plan),
-        [
-            "committed",
-            "rejected:payment_mismatch",
-            "rejected:payment_mismatch"
-        ]
-    );
+    short_cash.order.payment =
+        Payment { method: PaymentMethod::Cash, amount: Money::from_rupiah(9_999), reference: None };
+    let plan = w.run(vec![Message::Order(cash), Message::Order(card), Message::Order(short_cash)], &[]);
+    assert_eq!(codes(&plan), ["committed", "rejected:payment_mismatch", "rejected:payment_mismatch"]);
     assert_eq!(plan.writes.payments[0].change, 40_000);
 }
 
@@ -267,17 +190,9 @@ fn cancel_restores_what_was_sold_once() {
         request_id: None,
     };
     // The same line read twice (two cancels of one order in a batch) counts once.
-    let line = SoldLine {
-        tenant_id: w.tenant,
-        order_id: m.order_id,
-        product_id: w.product.id,
-        quantity: 4,
-    };
+    let line = SoldLine { tenant_id: w.tenant, order_id: m.order_id, product_id: w.product.id, quantity: 4 };
     let sold = [line.clone(), line];
-    let plan = w.run(
-        vec![Message::Cancel(cancel.clone()), Message::Cancel(cancel)],
-        &sold,
-    );
+    let plan = w.run(vec![Message::Cancel(cancel.clone()), Message::Cancel(cancel)], &sold);
     assert_eq!(codes(&plan), ["cancelled", "skipped:not committed"]);
     assert_eq!(plan.writes.stock.values().sum::<i64>(), 4);
 }
@@ -298,15 +213,8 @@ fn an_offline_line_may_carry_the_price_at_its_sale_time_an_online_one_may_not() 
     let offline = w.order(1, Source::Offline, OrderStatus::Pending);
     let online = w.order(1, Source::Online, OrderStatus::Pending);
     let mut pricing = PricingData::default();
-    pricing.prices_at.insert(
-        (w.tenant, w.product.id, offline.order.created_at),
-        Money::from_rupiah(10_000),
-    );
-    let plan = w.run_priced(
-        vec![Message::Order(offline), Message::Order(online)],
-        &[],
-        &pricing,
-    );
+    pricing.prices_at.insert((w.tenant, w.product.id, offline.order.created_at), Money::from_rupiah(10_000));
+    let plan = w.run_priced(vec![Message::Order(offline), Message::Order(online)], &[], &pricing);
     assert_eq!(codes(&plan), ["committed", "rejected:price_mismatch"]);
 }
 
@@ -322,9 +230,7 @@ fn the_tenants_rules_and_the_member_are_priced_in_before_payment_is_checked() {
     let rule = DiscountRule {
         id: uuid::Uuid::now_v7(),
         name: "Sepuluh persen".into(),
-        kind: RuleKind::AmountBased {
-            min_amount: Money::ZERO,
-        },
+        kind: RuleKind::AmountBased { min_amount: Money::ZERO },
         rate: Rate::Percentage(1000),
         starts_at: None,
         ends_at: None,
@@ -333,10 +239,7 @@ fn the_tenants_rules_and_the_member_are_priced_in_before_payment_is_checked() {
     pricing.rules.insert(w.tenant, vec![rule]);
     pricing.members.insert(
         (w.tenant, member),
-        Member::Active {
-            name: "Budi".into(),
-            rate: Some(Rate::Fixed(Money::from_rupiah(1_000))),
-        },
+        Member::Active { name: "Budi".into(), rate: Some(Rate::Fixed(Money::from_rupiah(1_000))) },
     );
     let plan = w.run_priced(vec![Message::Order(m)], &[], &pricing);
     assert_eq!(codes(&plan), ["committed"]);
@@ -349,10 +252,7 @@ fn a_replay_of_a_discarded_failed_sync_is_not_applied() {
     let mut w = World::new(10);
     let mut m = w.order(1, Source::Offline, OrderStatus::Failed);
     w.orders[0].failed_sync_open = false;
-    m.replay = Some(Replay {
-        by: "ayu".into(),
-        ..Default::default()
-    });
+    m.replay = Some(Replay { by: "ayu".into(), ..Default::default() });
     let plan = w.run(vec![Message::Order(m)], &[]);
     assert_eq!(codes(&plan), ["skipped:already applied"]);
 }

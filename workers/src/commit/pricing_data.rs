@@ -26,20 +26,13 @@ pub struct PricingData {
 
 impl PricingData {
     pub fn rules(&self, tenant: TenantId) -> &[DiscountRule] {
-        self.rules
-            .get(&tenant)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        self.rules.get(&tenant).map(Vec::as_slice).unwrap_or_default()
     }
 
     pub fn member(&self, tenant: TenantId, member: Option<Uuid>) -> Member {
         match member {
             None => Member::None,
-            Some(id) => self
-                .members
-                .get(&(tenant, id))
-                .cloned()
-                .unwrap_or(Member::Unknown),
+            Some(id) => self.members.get(&(tenant, id)).cloned().unwrap_or(Member::Unknown),
         }
     }
 }
@@ -64,23 +57,13 @@ SELECT k.tenant_id, k.product_id, k.at, coalesce(
 FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[])) AS k(tenant_id, product_id, at)";
 
 pub async fn load(tx: &Transaction<'_>, messages: &[&Message]) -> Result<PricingData, StoreError> {
-    let orders: Vec<_> = messages
-        .iter()
-        .filter_map(|m| {
-            if let Message::Order(o) = m {
-                Some(o)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let orders: Vec<_> =
+        messages.iter().filter_map(|m| if let Message::Order(o) = m { Some(o) } else { None }).collect();
     let mut tenants: Vec<Uuid> = orders.iter().map(|o| o.tenant_id.0).collect();
     tenants.sort();
     tenants.dedup();
-    let (member_tenants, member_ids): (Vec<Uuid>, Vec<Uuid>) = orders
-        .iter()
-        .filter_map(|o| o.order.member_id.map(|m| (o.tenant_id.0, m)))
-        .unzip();
+    let (member_tenants, member_ids): (Vec<Uuid>, Vec<Uuid>) =
+        orders.iter().filter_map(|o| o.order.member_id.map(|m| (o.tenant_id.0, m))).unzip();
     let (mut price_tenants, mut price_products, mut price_times) = (vec![], vec![], vec![]);
     for o in orders.iter().filter(|o| o.source == Source::Offline) {
         for line in &o.order.items {
@@ -106,10 +89,7 @@ pub async fn load(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Pricing
         let tenant = TenantId(row.try_get(0)?);
         let name: String = row.try_get(2)?;
         let member = if row.try_get(3)? {
-            let rate = match (
-                row.try_get::<_, Option<String>>(4)?,
-                row.try_get::<_, Option<i64>>(5)?,
-            ) {
+            let rate = match (row.try_get::<_, Option<String>>(4)?, row.try_get::<_, Option<i64>>(5)?) {
                 (Some(kind), Some(value)) => Rate::from_stored(&kind, value),
                 _ => None,
             };
@@ -122,11 +102,7 @@ pub async fn load(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Pricing
     for row in prices {
         let price: Option<i64> = row.try_get(3)?;
         if let Some(price) = price {
-            let key = (
-                TenantId(row.try_get(0)?),
-                ProductId(row.try_get(1)?),
-                row.try_get(2)?,
-            );
+            let key = (TenantId(row.try_get(0)?), ProductId(row.try_get(1)?), row.try_get(2)?);
             data.prices_at.insert(key, Money::from_rupiah(price));
         }
     }
@@ -149,32 +125,23 @@ async fn query_if(
 fn rule_from(row: &Row) -> Result<(TenantId, DiscountRule), StoreError> {
     let invalid = |what: &str| StoreError::Invariant(format!("discount rule with {what}"));
     let value_type: String = row.try_get(4)?;
-    let rate = Rate::from_stored(&value_type, row.try_get(5)?)
-        .ok_or_else(|| invalid("an unknown value type"))?;
+    let rate = Rate::from_stored(&value_type, row.try_get(5)?).ok_or_else(|| invalid("an unknown value type"))?;
     let ids = |index: usize| -> Result<Vec<ProductId>, StoreError> {
-        Ok(row
-            .try_get::<_, Vec<Uuid>>(index)?
-            .into_iter()
-            .map(ProductId)
-            .collect())
+        Ok(row.try_get::<_, Vec<Uuid>>(index)?.into_iter().map(ProductId).collect())
     };
     let kind: String = row.try_get(3)?;
     let kind = match kind.as_str() {
-        "amount_based" => RuleKind::AmountBased {
-            min_amount: Money::from_rupiah(row.try_get::<_, Option<i64>>(6)?.unwrap_or(0)),
-        },
+        "amount_based" => {
+            RuleKind::AmountBased { min_amount: Money::from_rupiah(row.try_get::<_, Option<i64>>(6)?.unwrap_or(0)) }
+        }
         "product_based" => RuleKind::ProductBased { products: ids(8)? },
         "quantity_based" => RuleKind::QuantityBased {
-            min_quantity: u32::try_from(row.try_get::<_, Option<i32>>(7)?.unwrap_or(1))
-                .unwrap_or(1),
+            min_quantity: u32::try_from(row.try_get::<_, Option<i32>>(7)?.unwrap_or(1)).unwrap_or(1),
             products: ids(8)?,
         },
         "bundle" => RuleKind::Bundle {
             products: ids(9)?,
-            discounted: ProductId(
-                row.try_get::<_, Option<Uuid>>(10)?
-                    .ok_or_else(|| invalid("no discounted product"))?,
-            ),
+            discounted: ProductId(row.try_get::<_, Option<Uuid>>(10)?.ok_or_else(|| invalid("no discounted product"))?),
         },
         _ => return Err(invalid("an unknown kind")),
     };

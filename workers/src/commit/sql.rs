@@ -17,27 +17,13 @@ pub struct Statement {
 
 impl Statement {
     pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect()
+        self.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
     }
 }
 
-fn statement(
-    name: &'static str,
-    sql: &'static str,
-    rows: usize,
-    expect: bool,
-    params: Vec<Param>,
-) -> Statement {
+fn statement(name: &'static str, sql: &'static str, rows: usize, expect: bool, params: Vec<Param>) -> Statement {
     let expect_rows = expect.then(|| u64::try_from(rows).unwrap_or(u64::MAX));
-    Statement {
-        name,
-        sql,
-        params,
-        expect_rows,
-    }
+    Statement { name, sql, params, expect_rows }
 }
 
 fn col<T, U: ToSql + Sync + Send + 'static>(rows: &[T], f: impl Fn(&T) -> U) -> Param {
@@ -100,18 +86,8 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
     let mut out = Vec::new();
     let stock: Vec<_> = w.stock.iter().filter(|(_, delta)| **delta != 0).collect();
     if !stock.is_empty() {
-        let params = vec![
-            col(&stock, |s| s.0.0.0),
-            col(&stock, |s| s.0.1.0),
-            col(&stock, |s| *s.1),
-        ];
-        out.push(statement(
-            "stock update",
-            UPDATE_STOCK,
-            stock.len(),
-            true,
-            params,
-        ));
+        let params = vec![col(&stock, |s| s.0.0.0), col(&stock, |s| s.0.1.0), col(&stock, |s| *s.1)];
+        out.push(statement("stock update", UPDATE_STOCK, stock.len(), true, params));
     }
     let m = &w.movements;
     if !m.is_empty() {
@@ -123,13 +99,7 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
             col(m, |r| r.delta),
             col(m, |r| r.order_id.0),
         ];
-        out.push(statement(
-            "stock movements",
-            INSERT_MOVEMENTS,
-            m.len(),
-            true,
-            params,
-        ));
+        out.push(statement("stock movements", INSERT_MOVEMENTS, m.len(), true, params));
     }
     let c = &w.commits;
     if !c.is_empty() {
@@ -143,13 +113,7 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
             col(c, |r| r.change),
             col(c, |r| r.message_id),
         ];
-        out.push(statement(
-            "commit orders",
-            UPDATE_COMMITTED,
-            c.len(),
-            true,
-            params,
-        ));
+        out.push(statement("commit orders", UPDATE_COMMITTED, c.len(), true, params));
     }
     let r = &w.rejections;
     if !r.is_empty() {
@@ -161,28 +125,12 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
             col(r, |x| x.message.clone()),
             col(r, |x| x.message_id),
         ];
-        out.push(statement(
-            "reject orders",
-            UPDATE_REJECTED,
-            r.len(),
-            true,
-            params,
-        ));
+        out.push(statement("reject orders", UPDATE_REJECTED, r.len(), true, params));
     }
     let x = &w.cancels;
     if !x.is_empty() {
-        let params = vec![
-            col(x, |r| r.tenant_id.0),
-            col(x, |r| r.order_id.0),
-            col(x, |r| r.reason.clone()),
-        ];
-        out.push(statement(
-            "cancel orders",
-            UPDATE_CANCELLED,
-            x.len(),
-            true,
-            params,
-        ));
+        let params = vec![col(x, |r| r.tenant_id.0), col(x, |r| r.order_id.0), col(x, |r| r.reason.clone())];
+        out.push(statement("cancel orders", UPDATE_CANCELLED, x.len(), true, params));
     }
     let i = &w.items;
     if !i.is_empty() {
@@ -195,13 +143,7 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
             col(i, |r| r.price),
             col(i, |r| r.line_total),
         ];
-        out.push(statement(
-            "order items",
-            INSERT_ITEMS,
-            i.len(),
-            true,
-            params,
-        ));
+        out.push(statement("order items", INSERT_ITEMS, i.len(), true, params));
     }
     let p = &w.payments;
     if !p.is_empty() {
@@ -214,13 +156,7 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
             col(p, |r| r.change),
             col(p, |r| r.reference.clone()),
         ];
-        out.push(statement(
-            "payments",
-            INSERT_PAYMENTS,
-            p.len(),
-            true,
-            params,
-        ));
+        out.push(statement("payments", INSERT_PAYMENTS, p.len(), true, params));
     }
     let f = &w.failed_syncs;
     if !f.is_empty() {
@@ -234,24 +170,12 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
             col(f, |r| r.message.clone()),
             col(f, |r| r.request.clone()),
         ];
-        out.push(statement(
-            "failed syncs",
-            UPSERT_FAILED_SYNCS,
-            f.len(),
-            true,
-            params,
-        ));
+        out.push(statement("failed syncs", UPSERT_FAILED_SYNCS, f.len(), true, params));
     }
     let v = &w.resolved;
     if !v.is_empty() {
         let params = vec![col(v, |r| r.tenant_id.0), col(v, |r| r.order_id.0)];
-        out.push(statement(
-            "resolve failed syncs",
-            RESOLVE_FAILED_SYNCS,
-            v.len(),
-            false,
-            params,
-        ));
+        out.push(statement("resolve failed syncs", RESOLVE_FAILED_SYNCS, v.len(), false, params));
     }
     out
 }

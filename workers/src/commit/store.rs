@@ -23,15 +23,11 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 /// Apply a batch: lock, plan, write, commit. Returns what was decided.
-pub async fn apply(
-    client: &mut deadpool_postgres::Client,
-    messages: &[&Message],
-) -> Result<Plan, StoreError> {
+pub async fn apply(client: &mut deadpool_postgres::Client, messages: &[&Message]) -> Result<Plan, StoreError> {
     let tx = client.transaction().await?;
-    let (mut locked, pricing) = futures::try_join!(
-        lock(&tx, messages),
-        super::pricing_data::load(&tx, messages)
-    )?;
+    let locking = std::time::Instant::now();
+    let (mut locked, pricing) = futures::try_join!(lock(&tx, messages), super::pricing_data::load(&tx, messages))?;
+    let lock_wait = locking.elapsed();
     let missing = missing_orders(messages, &locked.0);
     if !missing.is_empty() {
         // Rare: a message whose pending row is gone (a database restored
@@ -40,7 +36,8 @@ pub async fn apply(
         insert_orders(&tx, &missing).await?;
         locked = lock(&tx, messages).await?;
     }
-    let plan = plan::plan(messages, &locked.0, &locked.1, &locked.2, &pricing);
+    let mut plan = plan::plan(messages, &locked.0, &locked.1, &locked.2, &pricing);
+    plan.lock_wait = lock_wait;
     write(&tx, &plan.writes).await?;
     tx.commit().await?;
     Ok(plan)
@@ -81,8 +78,7 @@ JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id 
 GROUP BY 1, 2, 3";
 
 async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, StoreError> {
-    let (mut order_tenants, mut client_ids, mut cancel_tenants, mut cancel_ids) =
-        (vec![], vec![], vec![], vec![]);
+    let (mut order_tenants, mut client_ids, mut cancel_tenants, mut cancel_ids) = (vec![], vec![], vec![], vec![]);
     let (mut product_tenants, mut product_ids) = (vec![], vec![]);
     for message in messages {
         match message {
@@ -107,10 +103,8 @@ async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, Sto
         tx.prepare_cached(LOCK_PRODUCTS).await?,
         tx.prepare_cached(SOLD_LINES).await?,
     );
-    let order_params: [&(dyn ToSql + Sync); 4] =
-        [&order_tenants, &client_ids, &cancel_tenants, &cancel_ids];
-    let product_params: [&(dyn ToSql + Sync); 4] =
-        [&product_tenants, &product_ids, &cancel_tenants, &cancel_ids];
+    let order_params: [&(dyn ToSql + Sync); 4] = [&order_tenants, &client_ids, &cancel_tenants, &cancel_ids];
+    let product_params: [&(dyn ToSql + Sync); 4] = [&product_tenants, &product_ids, &cancel_tenants, &cancel_ids];
     let sold_params: [&(dyn ToSql + Sync); 2] = [&cancel_tenants, &cancel_ids];
     let (orders, products, sold) = futures::try_join!(
         tx.query(&lock_orders, &order_params),
@@ -159,16 +153,11 @@ async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, Sto
 }
 
 fn missing_orders<'a>(messages: &[&'a Message], locked: &[LockedOrder]) -> Vec<&'a OrderMessage> {
-    let found: HashSet<(TenantId, Uuid)> = locked
-        .iter()
-        .map(|o| (o.tenant_id, o.client_order_id))
-        .collect();
+    let found: HashSet<(TenantId, Uuid)> = locked.iter().map(|o| (o.tenant_id, o.client_order_id)).collect();
     messages
         .iter()
         .filter_map(|m| match m {
-            Message::Order(o) if !found.contains(&(o.tenant_id, o.order.client_order_id.0)) => {
-                Some(o)
-            }
+            Message::Order(o) if !found.contains(&(o.tenant_id, o.order.client_order_id.0)) => Some(o),
             _ => None,
         })
         .collect()
@@ -185,26 +174,18 @@ FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::tex
           device_id, sync_batch_id, created_at, received_at, request_id)
 ON CONFLICT (tenant_id, client_order_id) DO NOTHING";
 
-pub(crate) async fn insert_orders(
-    tx: &Transaction<'_>,
-    orders: &[&OrderMessage],
-) -> Result<(), StoreError> {
+pub(crate) async fn insert_orders(tx: &Transaction<'_>, orders: &[&OrderMessage]) -> Result<(), StoreError> {
     let ids: Vec<Uuid> = orders.iter().map(|m| m.order_id.0).collect();
     let tenants: Vec<Uuid> = orders.iter().map(|m| m.tenant_id.0).collect();
     let client_ids: Vec<Uuid> = orders.iter().map(|m| m.order.client_order_id.0).collect();
     let sources: Vec<&str> = orders.iter().map(|m| m.source.as_str()).collect();
-    let requests: Vec<serde_json::Value> = orders
-        .iter()
-        .map(|m| serde_json::to_value(&m.order).unwrap_or_default())
-        .collect();
+    let requests: Vec<serde_json::Value> =
+        orders.iter().map(|m| serde_json::to_value(&m.order).unwrap_or_default()).collect();
     let hashes: Vec<&str> = orders.iter().map(|m| m.request_hash.as_str()).collect();
     let outlets: Vec<Option<Uuid>> = orders.iter().map(|m| m.order.outlet_id).collect();
     let members: Vec<Option<Uuid>> = orders.iter().map(|m| m.order.member_id).collect();
     let devices: Vec<Option<&str>> = orders.iter().map(|m| m.device_id.as_deref()).collect();
-    let batches: Vec<Option<Uuid>> = orders
-        .iter()
-        .map(|m| m.sync_batch_id.map(|b| b.0))
-        .collect();
+    let batches: Vec<Option<Uuid>> = orders.iter().map(|m| m.sync_batch_id.map(|b| b.0)).collect();
     let created: Vec<_> = orders.iter().map(|m| m.order.created_at).collect();
     let received: Vec<_> = orders.iter().map(|m| m.received_at).collect();
     let request_ids: Vec<Option<&str>> = orders.iter().map(|m| m.request_id.as_deref()).collect();
@@ -238,21 +219,12 @@ async fn write(tx: &Transaction<'_>, w: &Writes) -> Result<(), StoreError> {
         prepared.push(tx.prepare_cached(statement.sql).await?);
     }
     let params: Vec<_> = statements.iter().map(|s| s.params()).collect();
-    let counts = try_join_all(
-        prepared
-            .iter()
-            .zip(&params)
-            .map(|(p, params)| tx.execute(p, params)),
-    )
-    .await?;
+    let counts = try_join_all(prepared.iter().zip(&params).map(|(p, params)| tx.execute(p, params))).await?;
     for (statement, count) in statements.iter().zip(counts) {
         if let Some(expected) = statement.expect_rows
             && count != expected
         {
-            return Err(StoreError::Invariant(format!(
-                "{} changed {count} rows, expected {expected}",
-                statement.name
-            )));
+            return Err(StoreError::Invariant(format!("{} changed {count} rows, expected {expected}", statement.name)));
         }
     }
     Ok(())

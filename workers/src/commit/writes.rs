@@ -130,12 +130,6 @@ impl Writes {
         order_id: OrderId,
     ) {
         *self.stock.entry((tenant_id, product_id)).or_default() += delta;
-        self.movements.push(Movement {
-            tenant_id,
-            product_id,
-            kind,
-            delta,
-            order_id,
-        });
+        self.movements.push(Movement { tenant_id, product_id, kind, delta, order_id });
     }
 }

@@ -47,11 +47,7 @@ WHERE status = $1 AND ($2::uuid IS NULL OR tenant_id = $2) AND ($3::text IS NULL
   AND ($4::timestamptz IS NULL OR last_failed_at >= $4)
 ORDER BY last_failed_at, id LIMIT $5";
 
-async fn select(
-    db: &PgPool,
-    filter: &Filter,
-    limit: i64,
-) -> Result<Vec<FailedSyncRow>, sqlx::Error> {
+async fn select(db: &PgPool, filter: &Filter, limit: i64) -> Result<Vec<FailedSyncRow>, sqlx::Error> {
     sqlx::query_as::<_, FailedSyncRow>(FAILED_SYNCS)
         .bind(&filter.status)
         .bind(filter.tenant)
@@ -101,14 +97,10 @@ pub async fn replayable(
     again: bool,
     out: &mut impl Write,
 ) -> Result<Vec<Uuid>, OperatorError> {
-    let open = Filter {
-        status: "open".into(),
-        ..filter.clone()
-    };
+    let open = Filter { status: "open".into(), ..filter.clone() };
     let rows = select(db, &open, i64::MAX).await?;
-    let (pending, fresh): (Vec<_>, Vec<_>) = rows
-        .into_iter()
-        .partition(|r| !again && r.last_retried_at.is_some_and(|t| t >= r.last_failed_at));
+    let (pending, fresh): (Vec<_>, Vec<_>) =
+        rows.into_iter().partition(|r| !again && r.last_retried_at.is_some_and(|t| t >= r.last_failed_at));
     if !pending.is_empty() {
         writeln!(
             out,
@@ -174,11 +166,7 @@ pub async fn dead_letters(
                 row.queue,
                 row.reason_message
             )?;
-            writeln!(
-                out,
-                "    body: {}",
-                row.body_text().chars().take(200).collect::<String>()
-            )?;
+            writeln!(out, "    body: {}", row.body_text().chars().take(200).collect::<String>())?;
         }
     }
     if !json {
@@ -196,11 +184,7 @@ pub async fn show(db: &PgPool, id: Uuid, out: &mut impl Write) -> Result<bool, O
     .fetch_optional(db)
     .await?;
     if let Some(row) = failed {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&row).unwrap_or_default()
-        )?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&row).unwrap_or_default())?;
         return Ok(true);
     }
     let dead = sqlx::query_as::<_, DeadLetterRow>(
@@ -213,11 +197,7 @@ pub async fn show(db: &PgPool, id: Uuid, out: &mut impl Write) -> Result<bool, O
         Some(row) => {
             let mut value = serde_json::to_value(&row).unwrap_or_default();
             value["body"] = serde_json::Value::String(row.body_text());
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            )?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&value).unwrap_or_default())?;
             Ok(true)
         }
         None => {

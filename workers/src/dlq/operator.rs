@@ -73,41 +73,19 @@ pub enum OperatorError {
 }
 
 /// Run one command; `Ok(false)` when part of what was asked failed.
-pub async fn run(
-    command: DlqCommand,
-    config: &Config,
-    by: &str,
-    out: &mut impl Write,
-) -> Result<bool, OperatorError> {
+pub async fn run(command: DlqCommand, config: &Config, by: &str, out: &mut impl Write) -> Result<bool, OperatorError> {
     let db = common::db::pool(&config.database.url, 4)?;
     match command {
-        DlqCommand::List {
-            filter,
-            raw: false,
-            limit,
-            json,
-        } => listing::failed_syncs(&db, &filter, limit, json, out).await,
-        DlqCommand::List {
-            filter,
-            raw: true,
-            limit,
-            json,
-        } => listing::dead_letters(&db, &filter, limit, json, out).await,
+        DlqCommand::List { filter, raw: false, limit, json } => {
+            listing::failed_syncs(&db, &filter, limit, json, out).await
+        }
+        DlqCommand::List { filter, raw: true, limit, json } => {
+            listing::dead_letters(&db, &filter, limit, json, out).await
+        }
         DlqCommand::Show { id } => listing::show(&db, id, out).await,
         DlqCommand::Discard { id, reason } => discard(&db, id, &reason, by, out).await,
-        DlqCommand::Replay {
-            id,
-            filter,
-            dry_run,
-            rate,
-            again,
-            accept_client_prices,
-            allow_oversell,
-        } => {
-            let overrides = Overrides {
-                accept_client_prices,
-                allow_oversell,
-            };
+        DlqCommand::Replay { id, filter, dry_run, rate, again, accept_client_prices, allow_oversell } => {
+            let overrides = Overrides { accept_client_prices, allow_oversell };
             let ids = match id {
                 Some(id) => vec![id],
                 None => listing::replayable(&db, &filter, again, out).await?,
@@ -121,13 +99,7 @@ pub async fn run(
     }
 }
 
-async fn discard(
-    db: &PgPool,
-    id: Uuid,
-    reason: &str,
-    by: &str,
-    out: &mut impl Write,
-) -> Result<bool, OperatorError> {
+async fn discard(db: &PgPool, id: Uuid, reason: &str, by: &str, out: &mut impl Write) -> Result<bool, OperatorError> {
     match replay::discard(db, Scope::Platform, FailedSyncId(id), reason, by).await {
         Ok(()) => {
             writeln!(out, "discarded failed sync {id}")?;
@@ -151,11 +123,7 @@ async fn discard(
     writeln!(
         out,
         "{}",
-        if ok {
-            format!("discarded dead letter {id}")
-        } else {
-            format!("{id}: no open failed sync or dead letter")
-        }
+        if ok { format!("discarded dead letter {id}") } else { format!("{id}: no open failed sync or dead letter") }
     )?;
     Ok(ok)
 }
@@ -170,16 +138,11 @@ async fn replay(
     out: &mut impl Write,
 ) -> Result<bool, OperatorError> {
     if !(rate > 0.0 && rate.is_finite()) {
-        return Err(OperatorError::Usage(
-            "--rate must be a positive number".into(),
-        ));
+        return Err(OperatorError::Usage("--rate must be a positive number".into()));
     }
     let shutdown = Shutdown::new();
-    let publisher = Publisher::start(
-        &config.broker,
-        format!("warungin-operator-{}", std::process::id()),
-        shutdown.clone(),
-    );
+    let publisher =
+        Publisher::start(&config.broker, format!("warungin-operator-{}", std::process::id()), shutdown.clone());
     if !publisher.wait_connected(Duration::from_secs(10)).await {
         return Err(OperatorError::Broker);
     }
@@ -187,16 +150,7 @@ async fn replay(
     let (mut replayed, mut skipped, mut failed) = (0, 0, 0);
     for id in ids {
         pace.tick().await;
-        match replay::retry(
-            db,
-            &publisher,
-            Scope::Platform,
-            FailedSyncId(*id),
-            overrides,
-            by,
-        )
-        .await
-        {
+        match replay::retry(db, &publisher, Scope::Platform, FailedSyncId(*id), overrides, by).await {
             Ok(()) => replayed += 1,
             Err(replay::ReviewError::NotOpen(status)) => {
                 writeln!(out, "skipped {id}: {status}")?;
@@ -220,27 +174,18 @@ async fn replay(
         }
     }
     shutdown.cancel();
-    writeln!(
-        out,
-        "replayed {replayed}, skipped {skipped}, failed {failed}"
-    )?;
+    writeln!(out, "replayed {replayed}, skipped {skipped}, failed {failed}")?;
     Ok(failed == 0)
 }
 
 /// Republish a dead letter's raw body onto the order queue (after an
 /// operator inspected it), as a fresh first attempt.
-async fn replay_raw(
-    db: &PgPool,
-    publisher: &Publisher,
-    id: Uuid,
-    by: &str,
-) -> Result<bool, OperatorError> {
-    let found: Option<(Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT body, received_at FROM dead_letters WHERE id = $1 AND status = 'open'",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
+async fn replay_raw(db: &PgPool, publisher: &Publisher, id: Uuid, by: &str) -> Result<bool, OperatorError> {
+    let found: Option<(Vec<u8>, DateTime<Utc>)> =
+        sqlx::query_as("SELECT body, received_at FROM dead_letters WHERE id = $1 AND status = 'open'")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
     let Some((body, _)) = found else {
         return Ok(false);
     };
@@ -250,14 +195,7 @@ async fn replay_raw(
         &[(headers::ATTEMPT, AMQPValue::LongLongInt(1))],
     );
     publisher
-        .publish(
-            Target {
-                exchange: &exchange,
-                routing_key: ORDER_ROUTING_KEY,
-            },
-            &body,
-            properties,
-        )
+        .publish(Target { exchange: &exchange, routing_key: ORDER_ROUTING_KEY }, &body, properties)
         .await
         .map_err(|_| OperatorError::Broker)?;
     sqlx::query("UPDATE dead_letters SET status = 'replayed', resolved_at = now(), resolved_by = $2 WHERE id = $1")

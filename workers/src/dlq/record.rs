@@ -40,24 +40,21 @@ impl DeadLetter {
     fn from_delivery(delivery: &Delivery) -> Self {
         let props = &delivery.properties;
         let death = broker_death_reason(props);
-        let code =
-            headers::text(props, headers::FAILURE_CODE).unwrap_or_else(|| match death.as_deref() {
-                Some("delivery_limit") => RejectionCode::RetriesExhausted.as_str().to_owned(),
-                _ => RejectionCode::Malformed.as_str().to_owned(),
-            });
-        let reason =
-            headers::text(props, headers::FAILURE_MESSAGE).unwrap_or_else(|| match death {
-                Some(why) => format!("dead-lettered by the broker ({why})"),
-                None => "dead-lettered without a reason".to_owned(),
-            });
+        let code = headers::text(props, headers::FAILURE_CODE).unwrap_or_else(|| match death.as_deref() {
+            Some("delivery_limit") => RejectionCode::RetriesExhausted.as_str().to_owned(),
+            _ => RejectionCode::Malformed.as_str().to_owned(),
+        });
+        let reason = headers::text(props, headers::FAILURE_MESSAGE).unwrap_or_else(|| match death {
+            Some(why) => format!("dead-lettered by the broker ({why})"),
+            None => "dead-lettered without a reason".to_owned(),
+        });
         Self {
             code,
             reason,
             headers: headers::to_json(props),
             body: delivery.data.clone(),
             message: Message::decode(&delivery.data).ok(),
-            tenant_hint: headers::text(props, headers::TENANT_ID)
-                .and_then(|t| Uuid::parse_str(&t).ok()),
+            tenant_hint: headers::text(props, headers::TENANT_ID).and_then(|t| Uuid::parse_str(&t).ok()),
         }
     }
 }
@@ -94,11 +91,7 @@ impl BatchHandler for DeadLetterRecorder {
                     }
                     Err(error) => {
                         tracing::error!(%error, "dead letter cannot be recorded as an order; keeping it raw");
-                        if self
-                            .record_raw(&dead_letter, Some(&error.to_string()))
-                            .await
-                            .is_err()
-                        {
+                        if self.record_raw(&dead_letter, Some(&error.to_string())).await.is_err() {
                             return;
                         }
                         break;
@@ -120,22 +113,13 @@ impl DeadLetterRecorder {
         }
     }
 
-    async fn record_order(
-        &self,
-        order: &OrderMessage,
-        dead_letter: &DeadLetter,
-    ) -> Result<(), StoreError> {
+    async fn record_order(&self, order: &OrderMessage, dead_letter: &DeadLetter) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let tenant_exists = tx
-            .query_opt("SELECT 1 FROM tenants WHERE id = $1", &[&order.tenant_id.0])
-            .await?
-            .is_some();
+        let tenant_exists = tx.query_opt("SELECT 1 FROM tenants WHERE id = $1", &[&order.tenant_id.0]).await?.is_some();
         if !tenant_exists {
             drop(tx);
-            return self
-                .record_raw(dead_letter, Some("the order's tenant does not exist"))
-                .await;
+            return self.record_raw(dead_letter, Some("the order's tenant does not exist")).await;
         }
         insert_orders(&tx, &[order]).await?;
         let failed = mark_failed(&tx, order, dead_letter).await?;
@@ -146,20 +130,13 @@ impl DeadLetterRecorder {
             tracing::info!(order_id = %order.order_id, "dead letter superseded: the order was applied meanwhile");
         }
         tx.commit().await?;
+        crate::metrics::dead_letter_recorded("order");
         Ok(())
     }
 
-    async fn record_raw(
-        &self,
-        dead_letter: &DeadLetter,
-        note: Option<&str>,
-    ) -> Result<(), StoreError> {
+    async fn record_raw(&self, dead_letter: &DeadLetter, note: Option<&str>) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
-        let tenant = dead_letter
-            .message
-            .as_ref()
-            .map(|m| m.tenant_id().0)
-            .or(dead_letter.tenant_hint);
+        let tenant = dead_letter.message.as_ref().map(|m| m.tenant_id().0).or(dead_letter.tenant_hint);
         client
             .execute(
                 "INSERT INTO dead_letters (id, tenant_id, queue, reason_code, reason_message, headers, body, note)
@@ -176,20 +153,13 @@ impl DeadLetterRecorder {
                 ],
             )
             .await?;
-        tracing::warn!(
-            code = dead_letter.code,
-            reason = dead_letter.reason,
-            "dead letter recorded raw"
-        );
+        crate::metrics::dead_letter_recorded("raw");
+        tracing::warn!(code = dead_letter.code, reason = dead_letter.reason, "dead letter recorded raw");
         Ok(())
     }
 }
 
-async fn mark_failed(
-    tx: &Transaction<'_>,
-    order: &OrderMessage,
-    dead_letter: &DeadLetter,
-) -> Result<bool, StoreError> {
+async fn mark_failed(tx: &Transaction<'_>, order: &OrderMessage, dead_letter: &DeadLetter) -> Result<bool, StoreError> {
     let rows = tx
         .execute(
             "UPDATE orders SET status = 'failed', rejection_code = $3, rejection_message = $4, updated_at = now()

@@ -1,0 +1,160 @@
+//! Every metric ingest exports, declared here with bounded labels, and
+//! served at `GET /metrics`. Ingest also exports the operator's view of the
+//! pipeline, polled every few seconds: queue depths and consumers (from the
+//! broker: passive declares for ready messages and consumers, the
+//! management API for unacknowledged ones), open failed syncs by reason and
+//! the age of the oldest pending order (from Postgres), so the alerts work
+//! without extra exporters.
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use common::broker::Topology;
+use metrics::{counter, gauge, histogram};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+pub const ORDERS_TOTAL: &str = "warungin_orders_total";
+pub const API_REQUEST_DURATION: &str = "warungin_api_request_duration_seconds";
+pub const ERRORS_TOTAL: &str = "warungin_errors_total";
+/// Recorded by the publisher (`common::broker`) under this name.
+pub const PUBLISH_CONFIRM: &str = common::metrics::PUBLISH_CONFIRM;
+pub const QUEUE_DEPTH: &str = "warungin_queue_depth";
+pub const QUEUE_CONSUMERS: &str = "warungin_queue_consumers";
+pub const FAILED_SYNCS_OPEN: &str = "warungin_failed_syncs_open";
+pub const OLDEST_PENDING: &str = "warungin_oldest_pending_order_seconds";
+pub const DB_POOL: &str = "warungin_db_pool_connections";
+pub const DB_POOL_MAX: &str = "warungin_db_pool_max_connections";
+
+/// Error kinds ingest counts (`warungin_errors_total{kind}`).
+pub const ERROR_KINDS: &[&str] = &["broker_unavailable", "database_unavailable", "internal", "metrics_poll"];
+
+/// Register every bounded series at zero, so dashboards and alerts see them from the start.
+pub fn register() {
+    common::metrics::install();
+    for status in ["accepted", "duplicate"] {
+        counter!(ORDERS_TOTAL, "status" => status).absolute(0);
+    }
+    for kind in ERROR_KINDS {
+        counter!(ERRORS_TOTAL, "kind" => *kind).absolute(0);
+    }
+}
+
+pub fn order_accepted(duplicate: bool) {
+    counter!(ORDERS_TOTAL, "status" => if duplicate { "duplicate" } else { "accepted" }).increment(1);
+}
+
+pub fn error(kind: &'static str) {
+    counter!(ERRORS_TOTAL, "kind" => kind).increment(1);
+}
+
+/// Times every request by route template (never the raw path: ids would
+/// make the label set unbounded).
+pub async fn http(request: Request, next: Next) -> Response {
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    histogram!(API_REQUEST_DURATION, "route" => route, "method" => method, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+pub async fn render() -> String {
+    common::metrics::render()
+}
+
+/// Poll the broker and Postgres for the pipeline gauges until shutdown.
+pub async fn poll(state: AppState, every: Duration) {
+    let topology = state.publisher.topology().clone();
+    let management = Management::from_amqp_url(&state.config.broker.url);
+    let mut reasons_seen: HashSet<String> = HashSet::new();
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let (queues, database) =
+            tokio::join!(queues(&state, &topology, &management), database(&state, &mut reasons_seen));
+        if queues.is_err() || database.is_err() {
+            error("metrics_poll");
+        }
+        let pool = &state.db;
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(0);
+        gauge!(DB_POOL, "state" => "in_use").set(f64::from(pool.size().saturating_sub(idle)));
+        gauge!(DB_POOL, "state" => "idle").set(f64::from(idle));
+        gauge!(DB_POOL_MAX).set(f64::from(state.config.database.pool_size));
+    }
+}
+
+async fn queues(state: &AppState, topology: &Topology, management: &Management) -> Result<(), String> {
+    let names = topology.all_queues();
+    let (live, unacked) = tokio::join!(state.publisher.queue_states(&names), management.unacked(&names));
+    let live = live.map_err(|e| e.to_string())?;
+    for (queue, (ready, consumers)) in names.into_iter().zip(live) {
+        gauge!(QUEUE_DEPTH, "queue" => queue.clone(), "state" => "ready").set(f64::from(ready));
+        gauge!(QUEUE_CONSUMERS, "queue" => queue.clone()).set(f64::from(consumers));
+        if let Some(unacked) = unacked.as_ref().and_then(|u| u.get(&queue)) {
+            gauge!(QUEUE_DEPTH, "queue" => queue, "state" => "unacked").set(*unacked as f64);
+        }
+    }
+    Ok(())
+}
+
+async fn database(state: &AppState, seen: &mut HashSet<String>) -> Result<(), sqlx::Error> {
+    // Platform-wide by nature: these gauges count every tenant's rows.
+    let open: Vec<(String, i64)> =
+        sqlx::query_as("SELECT reason_code, count(*) FROM failed_syncs WHERE status = 'open' GROUP BY 1")
+            .fetch_all(&state.db)
+            .await?;
+    let now_seen: HashSet<String> = open.iter().map(|(r, _)| r.clone()).collect();
+    for (reason, count) in open {
+        gauge!(FAILED_SYNCS_OPEN, "reason" => reason).set(count as f64);
+    }
+    for gone in seen.difference(&now_seen) {
+        gauge!(FAILED_SYNCS_OPEN, "reason" => gone.clone()).set(0.0);
+    }
+    *seen = now_seen;
+    let oldest: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - min(received_at))::float8 FROM orders WHERE status = 'pending'",
+    )
+    .fetch_one(&state.db)
+    .await?;
+    gauge!(OLDEST_PENDING).set(oldest.unwrap_or(0.0));
+    Ok(())
+}
+
+/// The RabbitMQ management API (unacknowledged counts), best effort.
+struct Management {
+    base: String,
+    user: String,
+    password: String,
+    http: reqwest::Client,
+}
+
+impl Management {
+    fn from_amqp_url(amqp: &str) -> Self {
+        let base = std::env::var("RABBITMQ_MANAGEMENT_URL").unwrap_or_else(|_| "http://127.0.0.1:15672".to_owned());
+        let credentials = amqp.split("://").nth(1).and_then(|rest| rest.split_once('@')).map(|(c, _)| c.to_owned());
+        let (user, password) = credentials.as_deref().and_then(|c| c.split_once(':')).unwrap_or(("guest", "guest"));
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap_or_default();
+        Self { base, user: user.to_owned(), password: password.to_owned(), http }
+    }
+
+    async fn unacked(&self, queues: &[String]) -> Option<std::collections::HashMap<String, u64>> {
+        let url = format!("{}/api/queues/%2f?columns=name,messages_unacknowledged", self.base);
+        let response = self.http.get(url).basic_auth(&self.user, Some(&self.password)).send().await.ok()?;
+        let listed: Vec<serde_json::Value> = response.json().await.ok()?;
+        Some(
+            listed
+                .into_iter()
+                .filter_map(|q| {
+                    let name = q.get("name")?.as_str()?.to_owned();
+                    let unacked = q.get("messages_unacknowledged").and_then(serde_json::Value::as_u64).unwrap_or(0);
+                    queues.contains(&name).then_some((name, unacked))
+                })
+                .collect(),
+        )
+    }
+}

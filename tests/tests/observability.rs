@@ -1,0 +1,226 @@
+//! What an operator sees: metrics with the right counts, queue depth when
+//! workers are gone, one request id from HTTP to commit, and health checks
+//! that answer within a second whatever hangs.
+
+use harness::proxy::{FaultProxy, Mode};
+use harness::{Options, Pipeline, eventually, order, uuid};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Prometheus text → "name{labels}" → value.
+fn parse(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(k, v)| v.parse().ok().map(|v| (k.to_owned(), v))))
+        .collect()
+}
+
+async fn scrape(p: &Pipeline, base: &str) -> HashMap<String, f64> {
+    parse(&p.http.get(format!("{base}/metrics")).send().await.expect("scrape").text().await.unwrap_or_default())
+}
+
+fn value(metrics: &HashMap<String, f64>, series: &str) -> f64 {
+    metrics.get(series).copied().unwrap_or_else(|| panic!("{series} is missing"))
+}
+
+#[tokio::test]
+async fn metrics_count_a_mixed_run_and_queue_depth_rises_when_the_worker_is_gone() {
+    let p = Pipeline::start_with(Options::workers(0)).await;
+    let poll = [("METRICS_POLL_INTERVAL", "200ms")];
+    let ingest = p.spawn_ingest_process("m", &poll, None).await;
+    let mut worker = p.spawn_worker_with_port("m", &[], None).await;
+    let shop = p.tenant().await;
+    let product = p.product(&shop, 1_000, 5).await;
+    let at = |path: &str| format!("{}{path}", ingest.base_url);
+    let post = |path: &'static str, body: serde_json::Value| {
+        let request = p.http.post(at(path)).bearer_auth(&shop.token).json(&body);
+        async move { request.send().await.expect("request").json::<serde_json::Value>().await.unwrap_or_default() }
+    };
+    let first = order(&[(product, 1, 1_000)]);
+    let committed = [
+        post("/api/orders?wait=10000", first.clone()).await,
+        post("/api/orders?wait=10000", order(&[(product, 1, 1_000)])).await,
+    ];
+    post("/api/orders?wait=10000", order(&[(product, 1, 1_000)])).await;
+    post("/api/orders?wait=10000", order(&[(product, 1, 999)])).await;
+    post("/api/orders", first).await;
+    let synced = post("/api/sync/orders", json!({ "deviceId": "t", "orders": [order(&[(product, 10, 1_000)])] })).await;
+    p.settled(uuid(&synced["results"][0]["orderId"])).await;
+    let cancelled = uuid(&committed[0]["orderId"]);
+    post_cancel(&p, &ingest.base_url, &shop.token, cancelled).await;
+    p.reaches(cancelled, "cancelled").await;
+
+    let i = eventually("the failed-sync gauge", Duration::from_secs(10), || async {
+        let m = scrape(&p, &ingest.base_url).await;
+        (m.get(r#"warungin_failed_syncs_open{reason="insufficient_stock"}"#) == Some(&1.0)).then_some(m)
+    })
+    .await;
+    assert_eq!(value(&i, r#"warungin_orders_total{status="accepted"}"#), 5.0);
+    assert_eq!(value(&i, r#"warungin_orders_total{status="duplicate"}"#), 1.0);
+    assert!(
+        value(&i, r#"warungin_api_request_duration_seconds_count{route="/api/orders",method="POST",status="201"}"#)
+            >= 3.0
+    );
+    assert_eq!(
+        value(
+            &i,
+            r#"warungin_api_request_duration_seconds_count{route="/api/orders/{id}/cancel",method="POST",status="202"}"#
+        ),
+        1.0
+    );
+    assert!(!i.keys().any(|k| k.contains(&cancelled.to_string())), "no raw ids in labels");
+    assert!(i.keys().any(|k| k.starts_with("warungin_api_request_duration_seconds_bucket{")), "a real histogram");
+    // Four orders, one offline order and one cancel (the duplicate of a committed order is not republished).
+    assert_eq!(value(&i, "warungin_publish_confirm_seconds_count"), 6.0);
+    let orders_queue = p.broker.topology.orders_queue();
+    assert_eq!(value(&i, &format!(r#"warungin_queue_consumers{{queue="{orders_queue}"}}"#)), 1.0);
+    assert!(i.contains_key(&format!(
+        r#"warungin_queue_depth{{queue="{}",state="ready"}}"#,
+        p.broker.topology.dead_letter_queue()
+    )));
+    assert!(i.contains_key("warungin_oldest_pending_order_seconds"));
+    assert!(i.contains_key("process_resident_memory_bytes"));
+
+    let w = scrape(&p, &worker.base_url).await;
+    for (status, count) in [("committed", 3.0), ("rejected", 1.0), ("failed", 1.0), ("cancelled", 1.0)] {
+        assert_eq!(value(&w, &format!(r#"warungin_orders_total{{status="{status}"}}"#)), count, "{status}");
+    }
+    assert_eq!(value(&w, "warungin_order_duration_seconds_count"), 3.0);
+    assert!(value(&w, "warungin_stock_lock_wait_seconds_count") >= 5.0);
+    assert!(value(&w, "warungin_worker_batch_size_count") >= 5.0);
+    assert_eq!(value(&w, r#"warungin_messages_total{outcome="ack"}"#), 6.0, "one ack per message");
+    assert!(w.contains_key(r#"warungin_db_pool_connections{state="waiting"}"#));
+    assert_eq!(value(&w, r#"warungin_stock_updates_total{kind="sale"}"#), 3.0);
+
+    // The worker goes away while orders keep coming: the queue grows, no one consumes.
+    assert!(worker.terminate().await.success(), "graceful exit");
+    for _ in 0..5 {
+        post("/api/orders", order(&[(product, 1, 1_000)])).await;
+    }
+    eventually("the order queue to show 5 ready and no consumer", Duration::from_secs(10), || async {
+        let m = scrape(&p, &ingest.base_url).await;
+        let ready = m.get(&format!(r#"warungin_queue_depth{{queue="{orders_queue}",state="ready"}}"#)).copied();
+        let consumers = m.get(&format!(r#"warungin_queue_consumers{{queue="{orders_queue}"}}"#)).copied();
+        (ready == Some(5.0) && consumers == Some(0.0)).then_some(())
+    })
+    .await;
+    p.stop().await;
+}
+
+async fn post_cancel(p: &Pipeline, base: &str, token: &str, order: uuid::Uuid) {
+    let reply = p
+        .http
+        .post(format!("{base}/api/orders/{order}/cancel"))
+        .bearer_auth(token)
+        .json(&json!({ "reason": "x" }))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(reply.status().as_u16(), 202);
+}
+
+#[tokio::test]
+async fn one_request_id_is_in_the_ingest_log_and_in_the_workers_commit_log() {
+    let p = Pipeline::start_with(Options::workers(0)).await;
+    let dir = std::env::temp_dir().join(format!("warungin-logs-{}", p.database_name()));
+    std::fs::create_dir_all(&dir).expect("log dir");
+    let json_logs = [("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")];
+    let ingest = p.spawn_ingest_process("log", &json_logs, Some(&dir.join("ingest.log"))).await;
+    let _worker = p.spawn_worker_with_port("log", &json_logs, Some(&dir.join("worker.log"))).await;
+    let shop = p.tenant().await;
+    let product = p.product(&shop, 1_000, 5).await;
+    let request_id = format!("trace-{}", uuid::Uuid::now_v7());
+    let reply = p
+        .http
+        .post(format!("{}/api/orders?wait=10000", ingest.base_url))
+        .bearer_auth(&shop.token)
+        .header("X-Request-Id", &request_id)
+        .json(&order(&[(product, 1, 1_000)]))
+        .send()
+        .await
+        .expect("order");
+    assert_eq!(reply.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some(request_id.as_str()));
+    assert_eq!(reply.status().as_u16(), 201);
+    let line = |file: &str, message: &str| {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        text.lines().find(|l| l.contains(&request_id) && l.contains(message)).map(str::to_owned)
+    };
+    let accepted =
+        eventually("the ingest log line", Duration::from_secs(10), || async { line("ingest.log", "order accepted") })
+            .await;
+    let committed = eventually("the worker's commit log line", Duration::from_secs(10), || async {
+        line("worker.log", "order committed")
+    })
+    .await;
+    for text in [&accepted, &committed] {
+        let parsed: serde_json::Value = serde_json::from_str(text).expect("a JSON log line");
+        assert!(parsed.to_string().contains(&shop.id.to_string()), "tenant_id is logged: {text}");
+        assert!(parsed.get("order_id").is_some(), "order_id is logged: {text}");
+        assert!(parsed.get("client_order_id").is_some(), "client_order_id is logged: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    p.stop().await;
+}
+
+async fn health(p: &Pipeline) -> (u16, serde_json::Value, Duration) {
+    let started = Instant::now();
+    let reply = p.call(reqwest::Method::GET, "/api/health", None, None).await;
+    (reply.status, reply.body, started.elapsed())
+}
+
+#[tokio::test]
+async fn health_answers_within_a_second_whatever_is_down_or_hung() {
+    let broker = FaultProxy::start("127.0.0.1:5672".parse().expect("addr")).await;
+    let redis = FaultProxy::start("127.0.0.1:6379".parse().expect("addr")).await;
+    let database = FaultProxy::start("127.0.0.1:5432".parse().expect("addr")).await;
+    let probe = Pipeline::start_with(Options::workers(0)).await;
+    let db_url =
+        harness::db::url_for(probe.database_name()).expect("url").replace(":5432/", &format!(":{}/", database.port()));
+    let options = Options::workers(0)
+        .with_env("AMQP_URL", &format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port()))
+        .with_env("REDIS_URL", &format!("redis://127.0.0.1:{}", redis.port()))
+        .with_env("DATABASE_URL", &db_url);
+    let p = Pipeline::start_with(options).await;
+    let (status, body, _) = health(&p).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")), "{body}");
+    for check in ["db", "rabbitmq", "redis", "disk"] {
+        assert_eq!(body["checks"][check], "ok", "{check}");
+    }
+
+    broker.set(Mode::Down);
+    let (body, took) = eventually("health to see the broker down", Duration::from_secs(10), || async {
+        let (status, body, took) = health(&p).await;
+        (status == 503).then_some((body, took))
+    })
+    .await;
+    assert_eq!(body["status"], "down");
+    assert_ne!(body["checks"]["rabbitmq"], "ok");
+    assert_eq!(body["checks"]["db"], "ok");
+    assert!(took < Duration::from_secs(1), "answered in {took:?}");
+    let orders = p.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(orders.status, 503);
+    broker.set(Mode::Up);
+    eventually("health to recover with the broker", Duration::from_secs(20), || async {
+        (health(&p).await.0 == 200).then_some(())
+    })
+    .await;
+
+    for mode in [Mode::Hang, Mode::Down] {
+        redis.set(mode);
+        let (status, body, took) = health(&p).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("degraded")), "redis {mode:?}: {body}");
+        assert_ne!(body["checks"]["redis"], "ok");
+        assert!(took < Duration::from_secs(1), "redis {mode:?}: answered in {took:?}");
+    }
+    redis.set(Mode::Up);
+
+    database.set(Mode::Hang);
+    let (status, body, took) = health(&p).await;
+    assert_eq!(status, 503, "{body}");
+    assert_ne!(body["checks"]["db"], "ok");
+    assert!(took < Duration::from_secs(1), "a hung database: answered in {took:?}");
+    database.set(Mode::Up);
+    p.stop().await;
+    probe.stop().await;
+}
