@@ -100,10 +100,8 @@ pub async fn accept_many(
         });
     }
     state.duplicates.remember(origin.tenant_id, &remember).await;
-    for result in results.iter().flatten() {
-        if let Ok(accepted) = result {
-            crate::metrics::order_accepted(accepted.duplicate);
-        }
+    for accepted in results.iter().flatten().flatten() {
+        crate::metrics::order_accepted(accepted.duplicate);
     }
     Ok(results
         .into_iter()

@@ -133,3 +133,49 @@ async fn fault_orders_commit_after_the_workers_database_sessions_are_terminated(
     p.assert_books_balance().await;
     p.stop().await;
 }
+
+#[tokio::test]
+async fn fault_sigterm_to_each_worker_in_turn_while_2000_orders_stream_in_loses_and_duplicates_nothing() {
+    let p = Arc::new(Pipeline::start_with(Options::workers(0)).await);
+    let shop = p.tenant().await;
+    let product = p.product(&shop, 1_000, 100_000).await;
+    let mut workers =
+        vec![p.spawn_worker_with_port("a", &[], None).await, p.spawn_worker_with_port("b", &[], None).await];
+    let accepted = Arc::new(Mutex::new(HashSet::new()));
+    let target = 2_000;
+    let tills: Vec<_> = (0..4)
+        .map(|_| {
+            let (p, shop, accepted) = (p.clone(), shop.clone(), accepted.clone());
+            tokio::spawn(async move {
+                while accepted.lock().await.len() < target {
+                    let reply = p.post(&shop.token, "/api/orders", &order(&[(product, 1, 1_000)])).await;
+                    assert_eq!(reply.status, 202, "{}", reply.body);
+                    accepted.lock().await.insert(uuid(&reply.body["orderId"]));
+                }
+            })
+        })
+        .collect();
+    for (turn, threshold) in [(0, 400), (1, 1_000)] {
+        eventually("orders streaming in", Duration::from_secs(60), || async {
+            (accepted.lock().await.len() >= threshold).then_some(())
+        })
+        .await;
+        let status = workers[turn].terminate().await;
+        assert!(status.success(), "worker {turn} drained and exited cleanly on SIGTERM: {status}");
+        workers[turn] = p.spawn_worker_with_port(&format!("{turn}-again"), &[], None).await;
+    }
+    for till in tills {
+        till.await.expect("till");
+    }
+    p.drained(Duration::from_secs(60)).await;
+    let accepted = accepted.lock().await.len();
+    let committed = p.count("SELECT count(*) FROM orders WHERE status = 'committed'").await;
+    assert_eq!(i64::try_from(accepted).unwrap_or(0), committed, "every 202 committed");
+    assert_eq!(p.count("SELECT count(*) FROM payments").await, committed, "exactly once");
+    assert_eq!(p.stock(product).await, 100_000 - committed);
+    p.assert_books_balance().await;
+    drop(workers);
+    if let Ok(p) = Arc::try_unwrap(p) {
+        p.stop().await;
+    }
+}
