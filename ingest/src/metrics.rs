@@ -26,6 +26,7 @@ pub const FAILED_SYNCS_OPEN: &str = "warungin_failed_syncs_open";
 pub const OLDEST_PENDING: &str = "warungin_oldest_pending_order_seconds";
 pub const DB_POOL: &str = "warungin_db_pool_connections";
 pub const DB_POOL_MAX: &str = "warungin_db_pool_max_connections";
+pub const DISK_FREE: &str = "warungin_disk_free_bytes";
 
 /// Error kinds ingest counts (`warungin_errors_total{kind}`).
 pub const ERROR_KINDS: &[&str] = &["broker_unavailable", "database_unavailable", "internal", "metrics_poll"];
@@ -85,6 +86,9 @@ pub async fn poll(state: AppState, every: Duration) {
         gauge!(DB_POOL, "state" => "in_use").set(f64::from(pool.size().saturating_sub(idle)));
         gauge!(DB_POOL, "state" => "idle").set(f64::from(idle));
         gauge!(DB_POOL_MAX).set(f64::from(state.config.database.pool_size));
+        if let Ok(stats) = rustix::fs::statvfs(".") {
+            gauge!(DISK_FREE).set(stats.f_bavail.saturating_mul(stats.f_frsize) as f64);
+        }
     }
 }
 

@@ -109,6 +109,12 @@ ensure_browser() {
   apt_install chromium chromium-driver || die "cannot install chromium and chromium-driver (Debian packages)"
 }
 
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules.
+ensure_promtool() {
+  command -v promtool >/dev/null && return 0
+  apt_install --no-install-recommends prometheus || die "cannot install prometheus (for promtool)"
+}
+
 ensure_rust() {
   command -v cargo >/dev/null || die "cargo is missing: install the Rust toolchain (https://rustup.rs), then run this again"
 }

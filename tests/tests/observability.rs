@@ -93,6 +93,23 @@ async fn metrics_count_a_mixed_run_and_queue_depth_rises_when_the_worker_is_gone
     assert!(w.contains_key(r#"warungin_db_pool_connections{state="waiting"}"#));
     assert_eq!(value(&w, r#"warungin_stock_updates_total{kind="sale"}"#), 3.0);
 
+    // Every metric a dashboard or an alert uses is one the binaries export.
+    let exported: std::collections::HashSet<String> =
+        i.keys().chain(w.keys()).map(|k| k.split('{').next().unwrap_or_default().to_owned()).collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = vec![root.join("deploy/prometheus/alerts.yml")];
+    files.extend(
+        std::fs::read_dir(root.join("deploy/grafana/dashboards"))
+            .expect("dashboards")
+            .filter_map(|e| e.ok().map(|e| e.path())),
+    );
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        for name in metric_names(&text) {
+            assert!(exported.contains(&name), "{} uses {name}, which no binary exports", file.display());
+        }
+    }
+
     // The worker goes away while orders keep coming: the queue grows, no one consumes.
     assert!(worker.terminate().await.success(), "graceful exit");
     for _ in 0..5 {
@@ -106,6 +123,22 @@ async fn metrics_count_a_mixed_run_and_queue_depth_rises_when_the_worker_is_gone
     })
     .await;
     p.stop().await;
+}
+
+/// Metric names in a rules or dashboard file (`warungin_…`, `process_…`).
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for prefix in ["warungin_", "process_"] {
+        for (at, _) in text.match_indices(prefix) {
+            let boundary = text[..at].chars().last().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+            let name: String =
+                text[at..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
+            if boundary && !name.ends_with('_') {
+                names.insert(name);
+            }
+        }
+    }
+    names
 }
 
 async fn post_cancel(p: &Pipeline, base: &str, token: &str, order: uuid::Uuid) {

@@ -16,6 +16,8 @@ pub const BATCH_COMMIT: &str = "warungin_batch_commit_seconds";
 pub const MESSAGES_TOTAL: &str = "warungin_messages_total";
 pub const DEAD_LETTERS_TOTAL: &str = "warungin_dead_letters_total";
 pub const STOCK_UPDATES_TOTAL: &str = "warungin_stock_updates_total";
+/// Orders not applied, by rejection code (rejected online, or failed into review).
+pub const REJECTIONS_TOTAL: &str = "warungin_order_rejections_total";
 pub const ERRORS_TOTAL: &str = "warungin_errors_total";
 pub const DB_POOL: &str = "warungin_db_pool_connections";
 pub const DB_POOL_MAX: &str = "warungin_db_pool_max_connections";
@@ -43,6 +45,9 @@ pub fn register() {
     for kind in ["order", "raw"] {
         counter!(DEAD_LETTERS_TOTAL, "kind" => kind).absolute(0);
     }
+    for code in common::order::RejectionCode::ALL {
+        counter!(REJECTIONS_TOTAL, "code" => code.as_str()).absolute(0);
+    }
 }
 
 /// What one committed batch did.
@@ -61,6 +66,9 @@ pub fn effect(effect: &Effect, accepted_at: Option<chrono::DateTime<chrono::Utc>
         Effect::Skipped { .. } => "skipped",
     };
     counter!(ORDERS_TOTAL, "status" => status).increment(1);
+    if let Effect::Rejected { code, .. } | Effect::Failed { code, .. } = effect {
+        counter!(REJECTIONS_TOTAL, "code" => code.as_str()).increment(1);
+    }
     if let (Effect::Committed { .. }, Some(at)) = (effect, accepted_at) {
         let seconds = (chrono::Utc::now() - at).num_microseconds().unwrap_or(0) as f64 / 1e6;
         histogram!(ORDER_DURATION).record(seconds.max(0.0));
