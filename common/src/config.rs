@@ -100,6 +100,9 @@ pub struct WorkerConfig {
     pub max_attempts: u32,
     /// Bound on one batch's database transaction (ORDER_TRANSACTION_TIMEOUT).
     pub transaction_timeout: Duration,
+    /// A pending order older than this has lost its message: republish it.
+    /// Longer than the whole retry schedule, so a retry in flight is not doubled.
+    pub republish_pending_after: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +175,7 @@ impl Config {
                 concurrency: env.number("WORKER_CONCURRENCY", 2)?,
                 max_attempts: env.number("WORKER_MAX_ATTEMPTS", default_attempts)?,
                 transaction_timeout: env.duration("ORDER_TRANSACTION_TIMEOUT", "10s")?,
+                republish_pending_after: env.duration("REPUBLISH_PENDING_AFTER", "20m")?,
             },
             shutdown_timeout: env.duration("SHUTDOWN_TIMEOUT", "30s")?,
         };

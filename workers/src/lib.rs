@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod pg;
 pub mod settle;
+pub mod sweep;
 
 use common::broker::{Publisher, Topology};
 use common::config::Config;
@@ -42,6 +43,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
     let name =
         config.broker.connection_name.clone().unwrap_or_else(|| format!("warungin-worker-{}", std::process::id()));
     let publisher = Publisher::start(&config.broker, format!("{name}-publish"), shutdown.clone());
+    let sweep = tokio::spawn(sweep::run(pool.clone(), publisher.clone(), w.republish_pending_after, shutdown.clone()));
     let consuming = Arc::new(AtomicBool::new(false));
 
     let orders = ConsumerSpec {
@@ -93,7 +95,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
     let dead = tokio::spawn(consumer::run(dead, topology, recorder, shutdown, Arc::new(AtomicBool::new(false))));
     tracing::info!(%health_addr, "worker started");
     let task = tokio::spawn(async move {
-        let _ = tokio::join!(orders, dead, http);
+        let _ = tokio::join!(orders, dead, http, sweep);
         pool_watch.abort();
     });
     Ok(RunningWorker { health_addr, task })
