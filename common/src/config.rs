@@ -50,7 +50,10 @@ pub struct Config {
 
 #[derive(Clone, Debug)]
 pub struct DatabaseConfig {
+    /// The services' connection: a role that owns no tables (`warungin_app`).
     pub url: String,
+    /// The migration's connection: the tables' owner (defaults to `url`).
+    pub migrate_url: String,
     pub pool_size: u32,
 }
 
@@ -138,7 +141,10 @@ impl Config {
             log_level: env.text("LOG_LEVEL", "info"),
             log_json: env.text("LOG_FORMAT", "json") != "pretty",
             database: DatabaseConfig {
-                url: env.text("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/warungin"),
+                url: env.text("DATABASE_URL", "postgres://warungin_app@127.0.0.1:5432/warungin"),
+                migrate_url: lookup("MIGRATE_DATABASE_URL")
+                    .or_else(|| lookup("DATABASE_URL"))
+                    .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/warungin".to_owned()),
                 pool_size: env.number("DATABASE_POOL_SIZE", 16)?,
             },
             broker: BrokerConfig {

@@ -31,6 +31,15 @@ impl Scope {
             Scope::Platform => None,
         }
     }
+
+    /// A transaction that sees this scope's rows: one tenant's, or (the
+    /// operators' role, by its own policy) everyone's.
+    async fn begin(self, db: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        match self {
+            Scope::Tenant(t) => crate::db::tenant_tx(db, &[t.0]).await,
+            Scope::Platform => db.begin().await,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -87,6 +96,7 @@ pub async fn retry(
     overrides: Overrides,
     by: &str,
 ) -> Result<(), ReviewError> {
+    let mut read = scope.begin(db).await?;
     let row = sqlx::query_as::<_, Replayable>(
         "SELECT f.tenant_id, f.order_id, f.status, f.request, o.source, o.device_id, o.sync_batch_id,
                 encode(o.request_hash, 'hex') AS request_hash, o.received_at, o.request_id
@@ -95,9 +105,10 @@ pub async fn retry(
     )
     .bind(id.0)
     .bind(scope.tenant())
-    .fetch_optional(db)
+    .fetch_optional(&mut *read)
     .await?
     .ok_or(ReviewError::NotFound)?;
+    drop(read);
     if row.status != "open" {
         return Err(ReviewError::NotOpen(row.status));
     }
@@ -124,7 +135,7 @@ pub async fn retry(
     let exchange = publisher.topology().orders_exchange();
     let target = Target { exchange: &exchange, routing_key: ORDER_ROUTING_KEY };
     publisher.publish(target, &message.encode(), headers::for_message(&message, 1)).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = scope.begin(db).await?;
     sqlx::query("UPDATE failed_syncs SET last_retried_at = now() WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
     record(&mut tx, row.tenant_id, id, "retried", by, overrides.note().as_deref()).await?;
     tx.commit().await?;
@@ -133,7 +144,7 @@ pub async fn retry(
 
 /// Mark an open failed sync discarded (its order stays `failed`).
 pub async fn discard(db: &PgPool, scope: Scope, id: FailedSyncId, reason: &str, by: &str) -> Result<(), ReviewError> {
-    let mut tx = db.begin().await?;
+    let mut tx = scope.begin(db).await?;
     // The order row first: a commit of this order holds it, so a discard
     // and a retry's commit never interleave.
     let found: Option<(Uuid, String)> = sqlx::query_as(

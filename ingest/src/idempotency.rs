@@ -66,6 +66,7 @@ pub async fn admit(db: &PgPool, origin: &Origin, candidates: &[Candidate]) -> Re
     let outlets: Vec<Option<Uuid>> = candidates.iter().map(|c| c.order.outlet_id).collect();
     let members: Vec<Option<Uuid>> = candidates.iter().map(|c| c.order.member_id).collect();
     let created: Vec<DateTime<Utc>> = candidates.iter().map(|c| c.order.created_at).collect();
+    let mut tx = common::db::tenant_tx(db, &[origin.tenant_id.0]).await?;
     let inserted: HashMap<Uuid, Uuid> = sqlx::query_as::<_, (Uuid, Uuid)>(INSERT_PENDING)
         .bind(origin.tenant_id.0)
         .bind(origin.source.as_str())
@@ -80,7 +81,7 @@ pub async fn admit(db: &PgPool, origin: &Origin, candidates: &[Candidate]) -> Re
         .bind(&outlets)
         .bind(&members)
         .bind(&created)
-        .fetch_all(db)
+        .fetch_all(&mut *tx)
         .await?
         .into_iter()
         .collect();
@@ -91,12 +92,13 @@ pub async fn admit(db: &PgPool, origin: &Origin, candidates: &[Candidate]) -> Re
         sqlx::query_as::<_, (Uuid, Uuid, String, Vec<u8>, sqlx::types::Json<ValidatedOrder>)>(EXISTING)
             .bind(origin.tenant_id.0)
             .bind(&others)
-            .fetch_all(db)
+            .fetch_all(&mut *tx)
             .await?
             .into_iter()
             .map(|(id, client_id, status, hash, request)| (client_id, (id, status, hash, request)))
             .collect()
     };
+    tx.commit().await?;
     candidates
         .iter()
         .map(|candidate| {

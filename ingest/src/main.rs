@@ -33,7 +33,8 @@ async fn main() -> anyhow::Result<()> {
             app.run().await.context("serving HTTP")?;
         }
         Command::SeedDemo => {
-            let db = common::db::pool(&config.database.url, 2).context("database")?;
+            // The demo shop is platform set-up: it runs as the tables' owner.
+            let db = common::db::pool(&config.database.migrate_url, 2).context("database")?;
             let tenant = ingest::seed::demo(&db).await.map_err(|e| anyhow::anyhow!("seeding the demo shop: {e}"))?;
             println!("demo shop {} (tenant {tenant})", ingest::seed::DEMO_SLUG);
             println!("  login: {} / {}", ingest::seed::DEMO_EMAIL, ingest::seed::DEMO_PASSWORD);

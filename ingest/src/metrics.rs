@@ -107,11 +107,10 @@ async fn queues(state: &AppState, topology: &Topology, management: &Management) 
 }
 
 async fn database(state: &AppState, seen: &mut HashSet<String>) -> Result<(), sqlx::Error> {
-    // Platform-wide by nature: these gauges count every tenant's rows.
+    // Platform-wide by nature: counts over every tenant, through functions
+    // that return counts only (the services' role sees one tenant's rows).
     let open: Vec<(String, i64)> =
-        sqlx::query_as("SELECT reason_code, count(*) FROM failed_syncs WHERE status = 'open' GROUP BY 1")
-            .fetch_all(&state.db)
-            .await?;
+        sqlx::query_as("SELECT reason_code, open FROM platform_open_failed_syncs()").fetch_all(&state.db).await?;
     let now_seen: HashSet<String> = open.iter().map(|(r, _)| r.clone()).collect();
     for (reason, count) in open {
         gauge!(FAILED_SYNCS_OPEN, "reason" => reason).set(count as f64);
@@ -120,11 +119,8 @@ async fn database(state: &AppState, seen: &mut HashSet<String>) -> Result<(), sq
         gauge!(FAILED_SYNCS_OPEN, "reason" => gone.clone()).set(0.0);
     }
     *seen = now_seen;
-    let oldest: Option<f64> = sqlx::query_scalar(
-        "SELECT extract(epoch FROM now() - min(received_at))::float8 FROM orders WHERE status = 'pending'",
-    )
-    .fetch_one(&state.db)
-    .await?;
+    let oldest: Option<f64> =
+        sqlx::query_scalar("SELECT platform_oldest_pending_seconds()").fetch_one(&state.db).await?;
     gauge!(OLDEST_PENDING).set(oldest.unwrap_or(0.0));
     Ok(())
 }

@@ -163,10 +163,11 @@ impl OrderRow {
 }
 
 pub async fn fetch(db: &PgPool, tenant: TenantId, order_id: OrderId) -> ApiResult<OrderRow> {
+    let mut tx = common::db::tenant_tx(db, &[tenant.0]).await?;
     sqlx::query_as::<_, OrderRow>(concat!("SELECT ", order_columns!(), " FROM orders WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant.0)
         .bind(order_id.0)
-        .fetch_optional(db)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(ApiError::not_found("order"))
 }

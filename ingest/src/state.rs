@@ -18,3 +18,13 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub in_flight: InFlight,
 }
+
+impl AppState {
+    /// A transaction that sees only `tenant`'s rows (row-level security).
+    pub async fn tx(
+        &self,
+        tenant: common::ids::TenantId,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, crate::error::ApiError> {
+        Ok(common::db::tenant_tx(&self.db, &[tenant.0]).await?)
+    }
+}

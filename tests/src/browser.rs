@@ -94,14 +94,20 @@ impl Browser {
         }
     }
 
+    /// Click, finding the element afresh if the page re-rendered it meanwhile.
     pub async fn click(&self, selector: &str) {
-        self.client
-            .find(Locator::Css(selector))
-            .await
-            .unwrap_or_else(|e| panic!("{selector}: {e}"))
-            .click()
-            .await
-            .expect("click");
+        let mut last = String::new();
+        for _ in 0..20 {
+            match self.client.find(Locator::Css(selector)).await {
+                Ok(element) => match element.click().await {
+                    Ok(()) => return,
+                    Err(e) => last = e.to_string(),
+                },
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{selector}: {last}");
     }
 
     pub async fn type_into(&self, selector: &str, text: &str) {

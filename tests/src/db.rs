@@ -16,6 +16,24 @@ pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// `url_for(database)` logged in as `userinfo` (`user` or `user:password`).
+pub fn url_as(database: &str, userinfo: &str) -> anyhow::Result<String> {
+    let url = url_for(database)?;
+    let (scheme, rest) = url.split_once("://").context("a URL")?;
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    Ok(format!("{scheme}://{userinfo}@{host}"))
+}
+
+/// The services' role (owns no tables; row-level security applies).
+pub fn app_userinfo() -> String {
+    std::env::var("TEST_APP_DB_USERINFO").unwrap_or_else(|_| "warungin_app:warungin-dev".to_owned())
+}
+
+/// The operators' role (every tenant, by its own policy).
+pub fn platform_userinfo() -> String {
+    std::env::var("TEST_PLATFORM_DB_USERINFO").unwrap_or_else(|_| "warungin_platform:warungin-dev".to_owned())
+}
+
 /// The server URL with its database replaced (query parameters kept).
 pub fn url_for(database: &str) -> anyhow::Result<String> {
     let server = server_url();

@@ -313,8 +313,11 @@ fn base_env(name: &str) -> BTreeMap<String, String> {
 /// and broker connection name, so faults can target it alone.
 fn component_env(env: &BTreeMap<String, String>, name: &str, component: &str) -> BTreeMap<String, String> {
     let mut env = env.clone();
-    // A test may point its components at a proxy of the database.
-    let url = env.get("DATABASE_URL").cloned().unwrap_or_else(|| db::url_for(name).expect("database url"));
+    // The services log in as the role that owns nothing (row-level security
+    // applies); the operator CLI as the operators' role. A test may point its
+    // components at a proxy of the database.
+    let userinfo = if component == "operator" { db::platform_userinfo() } else { db::app_userinfo() };
+    let url = env.get("DATABASE_URL").cloned().unwrap_or_else(|| db::url_as(name, &userinfo).expect("database url"));
     let separator = if url.contains('?') { '&' } else { '?' };
     env.insert("DATABASE_URL".into(), format!("{url}{separator}application_name={name}-{component}"));
     env.insert("AMQP_CONNECTION_NAME".into(), format!("{name}-{component}"));

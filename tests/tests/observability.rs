@@ -208,8 +208,9 @@ async fn health_answers_within_a_second_whatever_is_down_or_hung() {
     let redis = FaultProxy::start("127.0.0.1:6379".parse().expect("addr")).await;
     let database = FaultProxy::start("127.0.0.1:5432".parse().expect("addr")).await;
     let probe = Pipeline::start_with(Options::workers(0)).await;
-    let db_url =
-        harness::db::url_for(probe.database_name()).expect("url").replace(":5432/", &format!(":{}/", database.port()));
+    let db_url = harness::db::url_as(probe.database_name(), &harness::db::app_userinfo())
+        .expect("url")
+        .replace(":5432/", &format!(":{}/", database.port()));
     let options = Options::workers(0)
         .with_env("AMQP_URL", &format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port()))
         .with_env("REDIS_URL", &format!("redis://127.0.0.1:{}", redis.port()))

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use common::config::Config;
+use common::config::{AppEnv, Config};
 use common::shutdown::{Shutdown, cancel_on_signal};
 
 #[derive(Parser)]
@@ -37,8 +37,14 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     common::telemetry::init(&config, "workers");
     match cli.command.unwrap_or(Command::Run) {
         Command::Migrate => {
-            common::db::migrate(&config.database.url).await.context("migrating the database")?;
+            common::db::migrate(&config.database.migrate_url).await.context("migrating the database")?;
             tracing::info!("migrations applied");
+            if let Ok(password) = std::env::var("DEV_ROLE_PASSWORD") {
+                anyhow::ensure!(config.env != AppEnv::Production, "DEV_ROLE_PASSWORD is refused in production");
+                common::db::set_role_passwords(&config.database.migrate_url, &password)
+                    .await
+                    .context("setting role passwords")?;
+            }
         }
         Command::Run => {
             let shutdown = Shutdown::new();

@@ -17,7 +17,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 const EVERY: Duration = Duration::from_secs(60);
-const BATCH: i64 = 100;
+const BATCH: i32 = 100;
 
 pub async fn run(pool: Pool, publisher: Publisher, older_than: Duration, shutdown: Shutdown) {
     let mut tick = tokio::time::interval(EVERY.min(older_than).max(Duration::from_millis(100)));
@@ -42,14 +42,12 @@ pub async fn sweep(
 ) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let seconds = older_than.as_secs_f64();
+    // Across tenants by nature: a definer function claims (touches) the
+    // stale pending orders and returns only what a republish needs.
     let rows = tx
         .query(
-            "SELECT id, tenant_id, source, device_id, sync_batch_id, encode(request_hash, 'hex'), received_at, request_id, request
-             FROM orders WHERE status = 'pending' AND received_at < now() - make_interval(secs => $1)
-               AND updated_at < now() - make_interval(secs => $1)
-             ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-            &[&seconds, &BATCH],
+            "SELECT * FROM platform_claim_stale_pending(make_interval(secs => $1), $2)",
+            &[&older_than.as_secs_f64(), &BATCH],
         )
         .await?;
     let exchange = publisher.topology().orders_exchange();
@@ -74,8 +72,7 @@ pub async fn sweep(
         publisher.publish(target, &message.encode(), headers::for_message(&message, 1)).await?;
         republished.push(message.order_id().0);
     }
-    // Touch them, so the next sweep waits another full period for them.
-    tx.execute("UPDATE orders SET updated_at = now() WHERE id = ANY($1)", &[&republished]).await?;
+    // The claim touched them: the next sweep waits another full period.
     tx.commit().await?;
     Ok(republished.len())
 }

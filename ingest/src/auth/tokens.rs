@@ -76,9 +76,11 @@ impl TokenKeys {
         })
     }
 
-    /// A new refresh token and the digest to store for it.
-    pub fn new_refresh(&self) -> (String, Vec<u8>) {
-        let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    /// A new refresh token and the digest to store for it. The token names
+    /// its tenant in the clear (`<tenant>.<secret>`), so a refresh can look it
+    /// up inside that tenant's rows only.
+    pub fn new_refresh(&self, tenant: TenantId) -> (String, Vec<u8>) {
+        let token = format!("{tenant}.{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()));
         let digest = self.refresh_digest(&token);
         (token, digest)
     }
@@ -97,4 +99,10 @@ impl TokenKeys {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         digest.iter().zip(self.internal_key_digest.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
+}
+
+/// The tenant a refresh token names, when it is well formed.
+pub fn tenant_of(token: &str) -> Option<TenantId> {
+    let (tenant, _) = token.split_once('.')?;
+    uuid::Uuid::parse_str(tenant).ok().map(TenantId)
 }

@@ -72,7 +72,8 @@ pub async fn insert_tenant(db: &PgPool, new: NewTenant) -> ApiResult<(Uuid, Uuid
     }
     let hash = password::hash(new.owner.password).await.map_err(ApiError::Internal)?;
     let (tenant_id, owner_id) = (Uuid::now_v7(), Uuid::now_v7());
-    let mut tx = db.begin().await?;
+    // The new shop's own rows only: row-level security checks the inserts too.
+    let mut tx = common::db::tenant_tx(db, &[tenant_id]).await?;
     sqlx::query("INSERT INTO tenants (id, name, slug, timezone) VALUES ($1, $2, $3, $4)")
         .bind(tenant_id)
         .bind(new.name.trim())

@@ -1,7 +1,7 @@
 //! Sign-in and sessions: login with email and password, rotating refresh
 //! tokens (a reused one revokes its whole family), logout.
 
-use crate::auth::{AuthUser, Role, password};
+use crate::auth::{AuthUser, Role, password, tokens};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, OptionalBody};
 use crate::state::AppState;
@@ -46,12 +46,11 @@ struct Login {
 }
 
 async fn login(State(state): State<AppState>, Body(login): Body<Login>) -> ApiResult<Json<Value>> {
-    let user = sqlx::query_as::<_, UserRow>(
-        "SELECT id, tenant_id, email, name, role, password_hash, is_active FROM users WHERE lower(email) = lower($1)",
-    )
-    .bind(login.email.trim())
-    .fetch_optional(&state.db)
-    .await?;
+    // Login knows no tenant yet: the one narrow lookup across tenants.
+    let user = sqlx::query_as::<_, UserRow>("SELECT * FROM auth_find_user($1)")
+        .bind(login.email.trim())
+        .fetch_optional(&state.db)
+        .await?;
     // Unknown email and wrong password take the same time and get the same answer.
     let stored = user.as_ref().filter(|u| u.is_active).map(|u| u.password_hash.clone());
     if !password::verify(login.password, stored).await {
@@ -59,7 +58,7 @@ async fn login(State(state): State<AppState>, Body(login): Body<Login>) -> ApiRe
         return Err(INVALID_CREDENTIALS);
     }
     let user = user.ok_or(INVALID_CREDENTIALS)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.tx(TenantId(user.tenant_id)).await?;
     let tokens = issue(&state, &mut tx, &user, Uuid::now_v7()).await?;
     tx.commit().await?;
     Ok(Json(tokens))
@@ -73,7 +72,8 @@ struct RefreshRequest {
 
 async fn refresh(State(state): State<AppState>, Body(request): Body<RefreshRequest>) -> ApiResult<Json<Value>> {
     let digest = state.keys.refresh_digest(&request.refresh_token);
-    let mut tx = state.db.begin().await?;
+    let tenant = tokens::tenant_of(&request.refresh_token).ok_or(INVALID_REFRESH)?;
+    let mut tx = state.tx(tenant).await?;
     let rotated: Option<(Uuid, Uuid)> = sqlx::query_as(
         "UPDATE refresh_tokens SET rotated_at = now()
          WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
@@ -114,7 +114,7 @@ async fn issue(state: &AppState, tx: &mut Transaction<'_, Postgres>, user: &User
         .keys
         .issue_access(UserId(user.id), TenantId(user.tenant_id), role)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (refresh, digest) = state.keys.new_refresh();
+    let (refresh, digest) = state.keys.new_refresh(TenantId(user.tenant_id));
     let lifetime = chrono::Duration::from_std(state.keys.refresh_ttl).unwrap_or(chrono::Duration::hours(72));
     sqlx::query(
         "INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -149,6 +149,7 @@ async fn logout(
     OptionalBody(body): OptionalBody<LogoutRequest>,
 ) -> ApiResult<StatusCode> {
     let request = body.unwrap_or(LogoutRequest { refresh_token: None });
+    let mut tx = state.tx(auth.tenant_id).await?;
     let (tenant, user) = (auth.tenant_id.0, auth.user_id.0);
     match request.refresh_token {
         Some(token) => sqlx::query(
@@ -158,15 +159,16 @@ async fn logout(
         .bind(tenant)
         .bind(user)
         .bind(state.keys.refresh_digest(&token))
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await?,
         None => sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
         )
         .bind(tenant)
         .bind(user)
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await?,
     };
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,7 @@ use common::order::{FieldError, limits};
 use common::pricing::Rate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 pub fn router() -> Router<AppState> {
@@ -106,7 +106,7 @@ fn time(errors: &mut Vec<FieldError>, field: &str, value: Option<String>) -> Opt
 }
 
 /// Apply `input` over `rule` and check the result as a whole.
-async fn merge(db: &PgPool, auth: &AuthUser, mut rule: Rule, input: RuleInput) -> ApiResult<Rule> {
+async fn merge(db: &mut PgConnection, auth: &AuthUser, mut rule: Rule, input: RuleInput) -> ApiResult<Rule> {
     let mut errors = Vec::new();
     if let Some(name) = input.name {
         rule.name = name.trim().to_owned();
@@ -142,7 +142,7 @@ async fn merge(db: &PgPool, auth: &AuthUser, mut rule: Rule, input: RuleInput) -
     }
     rule.is_active = input.is_active.unwrap_or(rule.is_active);
     check(&rule, &mut errors);
-    check_products(db, auth, &rule, &mut errors).await?;
+    check_products(&mut *db, auth, &rule, &mut errors).await?;
     if errors.is_empty() { Ok(rule) } else { Err(ApiError::Validation(errors)) }
 }
 
@@ -179,7 +179,12 @@ fn check(rule: &Rule, errors: &mut Vec<FieldError>) {
     }
 }
 
-async fn check_products(db: &PgPool, auth: &AuthUser, rule: &Rule, errors: &mut Vec<FieldError>) -> ApiResult<()> {
+async fn check_products(
+    db: &mut PgConnection,
+    auth: &AuthUser,
+    rule: &Rule,
+    errors: &mut Vec<FieldError>,
+) -> ApiResult<()> {
     let mut ids: Vec<Uuid> = rule.product_ids.iter().chain(&rule.bundle_product_ids).copied().collect();
     ids.extend(rule.bundle_discount_product_id);
     ids.sort();
@@ -190,7 +195,7 @@ async fn check_products(db: &PgPool, auth: &AuthUser, rule: &Rule, errors: &mut 
     let known: i64 = sqlx::query_scalar("SELECT count(*) FROM products WHERE tenant_id = $1 AND id = ANY($2)")
         .bind(auth.tenant_id.0)
         .bind(&ids)
-        .fetch_one(db)
+        .fetch_one(&mut *db)
         .await?;
     if usize::try_from(known).unwrap_or(0) != ids.len() {
         errors.push(FieldError::new("productIds", "names a product this shop does not have"));
@@ -198,18 +203,18 @@ async fn check_products(db: &PgPool, auth: &AuthUser, rule: &Rule, errors: &mut 
     Ok(())
 }
 
-async fn fetch(db: &PgPool, auth: &AuthUser, id: Uuid) -> ApiResult<Rule> {
+async fn fetch(db: &mut PgConnection, auth: &AuthUser, id: Uuid) -> ApiResult<Rule> {
     sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM discount_rules WHERE tenant_id = $1 AND id = $2"
     )))
     .bind(auth.tenant_id.0)
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional(&mut *db)
     .await?
     .ok_or(ApiError::not_found("discount"))
 }
 
-async fn save(db: &PgPool, auth: &AuthUser, rule: &Rule) -> ApiResult<Rule> {
+async fn save(db: &mut PgConnection, auth: &AuthUser, rule: &Rule) -> ApiResult<Rule> {
     let sql = format!(
         "INSERT INTO discount_rules (id, tenant_id, name, kind, value_type, value, min_amount, min_quantity, product_ids,
                                      bundle_product_ids, bundle_discount_product_id, starts_at, ends_at, is_active)
@@ -235,7 +240,7 @@ async fn save(db: &PgPool, auth: &AuthUser, rule: &Rule) -> ApiResult<Rule> {
         .bind(rule.starts_at)
         .bind(rule.ends_at)
         .bind(rule.is_active)
-        .fetch_one(db)
+        .fetch_one(&mut *db)
         .await?)
 }
 
@@ -276,8 +281,10 @@ async fn create(
         created_at: Utc::now(),
         updated_at: Utc::now(),
     };
-    let rule = merge(&state.db, &auth, blank, input).await?;
-    let saved = save(&state.db, &auth, &rule).await?;
+    let mut tx = state.tx(auth.tenant_id).await?;
+    let rule = merge(&mut tx, &auth, blank, input).await?;
+    let saved = save(&mut tx, &auth, &rule).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(saved.json())))
 }
 
@@ -288,26 +295,31 @@ async fn update(
     Body(input): Body<RuleInput>,
 ) -> ApiResult<Json<RuleView>> {
     auth.require(MANAGERS)?;
-    let current = fetch(&state.db, &auth, id).await?;
-    let rule = merge(&state.db, &auth, current, input).await?;
-    Ok(Json(save(&state.db, &auth, &rule).await?.json()))
+    let mut tx = state.tx(auth.tenant_id).await?;
+    let current = fetch(&mut tx, &auth, id).await?;
+    let rule = merge(&mut tx, &auth, current, input).await?;
+    let saved = save(&mut tx, &auth, &rule).await?;
+    tx.commit().await?;
+    Ok(Json(saved.json()))
 }
 
 async fn remove(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<StatusCode> {
     auth.require(MANAGERS)?;
+    let mut tx = state.tx(auth.tenant_id).await?;
     let deleted = sqlx::query("DELETE FROM discount_rules WHERE tenant_id = $1 AND id = $2")
         .bind(auth.tenant_id.0)
         .bind(id)
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::not_found("discount"));
     }
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<RuleView>> {
-    Ok(Json(fetch(&state.db, &auth, id).await?.json()))
+    Ok(Json(fetch(&mut *state.tx(auth.tenant_id).await?, &auth, id).await?.json()))
 }
 
 #[derive(Deserialize)]
@@ -324,12 +336,13 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
         "SELECT {COLUMNS} FROM discount_rules WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
          ORDER BY created_at, id LIMIT $4"
     );
+    let mut tx = state.tx(auth.tenant_id).await?;
     let rules = sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(sql))
         .bind(auth.tenant_id.0)
         .bind(cursor.map(|c| c.0))
         .bind(cursor.map(|c| c.1))
         .bind(limit + 1)
-        .fetch_all(&state.db)
+        .fetch_all(&mut *tx)
         .await?;
     let views: Vec<RuleView> = rules.into_iter().map(Rule::json).collect();
     Ok(Json(page(views, limit, |v| (v.rule.created_at, v.rule.id))))

@@ -15,7 +15,7 @@ use common::ids::FailedSyncId;
 use common::replay::{self, Overrides, ReviewError, Scope};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use sqlx::types::Json as Jsonb;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -101,14 +101,14 @@ fn view(row: Row, history: Vec<HistoryEntry>) -> FailedSyncView {
     }
 }
 
-async fn history(db: &PgPool, tenant: Uuid, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<HistoryEntry>>> {
+async fn history(db: &mut PgConnection, tenant: Uuid, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<HistoryEntry>>> {
     let entries = sqlx::query_as::<_, HistoryEntry>(
         "SELECT failed_sync_id, at, action, by, note FROM failed_sync_events
          WHERE tenant_id = $1 AND failed_sync_id = ANY($2) ORDER BY at, id",
     )
     .bind(tenant)
     .bind(ids)
-    .fetch_all(db)
+    .fetch_all(&mut *db)
     .await?;
     let mut grouped: HashMap<Uuid, Vec<HistoryEntry>> = HashMap::new();
     for entry in entries {
@@ -133,6 +133,7 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
         return Err(ApiError::invalid("status", "must be open, resolved or discarded"));
     }
     let cursor = decode_cursor(q.cursor.as_deref())?;
+    let mut tx = state.tx(auth.tenant_id).await?;
     let rows = sqlx::query_as::<_, Row>(concat!(
         "SELECT ",
         columns!(),
@@ -147,10 +148,10 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
     .bind(cursor.map(|c| c.0))
     .bind(cursor.map(|c| c.1))
     .bind(limit + 1)
-    .fetch_all(&state.db)
+    .fetch_all(&mut *tx)
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut histories = history(&state.db, auth.tenant_id.0, &ids).await?;
+    let mut histories = history(&mut tx, auth.tenant_id.0, &ids).await?;
     let views: Vec<FailedSyncView> = rows
         .into_iter()
         .map(|row| {
@@ -161,29 +162,29 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
     Ok(Json(page(views, limit, |v| (v.last_failed_at, v.id))))
 }
 
-async fn one(db: &PgPool, auth: &AuthUser, id: Uuid) -> ApiResult<Value> {
+async fn one(db: &mut PgConnection, auth: &AuthUser, id: Uuid) -> ApiResult<Value> {
     let row =
         sqlx::query_as::<_, Row>(concat!("SELECT ", columns!(), " FROM failed_syncs WHERE tenant_id = $1 AND id = $2"))
             .bind(auth.tenant_id.0)
             .bind(id)
-            .fetch_optional(db)
+            .fetch_optional(&mut *db)
             .await?
             .ok_or(ApiError::not_found("failed sync"))?;
-    let entries = history(db, auth.tenant_id.0, &[id]).await?.remove(&id).unwrap_or_default();
+    let entries = history(&mut *db, auth.tenant_id.0, &[id]).await?.remove(&id).unwrap_or_default();
     Ok(serde_json::to_value(view(row, entries)).unwrap_or_default())
 }
 
 async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<Value>> {
     auth.require(SUPERVISORS)?;
-    Ok(Json(one(&state.db, &auth, id).await?))
+    Ok(Json(one(&mut *state.tx(auth.tenant_id).await?, &auth, id).await?))
 }
 
 /// Who acts, as the history shows it: the user's email.
-async fn actor(db: &PgPool, auth: &AuthUser) -> ApiResult<String> {
+async fn actor(db: &mut PgConnection, auth: &AuthUser) -> ApiResult<String> {
     let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE tenant_id = $1 AND id = $2")
         .bind(auth.tenant_id.0)
         .bind(auth.user_id.0)
-        .fetch_optional(db)
+        .fetch_optional(&mut *db)
         .await?;
     Ok(email.unwrap_or_else(|| format!("user:{}", auth.user_id)))
 }
@@ -223,12 +224,12 @@ async fn retry(
         accept_client_prices: overrides.accept_client_prices.unwrap_or(false),
         allow_oversell: overrides.allow_oversell.unwrap_or(false),
     };
-    let by = actor(&state.db, &auth).await?;
+    let by = actor(&mut *state.tx(auth.tenant_id).await?, &auth).await?;
     replay::retry(&state.db, &state.publisher, Scope::Tenant(auth.tenant_id), FailedSyncId(id), overrides, &by)
         .await
         .map_err(review_error)?;
     tracing::info!(tenant_id = %auth.tenant_id, failed_sync_id = %id, by, "failed sync retried");
-    Ok((StatusCode::ACCEPTED, Json(one(&state.db, &auth, id).await?)))
+    Ok((StatusCode::ACCEPTED, Json(one(&mut *state.tx(auth.tenant_id).await?, &auth, id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -248,12 +249,12 @@ async fn discard(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::invalid("reason", "must be 1 to 500 characters"));
     }
-    let by = actor(&state.db, &auth).await?;
+    let by = actor(&mut *state.tx(auth.tenant_id).await?, &auth).await?;
     replay::discard(&state.db, Scope::Tenant(auth.tenant_id), FailedSyncId(id), reason, &by)
         .await
         .map_err(review_error)?;
     tracing::info!(tenant_id = %auth.tenant_id, failed_sync_id = %id, by, "failed sync discarded");
-    Ok(Json(one(&state.db, &auth, id).await?))
+    Ok(Json(one(&mut *state.tx(auth.tenant_id).await?, &auth, id).await?))
 }
 
 #[derive(Deserialize)]
@@ -270,12 +271,13 @@ async fn summary(
 ) -> ApiResult<Json<Value>> {
     auth.require(SUPERVISORS)?;
     let status = q.status.unwrap_or_else(|| "open".to_owned());
+    let mut tx = state.tx(auth.tenant_id).await?;
     let counts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT reason_code, count(*) FROM failed_syncs WHERE tenant_id = $1 AND status = $2 GROUP BY 1 ORDER BY 2 DESC, 1",
     )
     .bind(auth.tenant_id.0)
     .bind(&status)
-    .fetch_all(&state.db)
+    .fetch_all(&mut *tx)
     .await?;
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
     let reasons: Vec<Value> =

@@ -14,7 +14,7 @@ use common::order::FieldError;
 use common::pricing::Rate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 pub fn router() -> Router<AppState> {
@@ -105,7 +105,7 @@ fn merge(mut member: Member, input: MemberInput) -> ApiResult<Member> {
     if errors.is_empty() { Ok(member) } else { Err(ApiError::Validation(errors)) }
 }
 
-async fn save(db: &PgPool, auth: &AuthUser, m: &Member) -> ApiResult<Member> {
+async fn save(db: &mut PgConnection, auth: &AuthUser, m: &Member) -> ApiResult<Member> {
     sqlx::query_as::<_, Member>(concat!(
         "INSERT INTO members (id, tenant_id, name, phone, member_code, is_active, discount_type, discount_value)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -123,7 +123,7 @@ async fn save(db: &PgPool, auth: &AuthUser, m: &Member) -> ApiResult<Member> {
     .bind(m.is_active)
     .bind(&m.discount_type)
     .bind(m.discount_value)
-    .fetch_one(db)
+    .fetch_one(&mut *db)
     .await
     .map_err(|e| match e.as_database_error().and_then(|d| d.constraint()) {
         Some("members_phone_key") => {
@@ -161,21 +161,23 @@ async fn create(
         created_at: Utc::now(),
         updated_at: Utc::now(),
     };
-    let member = save(&state.db, &auth, &merge(blank, input)?).await?;
+    let mut tx = state.tx(auth.tenant_id).await?;
+    let member = save(&mut tx, &auth, &merge(blank, input)?).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(member.view())))
 }
 
-async fn fetch(db: &PgPool, auth: &AuthUser, id: Uuid) -> ApiResult<Member> {
+async fn fetch(db: &mut PgConnection, auth: &AuthUser, id: Uuid) -> ApiResult<Member> {
     sqlx::query_as::<_, Member>(concat!("SELECT ", columns!(), " FROM members WHERE tenant_id = $1 AND id = $2"))
         .bind(auth.tenant_id.0)
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(&mut *db)
         .await?
         .ok_or(ApiError::not_found("member"))
 }
 
 async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<MemberView>> {
-    Ok(Json(fetch(&state.db, &auth, id).await?.view()))
+    Ok(Json(fetch(&mut *state.tx(auth.tenant_id).await?, &auth, id).await?.view()))
 }
 
 async fn update(
@@ -185,8 +187,11 @@ async fn update(
     Body(input): Body<MemberInput>,
 ) -> ApiResult<Json<MemberView>> {
     auth.require(MANAGERS)?;
-    let member = merge(fetch(&state.db, &auth, id).await?, input)?;
-    Ok(Json(save(&state.db, &auth, &member).await?.view()))
+    let mut tx = state.tx(auth.tenant_id).await?;
+    let member = merge(fetch(&mut tx, &auth, id).await?, input)?;
+    let saved = save(&mut tx, &auth, &member).await?;
+    tx.commit().await?;
+    Ok(Json(saved.view()))
 }
 
 #[derive(Deserialize)]
@@ -204,6 +209,7 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
         .search
         .filter(|s| !s.is_empty())
         .map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let mut tx = state.tx(auth.tenant_id).await?;
     let members = sqlx::query_as::<_, Member>(concat!(
         "SELECT ",
         columns!(),
@@ -217,7 +223,7 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
     .bind(cursor.map(|c| c.0))
     .bind(cursor.map(|c| c.1))
     .bind(limit + 1)
-    .fetch_all(&state.db)
+    .fetch_all(&mut *tx)
     .await?;
     let views: Vec<MemberView> = members.into_iter().map(Member::view).collect();
     Ok(Json(page(views, limit, |v| (v.member.created_at, v.member.id))))

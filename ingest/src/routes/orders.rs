@@ -136,6 +136,7 @@ async fn list(
            AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
          ORDER BY created_at DESC, id DESC LIMIT $7"
     );
+    let mut tx = state.tx(auth.tenant_id).await?;
     let rows = sqlx::query_as::<_, OrderRow>(sql)
         .bind(auth.tenant_id.0)
         .bind(status.map(|s| s.as_str()))
@@ -144,7 +145,7 @@ async fn list(
         .bind(cursor.map(|c| c.0))
         .bind(cursor.map(|c| c.1))
         .bind(limit + 1)
-        .fetch_all(&state.db)
+        .fetch_all(&mut *tx)
         .await?;
     let views: Vec<_> = rows.into_iter().map(OrderRow::into_view).collect();
     Ok(Json(page(views, limit, |o| (o.created_at, o.order_id))))

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use common::order::{FieldError, limits};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 const MAX_STOCK: i64 = 1_000_000_000;
@@ -89,7 +89,7 @@ pub async fn insert(db: &PgPool, auth: &AuthUser, new: &NewProduct) -> ApiResult
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let mut tx = db.begin().await?;
+    let mut tx = common::db::tenant_tx(db, &[auth.tenant_id.0]).await?;
     let product = sqlx::query_as::<_, Product>(concat!(
         "INSERT INTO products (id, tenant_id, sku, name, price, stock) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
         product!()
@@ -161,6 +161,7 @@ async fn list(
 ) -> ApiResult<Json<serde_json::Value>> {
     let limit = page_limit(q.limit)?;
     let cursor = decode_cursor(q.cursor.as_deref())?;
+    let mut tx = state.tx(auth.tenant_id).await?;
     let pattern = q
         .search
         .filter(|s| !s.is_empty())
@@ -178,12 +179,12 @@ async fn list(
     .bind(cursor.map(|c| c.0))
     .bind(cursor.map(|c| c.1))
     .bind(limit + 1)
-    .fetch_all(&state.db)
+    .fetch_all(&mut *tx)
     .await?;
     Ok(Json(page(products, limit, |p| (p.created_at, p.id))))
 }
 
-async fn fetch(db: &PgPool, auth: &AuthUser, id: Uuid) -> ApiResult<Product> {
+async fn fetch(db: &mut PgConnection, auth: &AuthUser, id: Uuid) -> ApiResult<Product> {
     sqlx::query_as::<_, Product>(concat!("SELECT ", product!(), " FROM products WHERE tenant_id = $1 AND id = $2"))
         .bind(auth.tenant_id.0)
         .bind(id)
@@ -193,7 +194,7 @@ async fn fetch(db: &PgPool, auth: &AuthUser, id: Uuid) -> ApiResult<Product> {
 }
 
 async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<Product>> {
-    Ok(Json(fetch(&state.db, &auth, id).await?))
+    Ok(Json(fetch(&mut *state.tx(auth.tenant_id).await?, &auth, id).await?))
 }
 
 #[derive(Deserialize)]
@@ -221,7 +222,7 @@ async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.tx(auth.tenant_id).await?;
     let product = sqlx::query_as::<_, Product>(concat!(
         "UPDATE products SET name = coalesce($3, name), price = coalesce($4, price), is_active = coalesce($5, is_active), updated_at = now()
          WHERE tenant_id = $1 AND id = $2 RETURNING ",
@@ -271,7 +272,8 @@ async fn movements(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     auth.require(SUPERVISORS)?;
-    fetch(&state.db, &auth, id).await?;
+    let mut tx = state.tx(auth.tenant_id).await?;
+    fetch(&mut tx, &auth, id).await?;
     let limit = page_limit(q.limit)?;
     let cursor = decode_cursor(q.cursor.as_deref())?;
     let rows = sqlx::query_as::<_, Movement>(
@@ -284,7 +286,7 @@ async fn movements(
     .bind(cursor.map(|c| c.0))
     .bind(cursor.map(|c| c.1))
     .bind(limit + 1)
-    .fetch_all(&state.db)
+    .fetch_all(&mut *tx)
     .await?;
     Ok(Json(page(rows, limit, |m| (m.at, m.id))))
 }
@@ -311,7 +313,7 @@ async fn adjust(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.tx(auth.tenant_id).await?;
     // The CHECK (stock >= 0) refuses an adjustment below zero (409 insufficient_stock).
     let product = sqlx::query_as::<_, Product>(concat!(
         "UPDATE products SET stock = stock + $3, updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING ",

@@ -61,6 +61,7 @@ async fn daily_sales(
         None => None,
         Some(id) => Some(Uuid::parse_str(id).map_err(|_| ApiError::invalid("outletId", "must be a UUID"))?),
     };
+    let mut tx = state.tx(auth.tenant_id).await?;
     type Totals = (String, i64, i64, i64, i64, i64, i64);
     let totals: Totals = sqlx::query_as(concat!(
         day_orders!(),
@@ -76,7 +77,7 @@ async fn daily_sales(
     .bind(auth.tenant_id.0)
     .bind(date)
     .bind(outlet)
-    .fetch_one(&state.db)
+    .fetch_one(&mut *tx)
     .await?;
     let methods: Vec<(String, i64)> = sqlx::query_as(concat!(
         day_orders!(),
@@ -87,7 +88,7 @@ async fn daily_sales(
     .bind(auth.tenant_id.0)
     .bind(date)
     .bind(outlet)
-    .fetch_all(&state.db)
+    .fetch_all(&mut *tx)
     .await?;
     let top: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(concat!(
         day_orders!(),
@@ -100,7 +101,7 @@ async fn daily_sales(
     .bind(auth.tenant_id.0)
     .bind(date)
     .bind(outlet)
-    .fetch_all(&state.db)
+    .fetch_all(&mut *tx)
     .await?;
     let mut by_method: Map<String, Value> =
         PaymentMethod::ALL.iter().map(|m| (m.as_str().to_owned(), json!(0))).collect();

@@ -117,6 +117,7 @@ async fn sync(
         batch_orders.extend(order_id.map(|id| id.0));
         results.push(SyncResult { client_order_id, order_id, status, error });
     }
+    let mut tx = state.tx(auth.tenant_id).await?;
     sqlx::query("INSERT INTO sync_batches (id, tenant_id, device_id, received_at, created_by, order_ids) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(batch_id.0)
         .bind(auth.tenant_id.0)
@@ -124,8 +125,9 @@ async fn sync(
         .bind(received_at)
         .bind(auth.user_id.0)
         .bind(&batch_orders)
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     let accepted_count = results.iter().filter(|r| r.status == "accepted").count();
     tracing::info!(tenant_id = %auth.tenant_id, %batch_id, device_id, orders = results.len(), accepted = accepted_count, "sync batch accepted");
     Ok((StatusCode::ACCEPTED, Json(json!({ "batchId": batch_id, "results": results }))))
@@ -159,11 +161,12 @@ struct BatchOrder {
 }
 
 async fn batch(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<Value>> {
+    let mut tx = state.tx(auth.tenant_id).await?;
     let (device_id, received_at, order_ids): (String, DateTime<Utc>, Vec<Uuid>) =
         sqlx::query_as("SELECT device_id, received_at, order_ids FROM sync_batches WHERE tenant_id = $1 AND id = $2")
             .bind(auth.tenant_id.0)
             .bind(id)
-            .fetch_optional(&state.db)
+            .fetch_optional(&mut *tx)
             .await?
             .ok_or(ApiError::not_found("sync batch"))?;
     let orders = sqlx::query_as::<_, BatchOrder>(
@@ -174,7 +177,7 @@ async fn batch(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId
     )
     .bind(auth.tenant_id.0)
     .bind(&order_ids)
-    .fetch_all(&state.db)
+    .fetch_all(&mut *tx)
     .await?;
     let orders: Vec<Value> = orders
         .into_iter()

@@ -67,6 +67,7 @@ async fn create(
     }
     let hash = password::hash(new.password).await.map_err(ApiError::Internal)?;
     let id = Uuid::now_v7();
+    let mut tx = state.tx(auth.tenant_id).await?;
     sqlx::query("INSERT INTO users (id, tenant_id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
         .bind(auth.tenant_id.0)
@@ -74,8 +75,9 @@ async fn create(
         .bind(new.name.trim())
         .bind(role.as_str())
         .bind(hash)
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     let body = json!({
         "id": id, "tenantId": auth.tenant_id, "email": new.email.trim(), "name": new.name.trim(), "role": role, "isActive": true
     });

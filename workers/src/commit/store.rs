@@ -25,6 +25,11 @@ use uuid::Uuid;
 /// Apply a batch: lock, plan, write, commit. Returns what was decided.
 pub async fn apply(client: &mut deadpool_postgres::Client, messages: &[&Message]) -> Result<Plan, StoreError> {
     let tx = client.transaction().await?;
+    // Row-level security: this transaction sees the batch's tenants only.
+    let mut tenants: Vec<Uuid> = messages.iter().map(|m| m.tenant_id().0).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    tx.execute("SELECT set_config('app.tenant_ids', $1, true)", &[&common::db::tenant_list(&tenants)]).await?;
     let locking = std::time::Instant::now();
     let (mut locked, pricing) = futures::try_join!(lock(&tx, messages), super::pricing_data::load(&tx, messages))?;
     let lock_wait = locking.elapsed();

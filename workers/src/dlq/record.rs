@@ -116,6 +116,8 @@ impl DeadLetterRecorder {
     async fn record_order(&self, order: &OrderMessage, dead_letter: &DeadLetter) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        let tenants = common::db::tenant_list(&[order.tenant_id.0]);
+        tx.execute("SELECT set_config('app.tenant_ids', $1, true)", &[&tenants]).await?;
         let tenant_exists = tx.query_opt("SELECT 1 FROM tenants WHERE id = $1", &[&order.tenant_id.0]).await?.is_some();
         if !tenant_exists {
             drop(tx);
