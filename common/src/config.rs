@@ -76,6 +76,8 @@ pub struct BrokerConfig {
 #[derive(Clone, Debug)]
 pub struct Secrets {
     pub jwt_secret: Secret,
+    /// The previous signing secret, still accepted while tokens signed with it expire.
+    pub jwt_secret_previous: Option<Secret>,
     pub jwt_refresh_secret: Secret,
     pub internal_api_key: Secret,
 }
@@ -87,6 +89,28 @@ pub struct IngestConfig {
     pub refresh_token_ttl: Duration,
     /// How often ingest polls queue depths and Postgres for its gauges.
     pub metrics_poll: Duration,
+    pub limits: RateLimits,
+    /// Proxies whose X-Forwarded-For is believed (CIDRs); empty: none.
+    pub trusted_proxies: Vec<String>,
+    /// Networks the internal-key routes answer (CIDRs); empty: any.
+    pub admin_allowed_cidrs: Vec<String>,
+    /// Origins allowed cross-origin requests; empty: no CORS.
+    pub cors_allowed_origins: Vec<String>,
+    /// Start in maintenance mode (writes answer 503).
+    pub maintenance_mode: bool,
+}
+
+/// Requests per minute; 0 turns a limit off.
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimits {
+    /// Unauthenticated requests per client IP.
+    pub ip_per_min: u32,
+    /// Failed logins per client IP and, separately, per account.
+    pub login_failures_per_min: u32,
+    /// Order and sync writes per user.
+    pub user_writes_per_min: u32,
+    /// Order and sync writes per tenant.
+    pub tenant_writes_per_min: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -164,6 +188,10 @@ impl Config {
             },
             secrets: Secrets {
                 jwt_secret: env.secret("JWT_SECRET", DEV_JWT_SECRET, app_env)?,
+                jwt_secret_previous: match lookup("JWT_SECRET_PREVIOUS") {
+                    None => None,
+                    Some(_) => Some(env.secret("JWT_SECRET_PREVIOUS", DEV_JWT_SECRET, app_env)?),
+                },
                 jwt_refresh_secret: env.secret("JWT_REFRESH_SECRET", DEV_JWT_REFRESH_SECRET, app_env)?,
                 internal_api_key: env.secret("INTERNAL_API_KEY", DEV_INTERNAL_API_KEY, app_env)?,
             },
@@ -172,6 +200,16 @@ impl Config {
                 access_token_ttl: env.duration("ACCESS_TOKEN_TTL", "15m")?,
                 refresh_token_ttl: env.duration("REFRESH_TOKEN_TTL", "72h")?,
                 metrics_poll: env.duration("METRICS_POLL_INTERVAL", "5s")?,
+                limits: RateLimits {
+                    ip_per_min: env.number("RATE_LIMIT_IP_PER_MIN", 1_000)?,
+                    login_failures_per_min: env.number("RATE_LIMIT_LOGIN_FAILURES_PER_MIN", 10)?,
+                    user_writes_per_min: env.number("RATE_LIMIT_USER_WRITES_PER_MIN", 100)?,
+                    tenant_writes_per_min: env.number("RATE_LIMIT_TENANT_WRITES_PER_MIN", 6_000)?,
+                },
+                trusted_proxies: env.list("TRUSTED_PROXIES"),
+                admin_allowed_cidrs: env.list("ADMIN_ALLOWED_CIDRS"),
+                cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS"),
+                maintenance_mode: env.text("MAINTENANCE_MODE", "false") == "true",
             },
             worker: WorkerConfig {
                 addr: env.addr("WORKER_ADDR", "127.0.0.1:9091")?,
@@ -197,6 +235,9 @@ impl Config {
             }
             if s.jwt_refresh_secret == s.internal_api_key {
                 return Err(invalid("JWT_REFRESH_SECRET", "must differ from INTERNAL_API_KEY".into()));
+            }
+            if s.jwt_secret_previous.as_ref().is_some_and(|p| *p == s.jwt_secret) {
+                return Err(invalid("JWT_SECRET_PREVIOUS", "must differ from JWT_SECRET".into()));
             }
         }
         let w = &self.worker;
@@ -243,6 +284,13 @@ impl Env<'_> {
             .map(|part| parse_duration(part.trim()))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| invalid(name, format!("{text:?} is not a comma-separated list of durations")))
+    }
+
+    /// A comma-separated list (empty when unset).
+    fn list(&self, name: &str) -> Vec<String> {
+        (self.0)(name)
+            .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
     }
 
     fn addr(&self, name: &'static str, default: &str) -> Result<SocketAddr, ConfigError> {

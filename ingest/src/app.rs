@@ -24,6 +24,8 @@ pub enum StartError {
     Database(#[from] sqlx::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 pub struct Application {
@@ -46,11 +48,16 @@ impl Application {
             tracing::warn!("starting without a broker connection; orders get 503 until it is back");
         }
         crate::metrics::register();
+        if state.config.ingest.maintenance_mode {
+            crate::maintenance::store(&state, &crate::maintenance::Switch { enabled: true, message: None }).await?;
+        }
+        let follower = tokio::spawn(crate::maintenance::follow(state.clone()));
         let poller = tokio::spawn(crate::metrics::poll(state.clone(), state.config.ingest.metrics_poll));
         let stop_poller = shutdown.clone();
         tokio::spawn(async move {
             stop_poller.cancelled().await;
             poller.abort();
+            follower.abort();
         });
         Ok(Self { listener, router: router(state.clone()), addr, shutdown, state })
     }
@@ -62,7 +69,8 @@ impl Application {
     /// Serve until shutdown; in-flight requests finish first.
     pub async fn run(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.addr, "ingest listening");
-        axum::serve(self.listener, self.router).with_graceful_shutdown(self.shutdown.cancelled_owned()).await
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(self.shutdown.cancelled_owned()).await
     }
 }
 
@@ -72,18 +80,29 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
         config.broker.connection_name.clone().unwrap_or_else(|| format!("warungin-ingest-{}", std::process::id()));
     let publisher = Publisher::start(&config.broker, name, shutdown);
     let keys = TokenKeys::new(&config.secrets, config.ingest.access_token_ttl, config.ingest.refresh_token_ttl);
+    let redis = crate::redis::connect(config.redis_url.as_deref());
+    let trusted_proxies =
+        crate::client_ip::parse_networks(&config.ingest.trusted_proxies).map_err(StartError::Config)?;
+    let admin_networks =
+        crate::client_ip::parse_networks(&config.ingest.admin_allowed_cidrs).map_err(StartError::Config)?;
     Ok(AppState {
         db,
         publisher,
-        duplicates: DuplicateCache::new(config.redis_url.as_deref()),
+        duplicates: DuplicateCache::new(redis.clone()),
         keys: Arc::new(keys),
+        limiter: Arc::new(crate::limits::RateLimiter::new(redis, &config.broker.prefix)),
+        maintenance: Arc::default(),
+        trusted_proxies: Arc::new(trusted_proxies),
+        admin_networks: Arc::new(admin_networks),
         config: Arc::new(config),
         in_flight: InFlight::default(),
     })
 }
 
 pub fn router(state: AppState) -> Router {
+    let cors = crate::headers::cors(&state.config.ingest.cors_allowed_origins);
     Router::new()
+        .merge(crate::maintenance::router())
         .merge(routes::admin::router())
         .merge(routes::auth::router())
         .merge(routes::users::router())
@@ -102,7 +121,12 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
             ApiError::Internal("a handler panicked".to_owned()).into_response()
         }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::maintenance::middleware))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::unauthenticated))
         .layer(axum::middleware::from_fn(crate::metrics::http))
+        .layer(tower::util::option_layer(cors))
+        .layer(axum::middleware::from_fn_with_state(state.trusted_proxies.clone(), crate::client_ip::middleware))
+        .layer(axum::middleware::from_fn(crate::headers::middleware))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

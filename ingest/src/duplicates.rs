@@ -5,13 +5,12 @@
 //! Without Redis (not configured, or down) every check goes to Postgres.
 
 use common::ids::{OrderId, TenantId};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use std::time::Duration;
+use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
 /// Longer than the longest offline window (72 h).
 const REMEMBER_FOR_SECS: u64 = 4 * 24 * 3600;
-const TIMEOUT: Duration = Duration::from_millis(300);
+use crate::redis::TIMEOUT;
 
 #[derive(Clone)]
 pub struct DuplicateCache {
@@ -26,20 +25,7 @@ pub struct Remembered {
 }
 
 impl DuplicateCache {
-    /// Connects lazily: a Redis that is down at start-up is tolerated.
-    pub fn new(url: Option<&str>) -> Self {
-        let redis = url.and_then(|url| {
-            let client = redis::Client::open(url)
-                .map_err(|e| tracing::warn!(%e, "invalid REDIS_URL; running without Redis"))
-                .ok()?;
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(TIMEOUT))
-                .set_response_timeout(Some(TIMEOUT))
-                .set_number_of_retries(1);
-            ConnectionManager::new_lazy_with_config(client, config)
-                .map_err(|e| tracing::warn!(%e, "Redis unavailable"))
-                .ok()
-        });
+    pub fn new(redis: Option<ConnectionManager>) -> Self {
         Self { redis }
     }
 

@@ -34,6 +34,8 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     Unavailable { code: &'static str, message: String, retry_after_secs: u32 },
+    #[error("{message}")]
+    RateLimited { message: String, limit: u32, reset_secs: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -76,6 +78,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +97,9 @@ impl ApiError {
             ApiError::NotFound { .. } => ("not_found", None),
             ApiError::MethodNotAllowed => ("method_not_allowed", None),
             ApiError::Internal(_) => ("internal_error", None),
+            ApiError::RateLimited { limit, reset_secs, .. } => {
+                ("rate_limited", Some(json!({ "limitPerMinute": limit, "retryAfterSeconds": reset_secs })))
+            }
         };
         let message = match self {
             ApiError::Internal(_) => "something went wrong on our side; it has been logged".to_owned(),
@@ -116,6 +122,13 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), axum::Json(json!({ "error": &body }))).into_response();
         if let ApiError::Unavailable { retry_after_secs, .. } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        if let ApiError::RateLimited { limit, reset_secs, .. } = self {
+            let headers = response.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(reset_secs));
+            headers.insert("ratelimit-limit", HeaderValue::from(limit));
+            headers.insert("ratelimit-remaining", HeaderValue::from(0));
+            headers.insert("ratelimit-reset", HeaderValue::from(reset_secs));
         }
         // The request-id middleware re-renders the body with the request id.
         response.extensions_mut().insert(body);

@@ -6,12 +6,17 @@
 pub mod accept;
 pub mod app;
 pub mod auth;
+pub mod client_ip;
 pub mod duplicates;
 pub mod error;
 pub mod extract;
+pub mod headers;
 pub mod idempotency;
+pub mod limits;
+pub mod maintenance;
 pub mod metrics;
 pub mod order_view;
+pub mod redis;
 pub mod request_id;
 pub mod routes;
 pub mod seed;

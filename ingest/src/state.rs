@@ -17,6 +17,12 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     pub config: Arc<Config>,
     pub in_flight: InFlight,
+    pub limiter: Arc<crate::limits::RateLimiter>,
+    pub maintenance: Arc<crate::maintenance::Maintenance>,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Networks the internal-key routes answer; empty: any.
+    pub admin_networks: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl AppState {

@@ -303,6 +303,10 @@ fn base_env(name: &str) -> BTreeMap<String, String> {
         ("ORDER_TRANSACTION_TIMEOUT", "5s"),
         ("SHUTDOWN_TIMEOUT", "5s"),
         ("INTERNAL_API_KEY", "test-internal-key-0123456789abcdef0123"),
+        // Load-shaped tests write hundreds of orders a minute from one user;
+        // the security tests set the limits they check.
+        ("RATE_LIMIT_USER_WRITES_PER_MIN", "0"),
+        ("RATE_LIMIT_TENANT_WRITES_PER_MIN", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

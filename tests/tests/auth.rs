@@ -37,12 +37,26 @@ async fn login_refresh_rotation_reuse_and_logout() {
     let access = refreshed.body["accessToken"].as_str().unwrap_or_default().to_owned();
     assert_eq!(p.get(&access, "/api/products").await.status, 200);
 
-    // The old token presented again: a copy exists somewhere, so the whole session ends.
+    // The same token again within the grace window (a till that lost the
+    // response): the same new pair, not a logout.
+    let repeated =
+        p.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&json!({ "refreshToken": first }))).await;
+    assert_eq!(repeated.status, 200, "{}", repeated.body);
+    assert_eq!(
+        (&repeated.body["refreshToken"], &repeated.body["accessToken"]),
+        (&second, &refreshed.body["accessToken"])
+    );
+    // Once the new token is used, the old one presented again means a copy
+    // exists somewhere: the whole session ends.
+    let third =
+        p.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&json!({ "refreshToken": second }))).await;
+    assert_eq!(third.status, 200);
     let reused =
         p.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&json!({ "refreshToken": first }))).await;
     assert_eq!((reused.status, reused.code()), (401, "invalid_token"));
+    let latest = third.body["refreshToken"].clone();
     let after_reuse =
-        p.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&json!({ "refreshToken": second }))).await;
+        p.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&json!({ "refreshToken": latest }))).await;
     assert_eq!(after_reuse.status, 401, "the reused token's family is revoked");
 
     let again = p.login(&email, "owner-pass-123").await;

@@ -34,10 +34,30 @@ pub enum RequestError {
     SaleTimeOutOfRange { message: String },
 }
 
-/// Parse bytes as JSON (syntax only).
+/// How deeply a request body may nest (an order is four levels deep).
+pub const MAX_JSON_DEPTH: usize = 16;
+
+/// Parse bytes as JSON (syntax only), refusing bodies nested absurdly deep.
 pub fn parse_json(body: &[u8]) -> Result<Value, RequestError> {
-    serde_json::from_slice(body)
-        .map_err(|e| RequestError::Malformed { field: None, message: format!("request body is not valid JSON: {e}") })
+    let value: Value = serde_json::from_slice(body).map_err(|e| RequestError::Malformed {
+        field: None,
+        message: format!("request body is not valid JSON: {e}"),
+    })?;
+    if depth(&value) > MAX_JSON_DEPTH {
+        return Err(RequestError::Malformed {
+            field: None,
+            message: format!("request body nests more than {MAX_JSON_DEPTH} levels deep"),
+        });
+    }
+    Ok(value)
+}
+
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// Deserialize a JSON value into a wire type, classifying serde's error.

@@ -97,11 +97,19 @@ impl FromRequestParts<AppState> for InternalKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let client = parts.extensions.get::<crate::client_ip::ClientIp>().map(|c| c.0);
+        let admitted = state.admin_networks.is_empty()
+            || client.is_some_and(|ip| state.admin_networks.iter().any(|n| n.contains(&ip)));
+        if !admitted {
+            tracing::warn!(path = %parts.uri.path(), client = ?client, "internal API refused: address not in ADMIN_ALLOWED_CIDRS");
+            return Err(ApiError::forbidden("this address may not use the internal API"));
+        }
         let presented = parts.headers.get("x-internal-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
         if state.keys.internal_key_matches(presented) {
-            tracing::info!(path = %parts.uri.path(), "internal API key used");
+            tracing::info!(path = %parts.uri.path(), client = ?client, "internal API key used");
             Ok(InternalKey)
         } else {
+            tracing::warn!(path = %parts.uri.path(), client = ?client, "internal API key refused");
             Err(ApiError::Unauthorized { code: "unauthorized", message: "a valid X-Internal-Api-Key is required" })
         }
     }

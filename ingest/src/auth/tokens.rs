@@ -24,8 +24,11 @@ pub struct Claims {
 
 #[derive(Clone)]
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// Signs new access tokens; its id goes in the token header (`kid`).
+    signing: (String, EncodingKey),
+    /// Every key a token may be verified with: the current one and, during a
+    /// rotation, the previous one, by key id.
+    verifying: Vec<(String, DecodingKey)>,
     refresh_key: Vec<u8>,
     internal_key_digest: [u8; 32],
     pub access_ttl: Duration,
@@ -40,12 +43,22 @@ pub enum TokenError {
     Invalid,
 }
 
+/// A key's id: the first 16 hex digits of its SHA-256 (never the key).
+fn key_id(secret: &[u8]) -> String {
+    common::order::hex(&Sha256::digest(secret))[..16].to_owned()
+}
+
 impl TokenKeys {
     pub fn new(secrets: &Secrets, access_ttl: Duration, refresh_ttl: Duration) -> Self {
-        let secret = secrets.jwt_secret.expose().as_bytes();
+        let current = secrets.jwt_secret.expose().as_bytes();
+        let mut verifying = vec![(key_id(current), DecodingKey::from_secret(current))];
+        if let Some(previous) = &secrets.jwt_secret_previous {
+            let previous = previous.expose().as_bytes();
+            verifying.push((key_id(previous), DecodingKey::from_secret(previous)));
+        }
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            signing: (key_id(current), EncodingKey::from_secret(current)),
+            verifying,
             refresh_key: secrets.jwt_refresh_secret.expose().as_bytes().to_vec(),
             internal_key_digest: Sha256::digest(secrets.internal_api_key.expose().as_bytes()).into(),
             access_ttl,
@@ -53,24 +66,35 @@ impl TokenKeys {
         }
     }
 
+    /// An access token issued at `iat` (seconds): the same inputs give the
+    /// same token, which lets a repeated refresh get the same pair back.
     pub fn issue_access(
         &self,
         user: UserId,
         tenant: TenantId,
         role: Role,
+        iat: u64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims { sub: user, tid: tenant, role, iat: now, exp: now + self.access_ttl.as_secs() };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let claims = Claims { sub: user, tid: tenant, role, iat, exp: iat + self.access_ttl.as_secs() };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.signing.0.clone());
+        jsonwebtoken::encode(&header, &claims, &self.signing.1)
     }
 
     pub fn verify_access(&self, token: &str) -> Result<Claims, TokenError> {
-        // Only HS256 is accepted: `none` and every other algorithm fail here.
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        // HS256 only: `none` and every other algorithm fail here.
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::Invalid);
+        }
+        let key = match header.kid {
+            Some(kid) => self.verifying.iter().find(|(id, _)| *id == kid).map(|(_, key)| key),
+            None => self.verifying.first().map(|(_, key)| key),
+        }
+        .ok_or(TokenError::Invalid)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map(|data| data.claims).map_err(|e| match e
-            .kind()
-        {
+        jsonwebtoken::decode::<Claims>(token, key, &validation).map(|data| data.claims).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid,
         })
@@ -79,18 +103,28 @@ impl TokenKeys {
     /// A new refresh token and the digest to store for it. The token names
     /// its tenant in the clear (`<tenant>.<secret>`), so a refresh can look it
     /// up inside that tenant's rows only.
-    pub fn new_refresh(&self, tenant: TenantId) -> (String, Vec<u8>) {
-        let token = format!("{tenant}.{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()));
-        let digest = self.refresh_digest(&token);
-        (token, digest)
+    pub fn new_refresh(&self, tenant: TenantId) -> String {
+        format!("{tenant}.{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()))
+    }
+
+    /// The refresh token that replaces `token` on rotation, derived from it
+    /// (so a repeat within the grace window gets the same one back).
+    pub fn successor(&self, token: &str) -> String {
+        let tenant = token.split_once('.').map_or("", |(t, _)| t);
+        let derived = self.mac(&format!("successor:{token}"));
+        format!("{tenant}.{}", URL_SAFE_NO_PAD.encode(derived))
     }
 
     pub fn refresh_digest(&self, token: &str) -> Vec<u8> {
+        self.mac(token)
+    }
+
+    fn mac(&self, text: &str) -> Vec<u8> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.refresh_key).unwrap_or_else(|_| {
             // HMAC takes keys of any length; this branch cannot be reached.
             <Hmac<Sha256> as KeyInit>::new_from_slice(b"unreachable").expect("fixed-length key")
         });
-        mac.update(token.as_bytes());
+        mac.update(text.as_bytes());
         mac.finalize().into_bytes().to_vec()
     }
 

@@ -2,13 +2,14 @@
 //! tokens (a reused one revokes its whole family), logout.
 
 use crate::auth::{AuthUser, Role, password, tokens};
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, OptionalBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use common::ids::{TenantId, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -45,21 +46,44 @@ struct Login {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, Body(login): Body<Login>) -> ApiResult<Json<Value>> {
+async fn login(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    Body(login): Body<Login>,
+) -> ApiResult<Json<Value>> {
+    let email = login.email.trim().to_lowercase();
+    if email.len() > 254 || login.password.chars().count() > password::MAX_PASSWORD_CHARS {
+        return Err(INVALID_CREDENTIALS);
+    }
+    // Failed logins are limited per address and per account: a brute force
+    // stops, a shift of cashiers signing in (successfully) never does.
+    let limit = state.config.ingest.limits.login_failures_per_min;
+    let (by_ip, by_account) = (ip.to_string(), email.clone());
+    let (ip_verdict, account_verdict) = tokio::join!(
+        state.limiter.peek("login_ip", &by_ip, limit),
+        state.limiter.peek("login_account", &by_account, limit)
+    );
+    if !ip_verdict.allowed() || !account_verdict.allowed() {
+        tracing::warn!(bucket = "login", "rate limited");
+        ip_verdict.refuse("failed logins")?;
+        account_verdict.refuse("failed logins")?;
+    }
     // Login knows no tenant yet: the one narrow lookup across tenants.
-    let user = sqlx::query_as::<_, UserRow>("SELECT * FROM auth_find_user($1)")
-        .bind(login.email.trim())
-        .fetch_optional(&state.db)
-        .await?;
+    let user =
+        sqlx::query_as::<_, UserRow>("SELECT * FROM auth_find_user($1)").bind(&email).fetch_optional(&state.db).await?;
     // Unknown email and wrong password take the same time and get the same answer.
     let stored = user.as_ref().filter(|u| u.is_active).map(|u| u.password_hash.clone());
     if !password::verify(login.password, stored).await {
-        tracing::info!(email_domain = login.email.rsplit('@').next(), "failed login");
+        tracing::info!(email_domain = email.rsplit('@').next(), "failed login");
+        tokio::join!(
+            state.limiter.hit("login_ip", &by_ip, limit),
+            state.limiter.hit("login_account", &by_account, limit)
+        );
         return Err(INVALID_CREDENTIALS);
     }
     let user = user.ok_or(INVALID_CREDENTIALS)?;
     let mut tx = state.tx(TenantId(user.tenant_id)).await?;
-    let tokens = issue(&state, &mut tx, &user, Uuid::now_v7()).await?;
+    let tokens = issue(&state, &mut tx, &user, Uuid::now_v7(), None).await?;
     tx.commit().await?;
     Ok(Json(tokens))
 }
@@ -70,61 +94,110 @@ struct RefreshRequest {
     refresh_token: String,
 }
 
+/// A till whose refresh response was lost resends the same token: within
+/// this window it gets the same new pair instead of being logged out.
+const REFRESH_GRACE: chrono::Duration = chrono::Duration::seconds(30);
+
+#[derive(sqlx::FromRow)]
+struct Presented {
+    user_id: Uuid,
+    family_id: Uuid,
+    rotated_at: Option<chrono::DateTime<chrono::Utc>>,
+    revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 async fn refresh(State(state): State<AppState>, Body(request): Body<RefreshRequest>) -> ApiResult<Json<Value>> {
-    let digest = state.keys.refresh_digest(&request.refresh_token);
-    let tenant = tokens::tenant_of(&request.refresh_token).ok_or(INVALID_REFRESH)?;
+    let token = request.refresh_token;
+    let tenant = tokens::tenant_of(&token).ok_or(INVALID_REFRESH)?;
     let mut tx = state.tx(tenant).await?;
-    let rotated: Option<(Uuid, Uuid)> = sqlx::query_as(
-        "UPDATE refresh_tokens SET rotated_at = now()
-         WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-         RETURNING user_id, family_id",
+    let presented = sqlx::query_as::<_, Presented>(
+        "SELECT user_id, family_id, rotated_at, revoked_at, expires_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
     )
-    .bind(&digest)
+    .bind(state.keys.refresh_digest(&token))
     .fetch_optional(&mut *tx)
-    .await?;
-    let Some((user_id, family_id)) = rotated else {
-        // A rotated or revoked token presented again: someone holds a copy.
-        let reused = sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)")
-            .bind(&digest)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        if reused.rows_affected() > 0 {
-            tracing::warn!("refresh token reuse detected; its family is revoked");
-        }
+    .await?
+    .ok_or(INVALID_REFRESH)?;
+    let now = chrono::Utc::now();
+    if presented.revoked_at.is_some() || presented.expires_at <= now {
         return Err(INVALID_REFRESH);
+    }
+    let rotated_at = match presented.rotated_at {
+        None => {
+            sqlx::query("UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1")
+                .bind(state.keys.refresh_digest(&token))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            now
+        }
+        Some(at) if now - at <= REFRESH_GRACE && successor_unused(&mut tx, &state, &token).await? => at,
+        Some(_) => {
+            // A rotated token presented again: someone holds a copy.
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
+                .bind(presented.family_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::warn!(tenant_id = %tenant, "refresh token reuse detected; its family is revoked");
+            return Err(INVALID_REFRESH);
+        }
     };
     let user = sqlx::query_as::<_, UserRow>(
         "SELECT id, tenant_id, email, name, role, password_hash, is_active FROM users WHERE id = $1 AND is_active",
     )
-    .bind(user_id)
+    .bind(presented.user_id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(INVALID_REFRESH)?;
-    let tokens = issue(&state, &mut tx, &user, family_id).await?;
+    let tokens = issue(&state, &mut tx, &user, presented.family_id, Some((&token, rotated_at))).await?;
     tx.commit().await?;
     Ok(Json(tokens))
 }
 
-/// A new access token and a new refresh token in `family`.
-async fn issue(state: &AppState, tx: &mut Transaction<'_, Postgres>, user: &UserRow, family: Uuid) -> ApiResult<Value> {
+/// The token that replaced `token` has not been used or revoked itself.
+async fn successor_unused(tx: &mut Transaction<'_, Postgres>, state: &AppState, token: &str) -> ApiResult<bool> {
+    let successor = state.keys.refresh_digest(&state.keys.successor(token));
+    let unused: Option<bool> = sqlx::query_scalar(
+        "SELECT rotated_at IS NULL AND revoked_at IS NULL FROM refresh_tokens WHERE token_hash = $1",
+    )
+    .bind(successor)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(unused.unwrap_or(false))
+}
+
+/// An access token and a refresh token in `family`: new ones at login, or
+/// (a rotation) the ones derived from the presented token and its rotation time.
+async fn issue(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    user: &UserRow,
+    family: Uuid,
+    rotation: Option<(&str, chrono::DateTime<chrono::Utc>)>,
+) -> ApiResult<Value> {
     let role =
         Role::parse(&user.role).ok_or_else(|| ApiError::Internal(format!("user with unknown role {}", user.role)))?;
+    let (refresh, issued_at) = match rotation {
+        Some((old, at)) => (state.keys.successor(old), at),
+        None => (state.keys.new_refresh(TenantId(user.tenant_id)), chrono::Utc::now()),
+    };
+    let iat = u64::try_from(issued_at.timestamp()).unwrap_or(0);
     let access = state
         .keys
-        .issue_access(UserId(user.id), TenantId(user.tenant_id), role)
+        .issue_access(UserId(user.id), TenantId(user.tenant_id), role, iat)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (refresh, digest) = state.keys.new_refresh(TenantId(user.tenant_id));
     let lifetime = chrono::Duration::from_std(state.keys.refresh_ttl).unwrap_or(chrono::Duration::hours(72));
     sqlx::query(
-        "INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (token_hash) DO NOTHING",
     )
     .bind(Uuid::now_v7())
     .bind(user.tenant_id)
     .bind(user.id)
     .bind(family)
-    .bind(digest)
-    .bind(chrono::Utc::now() + lifetime)
+    .bind(state.keys.refresh_digest(&refresh))
+    .bind(issued_at + lifetime)
     .execute(&mut **tx)
     .await?;
     Ok(json!({

@@ -44,6 +44,7 @@ async fn create(
     Query(query): Query<CreateQuery>,
     JsonValue(body): JsonValue,
 ) -> ApiResult<Response> {
+    crate::limits::writes(&state, &auth).await?;
     let wait = match query.wait {
         Some(ms) if ms > 10_000 => {
             return Err(ApiError::invalid("wait", "must be at most 10000 milliseconds"));

@@ -60,6 +60,7 @@ async fn sync(
     Extension(RequestId(request_id)): Extension<RequestId>,
     JsonValue(body): JsonValue<SYNC_BODY_LIMIT>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    crate::limits::writes(&state, &auth).await?;
     let request: SyncRequest = from_value(body)?;
     let (device_id, orders) = check_envelope(request)?;
     let received_at = Utc::now();
