@@ -140,3 +140,42 @@ pub fn tenant_of(token: &str) -> Option<TenantId> {
     let (tenant, _) = token.split_once('.')?;
     uuid::Uuid::parse_str(tenant).ok().map(TenantId)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::config::Secret;
+
+    fn keys(current: &str, previous: Option<&str>) -> TokenKeys {
+        let secrets = Secrets {
+            jwt_secret: Secret::new(current),
+            jwt_secret_previous: previous.map(Secret::new),
+            jwt_refresh_secret: Secret::new("refresh-secret-0123456789abcdef0123456789"),
+            internal_api_key: Secret::new("internal-key-0123456789abcdef0123456789ab"),
+        };
+        TokenKeys::new(&secrets, Duration::from_secs(900), Duration::from_secs(3600))
+    }
+
+    #[test]
+    fn a_rotation_keeps_tokens_of_the_previous_key_valid_and_nothing_else() {
+        let old = keys("old-secret-0123456789abcdef0123456789abcd", None);
+        let now = jsonwebtoken::get_current_timestamp();
+        let token = old.issue_access(UserId::generate(), TenantId::generate(), Role::Cashier, now).unwrap();
+        let rotated =
+            keys("new-secret-0123456789abcdef0123456789abcd", Some("old-secret-0123456789abcdef0123456789abcd"));
+        assert!(rotated.verify_access(&token).is_ok(), "signed with the previous key");
+        let after = keys("new-secret-0123456789abcdef0123456789abcd", None);
+        assert!(after.verify_access(&token).is_err(), "once the previous key is retired");
+        let fresh = rotated.issue_access(UserId::generate(), TenantId::generate(), Role::Owner, now).unwrap();
+        assert!(after.verify_access(&fresh).is_ok(), "new tokens use the new key");
+    }
+
+    #[test]
+    fn rotation_is_deterministic_so_a_repeat_gets_the_same_pair() {
+        let k = keys("secret-0123456789abcdef0123456789abcdefgh", None);
+        let first = k.new_refresh(TenantId::generate());
+        assert_eq!(k.successor(&first), k.successor(&first));
+        assert_ne!(k.successor(&first), first);
+        assert_eq!(tenant_of(&k.successor(&first)), tenant_of(&first));
+    }
+}

@@ -1,0 +1,465 @@
+//! Security, enforced by the server: tokens, roles on every route class,
+//! tenants isolated on every route with an id (and in the database itself),
+//! hostile input stored as data, body limits, rate limits, headers,
+//! maintenance mode, secrets checked at start-up.
+
+use harness::{Options, Pipeline, Tenant, order, uuid};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+const DEV_SECRET: &str = "dev-only-jwt-secret-change-me-0000000000";
+
+fn token(secret: &str, tenant: uuid::Uuid, user: uuid::Uuid, exp_offset: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({ "sub": user, "tid": tenant, "role": "owner", "iat": now, "exp": now + exp_offset });
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn tokens_must_be_present_current_ours_and_hs256() {
+    let p = Pipeline::start_with(Options::workers(0)).await;
+    let shop = p.tenant().await;
+    let check = |reply: harness::Reply, why: &str| assert_eq!(reply.status, 401, "{why}: {}", reply.body);
+    check(p.call(Method::GET, "/api/products", None, None).await, "no token");
+    let expired = token(DEV_SECRET, shop.id, shop.owner_id, -3600);
+    let reply = p.get(&expired, "/api/products").await;
+    assert_eq!((reply.status, reply.code()), (401, "token_expired"));
+    check(
+        p.get(&token("someone-elses-secret-key-0123456789abcd", shop.id, shop.owner_id, 600), "/api/products").await,
+        "another key",
+    );
+    // alg: none, with a valid-looking payload and no signature.
+    let b64 = |v: Value| base64_url(v.to_string().as_bytes());
+    let unsigned = format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none", "typ": "JWT" })),
+        b64(json!({ "sub": shop.owner_id, "tid": shop.id, "role": "owner", "iat": 0, "exp": 9_999_999_999_i64 }))
+    );
+    check(p.get(&unsigned, "/api/products").await, "alg none");
+    check(p.get("garbage", "/api/products").await, "garbage");
+    assert_eq!(
+        p.get(&token(DEV_SECRET, shop.id, shop.owner_id, 600), "/api/products").await.status,
+        200,
+        "a good token works"
+    );
+    p.stop().await;
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_route_class_admits_exactly_the_roles_it_should() {
+    let p = Pipeline::start().await;
+    let shop = p.tenant().await;
+    let product = p.product(&shop, 1_000, 100).await;
+    let placed = p.post(&shop.token, "/api/orders?wait=10000", &order(&[(product, 1, 1_000)])).await;
+    let order_id = placed.body["orderId"].as_str().unwrap_or_default().to_owned();
+    let tokens = [
+        ("owner", shop.token.clone()),
+        ("admin", p.user(&shop, "admin").await),
+        ("supervisor", p.user(&shop, "supervisor").await),
+        ("cashier", p.user(&shop, "cashier").await),
+    ];
+    // (route class, method, path, body, roles allowed)
+    let everyone = &["owner", "admin", "supervisor", "cashier"][..];
+    let supervisors = &["owner", "admin", "supervisor"][..];
+    let managers = &["owner", "admin"][..];
+    let routes: Vec<(Method, String, Option<Value>, &[&str])> = vec![
+        (Method::POST, "/api/orders".into(), Some(order(&[(product, 1, 1_000)])), everyone),
+        (Method::GET, "/api/orders".into(), None, everyone),
+        (Method::GET, "/api/products".into(), None, everyone),
+        (Method::GET, "/api/discounts".into(), None, everyone),
+        (Method::GET, "/api/members".into(), None, everyone),
+        (Method::POST, format!("/api/orders/{order_id}/cancel"), Some(json!({ "reason": "x" })), supervisors),
+        (
+            Method::POST,
+            format!("/api/products/{product}/stock-adjustments"),
+            Some(json!({ "delta": 1, "reason": "restock" })),
+            supervisors,
+        ),
+        (Method::GET, format!("/api/products/{product}/stock-movements"), None, supervisors),
+        (Method::GET, "/api/failed-syncs".into(), None, supervisors),
+        (Method::GET, "/api/reports/daily-sales?date=2026-01-01".into(), None, supervisors),
+        (
+            Method::POST,
+            "/api/products".into(),
+            Some(json!({ "sku": "R-{n}", "name": "x", "price": 1, "stock": 0 })),
+            managers,
+        ),
+        (Method::PATCH, format!("/api/products/{product}"), Some(json!({ "name": "renamed" })), managers),
+        (
+            Method::POST,
+            "/api/discounts".into(),
+            Some(
+                json!({ "name": "d", "type": "amount_based", "valueType": "fixed", "value": 1, "minAmount": 0, "isActive": true }),
+            ),
+            managers,
+        ),
+        (
+            Method::POST,
+            "/api/members".into(),
+            Some(json!({ "name": "m", "phone": "0800{n}", "memberCode": "m", "isActive": true })),
+            managers,
+        ),
+        (
+            Method::POST,
+            "/api/users".into(),
+            Some(json!({ "email": "c{n}@x.test", "password": "password-1", "name": "c", "role": "cashier" })),
+            managers,
+        ),
+        (
+            Method::POST,
+            "/api/users".into(),
+            Some(json!({ "email": "a{n}@x.test", "password": "password-1", "name": "a", "role": "admin" })),
+            &["owner"][..],
+        ),
+    ];
+    let mut n = 0;
+    for (method, path, body, allowed) in &routes {
+        for (role, token) in &tokens {
+            n += 1;
+            let body = body.as_ref().map(|b| {
+                serde_json::from_str::<Value>(&b.to_string().replace("{n}", &n.to_string())).unwrap_or_default()
+            });
+            let reply = p.call(method.clone(), path, Some(token), body.as_ref()).await;
+            if allowed.contains(role) {
+                assert_ne!(reply.status, 403, "{role} may {method} {path}: {}", reply.body);
+                assert!(reply.status < 500, "{role} {method} {path}: {}", reply.body);
+            } else {
+                assert_eq!((reply.status, reply.code()), (403, "forbidden"), "{role} may not {method} {path}");
+            }
+        }
+    }
+    p.stop().await;
+}
+
+/// Everything tenant A owns that has an id, and the routes that name it.
+async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Method, String, Option<Value>)> {
+    let product = p.product(shop, 1_000, 1).await;
+    let placed = p.post(&shop.token, "/api/orders?wait=10000", &order(&[(product, 1, 1_000)])).await;
+    let order_id = placed.body["orderId"].as_str().unwrap_or_default().to_owned();
+    let synced = p
+        .post(&shop.token, "/api/sync/orders", &json!({ "deviceId": "t", "orders": [order(&[(product, 5, 1_000)])] }))
+        .await;
+    let batch = synced.body["batchId"].as_str().unwrap_or_default().to_owned();
+    p.settled(uuid(&synced.body["results"][0]["orderId"])).await;
+    let failed: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM failed_syncs LIMIT 1").fetch_one(&p.db).await.expect("a failed sync");
+    let discount = p.post(&shop.token, "/api/discounts", &json!({ "name": "d", "type": "amount_based", "valueType": "fixed", "value": 1, "minAmount": 0, "isActive": true })).await;
+    let discount = discount.body["id"].as_str().unwrap_or_default().to_owned();
+    let member = p
+        .post(
+            &shop.token,
+            "/api/members",
+            &json!({ "name": "m", "phone": "0811", "memberCode": "m", "isActive": true }),
+        )
+        .await;
+    let member = member.body["id"].as_str().unwrap_or_default().to_owned();
+    vec![
+        (Method::GET, format!("/api/orders/{order_id}"), None),
+        (Method::POST, format!("/api/orders/{order_id}/cancel"), Some(json!({ "reason": "x" }))),
+        (Method::GET, format!("/api/products/{product}"), None),
+        (Method::PATCH, format!("/api/products/{product}"), Some(json!({ "price": 1 }))),
+        (Method::GET, format!("/api/products/{product}/stock-movements"), None),
+        (
+            Method::POST,
+            format!("/api/products/{product}/stock-adjustments"),
+            Some(json!({ "delta": 5, "reason": "restock" })),
+        ),
+        (Method::GET, format!("/api/sync/batches/{batch}"), None),
+        (Method::GET, format!("/api/failed-syncs/{failed}"), None),
+        (Method::POST, format!("/api/failed-syncs/{failed}/retry"), Some(json!({}))),
+        (Method::POST, format!("/api/failed-syncs/{failed}/discard"), Some(json!({ "reason": "x" }))),
+        (Method::GET, format!("/api/discounts/{discount}"), None),
+        (Method::PATCH, format!("/api/discounts/{discount}"), Some(json!({ "name": "stolen" }))),
+        (Method::DELETE, format!("/api/discounts/{discount}"), None),
+        (Method::GET, format!("/api/members/{member}"), None),
+        (Method::PATCH, format!("/api/members/{member}"), Some(json!({ "name": "stolen" }))),
+    ]
+}
+
+#[tokio::test]
+async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing() {
+    let p = Pipeline::start().await;
+    let (a, b) = (p.tenant().await, p.tenant().await);
+    let routes = a_shop_with_one_of_everything(&p, &a).await;
+    let before: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members) t(t)")
+        .fetch_one(&p.db)
+        .await
+        .expect("snapshot");
+    for (method, path, body) in &routes {
+        let reply = p.call(method.clone(), path, Some(&b.token), body.as_ref()).await;
+        assert_eq!((reply.status, reply.code()), (404, "not_found"), "{method} {path}: {}", reply.body);
+    }
+    let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members) t(t)")
+        .fetch_one(&p.db)
+        .await
+        .expect("snapshot");
+    assert_eq!(before, after, "nothing of tenant A changed");
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn an_unfiltered_select_through_the_services_role_sees_only_the_tenant_it_set() {
+    let p = Pipeline::start().await;
+    let (a, b) = (p.tenant().await, p.tenant().await);
+    for shop in [&a, &b] {
+        let product = p.product(shop, 1_000, 10).await;
+        for _ in 0..3 {
+            p.post(&shop.token, "/api/orders?wait=10000", &order(&[(product, 1, 1_000)])).await;
+        }
+    }
+    let url = harness::db::url_as(p.database_name(), &harness::db::app_userinfo()).expect("url");
+    let mut app = sqlx::PgConnection::connect(&url).await.expect("connect as warungin_app");
+    let mut tx = app.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.tenant_ids', $1, true)")
+        .bind(format!("{{{}}}", a.id))
+        .execute(&mut *tx)
+        .await
+        .expect("set tenant");
+    let rows: Vec<(uuid::Uuid,)> =
+        sqlx::query_as("SELECT tenant_id FROM orders").fetch_all(&mut *tx).await.expect("unfiltered select");
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|(tenant,)| *tenant == a.id), "only tenant A's rows");
+    tx.rollback().await.expect("rollback");
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut app).await.expect("no tenant set");
+    assert_eq!(none, 0, "no tenant set: nothing");
+    let write = sqlx::query("UPDATE products SET price = 1").execute(&mut app).await.expect("update");
+    assert_eq!(write.rows_affected(), 0, "writes are fenced too");
+    let platform = harness::db::url_as(p.database_name(), &harness::db::platform_userinfo()).expect("url");
+    let everyone: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&mut sqlx::PgConnection::connect(&platform).await.expect("platform"))
+        .await
+        .expect("count");
+    assert_eq!(everyone, 6, "the operators' role sees every tenant, by its own policy");
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_strings_are_stored_and_returned_verbatim_and_bad_bodies_are_refused() {
+    let p = Pipeline::start_with(Options::workers(0)).await;
+    let shop = p.tenant().await;
+    let names = [
+        "Robert'); DROP TABLE products;--",
+        "<script>alert('x')</script>",
+        "' OR '1'='1",
+        "kopi \u{0000}? no: kopi ☕ \"susu\"",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let name = name.replace('\u{0000}', "");
+        let created = p
+            .post(
+                &shop.token,
+                "/api/products",
+                &json!({ "sku": format!("H-{i}"), "name": name, "price": 1, "stock": 0 }),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let shown =
+            p.get(&shop.token, &format!("/api/products/{}", created.body["id"].as_str().unwrap_or_default())).await;
+        assert_eq!(shown.body["name"], name, "returned verbatim");
+        let searched = p.get(&shop.token, &format!("/api/products?search={}", urlencode(&name))).await;
+        assert_eq!(searched.body["data"][0]["name"], name);
+    }
+    assert_eq!(p.count("SELECT count(*) FROM products").await, 4, "the table is still there");
+    let nested = format!("{}{}", "[".repeat(40), "]".repeat(40));
+    let deep = p
+        .http
+        .post(format!("{}/api/orders", p.base_url))
+        .bearer_auth(&shop.token)
+        .header("content-type", "application/json")
+        .body(nested)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(deep.status().as_u16(), 400, "deeply nested bodies are refused");
+    let big = format!("{{\"deviceId\": \"{}\"}}", "x".repeat(2_200_000));
+    let too_big = p
+        .http
+        .post(format!("{}/api/sync/orders", p.base_url))
+        .bearer_auth(&shop.token)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(too_big.status().as_u16(), 413);
+    let unknown = p
+        .post(
+            &shop.token,
+            "/api/products",
+            &json!({ "sku": "U", "name": "u", "price": 1, "stock": 0, "isAdmin": true }),
+        )
+        .await;
+    assert_eq!((unknown.status, unknown.code()), (422, "validation_failed"));
+    p.stop().await;
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// Fixed one-minute windows: start a rate-limit test with at least 25 s of window left.
+async fn fresh_window() {
+    let into = chrono::Utc::now().timestamp() % 60;
+    if into > 35 {
+        tokio::time::sleep(std::time::Duration::from_secs(u64::try_from(61 - into).unwrap_or(0))).await;
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_and_orders_are_rate_limited_without_touching_others() {
+    let options = Options::default()
+        .with_env("TRUSTED_PROXIES", "127.0.0.1/32")
+        .with_env("RATE_LIMIT_USER_WRITES_PER_MIN", "100")
+        .with_env("RATE_LIMIT_TENANT_WRITES_PER_MIN", "6000");
+    let p = Pipeline::start_with(options).await;
+    let (shop, other) = (p.tenant().await, p.tenant().await);
+    let product = p.product(&shop, 1_000, 1_000).await;
+    let other_product = p.product(&other, 1_000, 10).await;
+    fresh_window().await;
+    let login = |email: String, ip: &'static str| {
+        let request = p
+            .http
+            .post(format!("{}/api/auth/login", p.base_url))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "email": email, "password": "wrong-password" }));
+        async move { request.send().await.expect("login") }
+    };
+    for i in 0..10 {
+        assert_eq!(login(format!("nobody{i}@x.test"), "198.51.100.1").await.status().as_u16(), 401);
+    }
+    let eleventh = login("nobody-else@x.test".into(), "198.51.100.1").await;
+    assert_eq!(eleventh.status().as_u16(), 429, "the 11th failed login from one address");
+    assert!(eleventh.headers().contains_key("retry-after"));
+    assert_eq!(eleventh.headers().get("ratelimit-limit").and_then(|v| v.to_str().ok()), Some("10"));
+    let account = format!("owner@{}.test", shop.slug);
+    for i in 0..10 {
+        let ip: &'static str = Box::leak(format!("203.0.113.{i}").into_boxed_str());
+        assert_eq!(login(account.clone(), ip).await.status().as_u16(), 401);
+    }
+    assert_eq!(
+        login(account.clone(), "203.0.113.99").await.status().as_u16(),
+        429,
+        "the 11th failed login against one account"
+    );
+    let fine = p
+        .http
+        .post(format!("{}/api/auth/login", p.base_url))
+        .header("x-forwarded-for", "192.0.2.55")
+        .json(&json!({ "email": format!("owner@{}.test", other.slug), "password": "owner-pass-123" }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(fine.status().as_u16(), 200, "others sign in as usual");
+
+    for i in 0..100 {
+        let reply = p.post(&shop.token, "/api/orders", &order(&[(product, 1, 1_000)])).await;
+        assert_eq!(reply.status, 202, "order {i}: {}", reply.body);
+    }
+    let limited = p.post(&shop.token, "/api/orders", &order(&[(product, 1, 1_000)])).await;
+    assert_eq!((limited.status, limited.code()), (429, "rate_limited"), "the 101st order from one user");
+    assert!(limited.headers.contains_key("retry-after") && limited.headers.contains_key("ratelimit-reset"));
+    let elsewhere = p.post(&other.token, "/api/orders", &order(&[(other_product, 1, 1_000)])).await;
+    assert_eq!(elsewhere.status, 202, "another user of another tenant, same address, is not limited");
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn security_headers_are_on_success_and_error_responses() {
+    let p = Pipeline::start_with(Options::workers(0)).await;
+    let shop = p.tenant().await;
+    for reply in [
+        p.get(&shop.token, "/api/products").await,
+        p.get(&shop.token, "/api/orders/nope").await,
+        p.call(Method::GET, "/api/products", None, None).await,
+    ] {
+        for header in [
+            "content-security-policy",
+            "x-frame-options",
+            "x-content-type-options",
+            "strict-transport-security",
+            "referrer-policy",
+            "x-request-id",
+        ] {
+            assert!(reply.headers.contains_key(header), "{header} on a {} response", reply.status);
+        }
+        assert_eq!(reply.headers.get("x-frame-options").and_then(|v| v.to_str().ok()), Some("SAMEORIGIN"));
+        assert_eq!(reply.headers.get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
+        assert!(!reply.headers.contains_key("access-control-allow-origin"), "no CORS unless configured");
+    }
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn maintenance_mode_stops_writes_on_every_replica_and_keeps_reads() {
+    let p = Pipeline::start().await;
+    let replica = p.spawn_ingest_process("replica", &[], None).await;
+    let shop = p.tenant().await;
+    let product = p.product(&shop, 1_000, 100).await;
+    let switch = |enabled: bool| {
+        let request = p
+            .http
+            .put(format!("{}/api/admin/maintenance", p.base_url))
+            .header("X-Internal-Api-Key", &p.internal_key)
+            .json(&json!({ "enabled": enabled, "message": "stock take until 10:00" }));
+        async move { request.send().await.expect("switch") }
+    };
+    let queued = p.post(&shop.token, "/api/orders", &order(&[(product, 1, 1_000)])).await;
+    assert_eq!(switch(true).await.status().as_u16(), 200);
+    let started = std::time::Instant::now();
+    harness::eventually("the replica to follow", std::time::Duration::from_secs(2), || async {
+        let reply = p
+            .http
+            .post(format!("{}/api/orders", replica.base_url))
+            .bearer_auth(&shop.token)
+            .json(&order(&[(product, 1, 1_000)]))
+            .send()
+            .await
+            .ok()?;
+        (reply.status().as_u16() == 503).then_some(())
+    })
+    .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "every replica obeys within 2 s");
+    let refused = p.post(&shop.token, "/api/orders", &order(&[(product, 1, 1_000)])).await;
+    assert_eq!((refused.status, refused.code()), (503, "maintenance"));
+    assert_eq!(refused.body["error"]["message"], "stock take until 10:00");
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(p.get(&shop.token, "/api/products").await.status, 200, "reads keep working");
+    assert_eq!(p.settled(uuid(&queued.body["orderId"])).await, "committed", "workers keep draining");
+    assert_eq!(switch(false).await.status().as_u16(), 200);
+    assert_eq!(p.post(&shop.token, "/api/orders", &order(&[(product, 1, 1_000)])).await.status, 202);
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_with_a_weak_secret_and_says_which() {
+    let output = tokio::process::Command::new(harness::binary("ingest"))
+        .env_clear()
+        .env("APP_ENV", "production")
+        .env("JWT_SECRET", "too-short")
+        .env("JWT_REFRESH_SECRET", "r".repeat(40))
+        .env("INTERNAL_API_KEY", "k".repeat(40))
+        .output()
+        .await
+        .expect("run ingest");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("JWT_SECRET"), "names the variable: {stderr}");
+    assert!(!stderr.contains("too-short"), "never prints the secret: {stderr}");
+}
