@@ -463,3 +463,24 @@ async fn production_refuses_to_start_with_a_weak_secret_and_says_which() {
     assert!(stderr.contains("JWT_SECRET"), "names the variable: {stderr}");
     assert!(!stderr.contains("too-short"), "never prints the secret: {stderr}");
 }
+
+#[tokio::test]
+async fn every_operation_in_the_openapi_document_exists() {
+    let p = Pipeline::start_with(Options::workers(0)).await;
+    let shop = p.tenant().await;
+    let spec = p.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(spec.status, 200);
+    let paths = spec.body["paths"].as_object().cloned().unwrap_or_default();
+    assert!(paths.len() >= 26);
+    for (path, operations) in paths {
+        for method in operations.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+            let concrete = path.replace("{id}", &uuid::Uuid::now_v7().to_string());
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let reply = p.call(method.clone(), &concrete, Some(&shop.token), None).await;
+            assert_ne!(reply.status, 405, "{method} {path} is routed");
+            let missing_route = reply.status == 404 && reply.body["error"]["message"] == "route not found";
+            assert!(!missing_route, "{method} {path} is routed");
+        }
+    }
+    p.stop().await;
+}

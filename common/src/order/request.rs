@@ -49,7 +49,25 @@ pub fn parse_json(body: &[u8]) -> Result<Value, RequestError> {
             message: format!("request body nests more than {MAX_JSON_DEPTH} levels deep"),
         });
     }
+    // PostgreSQL text cannot hold NUL, and no field has a use for it.
+    if let Some(field) = nul_at(&value, "") {
+        return Err(RequestError::Invalid(vec![FieldError::new(field, "must not contain NUL characters")]));
+    }
     Ok(value)
+}
+
+/// The path of the first string (or key) holding a NUL character.
+fn nul_at(value: &Value, path: &str) -> Option<String> {
+    let here = || if path.is_empty() { "body".to_owned() } else { path.to_owned() };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(here()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_at(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let field = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            if k.contains('\0') { Some(field) } else { nul_at(v, &field) }
+        }),
+        _ => None,
+    }
 }
 
 fn depth(value: &Value) -> usize {

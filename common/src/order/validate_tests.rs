@@ -98,3 +98,12 @@ fn sale_times_keep_microseconds_like_the_database() {
     let order = validate_order(v, now()).expect("valid");
     assert_eq!(order.created_at.timestamp_subsec_nanos(), 123_456_000);
 }
+
+#[test]
+fn nul_characters_are_refused_with_the_field_named() {
+    let mut v = valid();
+    v["notes"] = json!("a\u{0}b");
+    let body = serde_json::to_vec(&v).unwrap();
+    let refused = crate::order::parse_json(&body);
+    assert!(matches!(refused, Err(RequestError::Invalid(f)) if f[0].field == "notes"));
+}
