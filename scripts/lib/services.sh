@@ -115,6 +115,12 @@ ensure_promtool() {
   apt_install --no-install-recommends prometheus || die "cannot install prometheus (for promtool)"
 }
 
+# Node.js parses the k6 script (as an ES module) in the test command.
+ensure_node() {
+  command -v node >/dev/null && return 0
+  apt_install nodejs || die "cannot install nodejs (Debian package)"
+}
+
 ensure_rust() {
   command -v cargo >/dev/null || die "cargo is missing: install the Rust toolchain (https://rustup.rs), then run this again"
 }

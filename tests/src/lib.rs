@@ -4,10 +4,12 @@
 //! invariants every test ends with.
 
 pub mod api;
+pub mod bench;
 pub mod broker;
 pub mod browser;
 pub mod checks;
 pub mod db;
+pub mod loadgen;
 pub mod pipeline;
 pub mod proxy;
 

@@ -20,13 +20,15 @@ use tokio::process::{Child, Command};
 pub struct Options {
     /// Workers started inside the test process.
     pub in_process_workers: usize,
+    /// Ingest inside the test process (the benchmark runs it as a process instead).
+    pub in_process_ingest: bool,
     /// Extra or overriding environment variables for every component.
     pub env: Vec<(String, String)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { in_process_workers: 1, env: Vec::new() }
+        Self { in_process_workers: 1, in_process_ingest: true, env: Vec::new() }
     }
 }
 
@@ -99,9 +101,14 @@ impl Pipeline {
         let broker = TestBroker::new(&name, Topology::from_config(&config.broker));
         broker.sweep().await;
         let ingest_shutdown = Shutdown::new();
-        let app = ingest::app::Application::build(config, ingest_shutdown.clone()).await.expect("starting ingest");
-        let base_url = format!("http://{}", app.addr());
-        tokio::spawn(app.run());
+        let base_url = if options.in_process_ingest {
+            let app = ingest::app::Application::build(config, ingest_shutdown.clone()).await.expect("starting ingest");
+            let base_url = format!("http://{}", app.addr());
+            tokio::spawn(app.run());
+            base_url
+        } else {
+            String::new()
+        };
         let pipeline = Pipeline {
             internal_key: env["INTERNAL_API_KEY"].clone(),
             name,
@@ -336,7 +343,9 @@ fn config(env: &BTreeMap<String, String>, name: &str, component: &str) -> Config
 /// A binary of this workspace, built next to the test executable.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
+    // Test executables live in <profile>/deps, binaries in <profile> itself.
+    let parent = exe.parent().expect("target directory");
+    let dir = if parent.ends_with("deps") { parent.parent().expect("profile directory") } else { parent };
     let path = dir.join(name);
     assert!(path.exists(), "{} is missing: run `cargo build --workspace` first", path.display());
     path
