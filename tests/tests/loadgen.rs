@@ -10,7 +10,8 @@ use std::time::Duration;
 async fn the_stock_audit_passes_a_real_run_and_fails_on_a_corrupted_row() {
     let p = Pipeline::start_with(Options::workers(2)).await;
     let shop = loadgen::setup::shop(&p.http, &p.base_url, &p.internal_key, &p.db, 50, 1_000).await.expect("load shop");
-    let target = Arc::new(Target { http: p.http.clone(), base: p.base_url.clone(), token: shop.token.clone(), history: None });
+    let target =
+        Arc::new(Target { http: p.http.clone(), base: p.base_url.clone(), token: shop.token.clone(), history: None });
     for scenario in [Scenario::Hot, Scenario::Duplicates, Scenario::Offline] {
         let plan = Plan {
             scenario,
@@ -34,7 +35,11 @@ async fn the_stock_audit_passes_a_real_run_and_fails_on_a_corrupted_row() {
     assert_eq!(audit.products, 50);
 
     let corrupted = shop.catalogue.products[3].0;
-    sqlx::query("UPDATE products SET stock = stock + 1 WHERE id = $1").bind(corrupted).execute(&p.db).await.expect("corrupt");
+    sqlx::query("UPDATE products SET stock = stock + 1 WHERE id = $1")
+        .bind(corrupted)
+        .execute(&p.db)
+        .await
+        .expect("corrupt");
     let audit = loadgen::audit(&p.db, shop.tenant_id, &shop.initial).await.expect("audit");
     assert!(!audit.clean());
     assert_eq!(audit.stock_mismatches, vec![corrupted]);
@@ -44,7 +49,8 @@ async fn the_stock_audit_passes_a_real_run_and_fails_on_a_corrupted_row() {
 
 #[test]
 fn the_k6_script_uses_the_contracts_endpoints_and_fields() {
-    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/load-test-stock.js")).expect("script");
+    let script =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/load-test-stock.js")).expect("script");
     for needle in [
         "/api/auth/login",
         "/api/products",

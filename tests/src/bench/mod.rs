@@ -80,12 +80,21 @@ impl System {
     /// Run the load generator once against a fresh shop; its summary.
     pub async fn load(&self, plan: Plan, products: usize) -> anyhow::Result<Summary> {
         let p = &self.pipeline;
-        let http = reqwest::Client::builder().pool_max_idle_per_host(plan.terminals).timeout(Duration::from_secs(30)).build()?;
-        let shop = loadgen::setup::shop(&http, &self.ingest.base_url, &p.internal_key, &p.db, products, 10_000_000).await?;
-        let target = Arc::new(Target { http, base: self.ingest.base_url.clone(), token: shop.token.clone(), history: None });
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(plan.terminals)
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let shop =
+            loadgen::setup::shop(&http, &self.ingest.base_url, &p.internal_key, &p.db, products, 10_000_000).await?;
+        let target =
+            Arc::new(Target { http, base: self.ingest.base_url.clone(), token: shop.token.clone(), history: None });
         let scenario = format!("{:?}", plan.scenario).to_lowercase();
         let tally = loadgen::drive::run(target, Arc::new(shop.catalogue.clone()), plan).await;
-        let pending = if self.workers.is_empty() { 0 } else { loadgen::drain(&p.db, shop.tenant_id, Duration::from_secs(300)).await? };
+        let pending = if self.workers.is_empty() {
+            0
+        } else {
+            loadgen::drain(&p.db, shop.tenant_id, Duration::from_secs(300)).await?
+        };
         let audit = loadgen::audit(&p.db, shop.tenant_id, &shop.initial).await?;
         loadgen::summarise(&p.db, shop.tenant_id, &scenario, tally, pending, audit).await
     }

@@ -17,7 +17,12 @@ fn script(hot: bool) -> String {
         "\\set p1 random(1, 3333)\n\\set p2 :p1 + 3333\n\\set p3 :p1 + 6666\n"
     };
     let id = |p: &str| format!("('00000000-0000-4000-8000-' || lpad(:{p}::text, 12, '0'))::uuid");
-    let decrement = |p: &str| format!("UPDATE products SET stock = stock - 1, updated_at = now() WHERE tenant_id = :tenant AND id = {} AND stock >= 1;\n", id(p));
+    let decrement = |p: &str| {
+        format!(
+            "UPDATE products SET stock = stock - 1, updated_at = now() WHERE tenant_id = :tenant AND id = {} AND stock >= 1;\n",
+            id(p)
+        )
+    };
     format!(
         "{picks}BEGIN;
 SELECT set_config('app.tenant_ids', :tenants, true);
@@ -39,7 +44,11 @@ COMMIT;
 /// A tenant with deterministic product ids for pgbench to address.
 pub async fn seed(admin: &PgPool) -> anyhow::Result<Uuid> {
     let tenant = Uuid::now_v7();
-    sqlx::query("INSERT INTO tenants (id, name, slug) VALUES ($1, 'pgbench', $2)").bind(tenant).bind(format!("pgbench-{}", tenant.simple())).execute(admin).await?;
+    sqlx::query("INSERT INTO tenants (id, name, slug) VALUES ($1, 'pgbench', $2)")
+        .bind(tenant)
+        .bind(format!("pgbench-{}", tenant.simple()))
+        .execute(admin)
+        .await?;
     sqlx::query(
         "INSERT INTO products (id, tenant_id, sku, name, price, stock)
          SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, $1, 'PB-' || g, 'pgbench ' || g, 1000, 100000000
@@ -54,13 +63,29 @@ pub async fn seed(admin: &PgPool) -> anyhow::Result<Uuid> {
 }
 
 /// Best transactions per second over `clients`, and each client count's figure.
-pub async fn run(url: &str, tenant: Uuid, hot: bool, clients: &[u32], seconds: u32) -> anyhow::Result<(f64, Vec<(u32, f64)>)> {
+pub async fn run(
+    url: &str,
+    tenant: Uuid,
+    hot: bool,
+    clients: &[u32],
+    seconds: u32,
+) -> anyhow::Result<(f64, Vec<(u32, f64)>)> {
     let file = std::env::temp_dir().join(format!("warungin-pgbench-{}.sql", Uuid::now_v7()));
     std::fs::write(&file, script(hot))?;
     let mut figures = Vec::new();
     for &c in clients {
         let output = tokio::process::Command::new("pgbench")
-            .args(["-n", "-M", "prepared", "-T", &seconds.to_string(), "-c", &c.to_string(), "-j", &c.min(2).to_string()])
+            .args([
+                "-n",
+                "-M",
+                "prepared",
+                "-T",
+                &seconds.to_string(),
+                "-c",
+                &c.to_string(),
+                "-j",
+                &c.min(2).to_string(),
+            ])
             .args(["-D", &format!("tenant={tenant}"), "-D", &format!("tenants={{{tenant}}}"), "-f"])
             .arg(&file)
             .arg(url)

@@ -26,7 +26,8 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let tenant = pgbench::seed(&p.db).await?;
     let app_url = harness::db::url_as(p.database_name(), &harness::db::app_userinfo())?;
     let clients = [1, 2, 4, 8, 16];
-    (r.direct_sql_uniform, r.direct_sql_uniform_by_clients) = pgbench::run(&app_url, tenant, false, &clients, settings.pgbench_seconds).await?;
+    (r.direct_sql_uniform, r.direct_sql_uniform_by_clients) =
+        pgbench::run(&app_url, tenant, false, &clients, settings.pgbench_seconds).await?;
     r.direct_sql_hot = pgbench::run(&app_url, tenant, true, &[4, 8], settings.pgbench_seconds).await?.0;
 
     eprintln!("broker (lapin probe, {} publishers) …", settings.terminals);
@@ -45,7 +46,11 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             let mut summaries = Vec::new();
             for run in 0..settings.repeat {
                 eprintln!("pipeline {scenario:?}, run {} of {} …", run + 1, settings.repeat);
-                summaries.push(system.load(plan(scenario, &settings, None), if scenario == Scenario::Hot { 5 } else { 10_000 }).await?);
+                summaries.push(
+                    system
+                        .load(plan(scenario, &settings, None), if scenario == Scenario::Hot { 5 } else { 10_000 })
+                        .await?,
+                );
             }
             anyhow::Ok(summaries)
         }

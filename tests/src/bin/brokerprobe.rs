@@ -45,7 +45,8 @@ async fn main() -> anyhow::Result<()> {
             while Instant::now() < deadline {
                 let options = BasicPublishOptions { mandatory: true, ..Default::default() };
                 let properties = BasicProperties::default().with_delivery_mode(2);
-                let published = channel.basic_publish(exchange.as_str().into(), "order".into(), options, &body, properties).await;
+                let published =
+                    channel.basic_publish(exchange.as_str().into(), "order".into(), options, &body, properties).await;
                 if let Ok(confirm) = published
                     && matches!(confirm.await, Ok(c) if c.is_ack())
                 {

@@ -59,10 +59,21 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<std::process::ExitCode> {
     let args = Args::parse();
-    let db = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&args.database_url).await.context("database")?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.terminals).timeout(Duration::from_secs(30)).build()?;
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&args.database_url)
+        .await
+        .context("database")?;
+    let http =
+        reqwest::Client::builder().pool_max_idle_per_host(args.terminals).timeout(Duration::from_secs(30)).build()?;
     let shop = loadgen::setup::shop(&http, &args.base_url, &args.internal_key, &db, args.products, args.stock).await?;
-    eprintln!("tenant {} with {} products; {:?} for {:?}", shop.tenant_id, shop.catalogue.products.len(), args.scenario, args.duration);
+    eprintln!(
+        "tenant {} with {} products; {:?} for {:?}",
+        shop.tenant_id,
+        shop.catalogue.products.len(),
+        args.scenario,
+        args.duration
+    );
     let history = match &args.history {
         Some(path) => Some(Arc::new(std::sync::Mutex::new(std::io::BufWriter::new(std::fs::File::create(path)?)))),
         None => None,
@@ -81,7 +92,9 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let tally = loadgen::drive::run(target, Arc::new(shop.catalogue.clone()), plan).await;
     let pending = loadgen::drain(&db, shop.tenant_id, args.drain).await?;
     let audit = loadgen::audit(&db, shop.tenant_id, &shop.initial).await?;
-    let summary = loadgen::summarise(&db, shop.tenant_id, &format!("{:?}", args.scenario).to_lowercase(), tally, pending, audit).await?;
+    let summary =
+        loadgen::summarise(&db, shop.tenant_id, &format!("{:?}", args.scenario).to_lowercase(), tally, pending, audit)
+            .await?;
     loadgen::print(&summary);
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&summary)?)?;

@@ -66,7 +66,8 @@ struct Progress {
 }
 
 pub async fn run(target: Arc<Target>, catalogue: Arc<Catalogue>, plan: Plan) -> Tally {
-    let progress = Arc::new(Progress { sent: AtomicU64::new(0), accepted: AtomicU64::new(0), failed: AtomicU64::new(0) });
+    let progress =
+        Arc::new(Progress { sent: AtomicU64::new(0), accepted: AtomicU64::new(0), failed: AtomicU64::new(0) });
     let started = Instant::now();
     let reporter = (!plan.quiet).then(|| tokio::spawn(report_progress(progress.clone(), started)));
     let deadline = started + plan.duration;
@@ -74,7 +75,8 @@ pub async fn run(target: Arc<Target>, catalogue: Arc<Catalogue>, plan: Plan) -> 
     match plan.rate {
         None => {
             for terminal in 0..plan.terminals {
-                let (target, catalogue, plan, progress) = (target.clone(), catalogue.clone(), plan.clone(), progress.clone());
+                let (target, catalogue, plan, progress) =
+                    (target.clone(), catalogue.clone(), plan.clone(), progress.clone());
                 tasks.spawn(async move {
                     let mut rng = rand::rngs::StdRng::seed_from_u64(plan.seed.wrapping_add(terminal as u64));
                     let mut tally = Tally::default();
@@ -94,7 +96,8 @@ pub async fn run(target: Arc<Target>, catalogue: Arc<Catalogue>, plan: Plan) -> 
             while Instant::now() < deadline {
                 tick.tick().await;
                 let Ok(permit) = slots.clone().acquire_owned().await else { break };
-                let (target, catalogue, plan, progress) = (target.clone(), catalogue.clone(), plan.clone(), progress.clone());
+                let (target, catalogue, plan, progress) =
+                    (target.clone(), catalogue.clone(), plan.clone(), progress.clone());
                 n += 1;
                 tasks.spawn(async move {
                     let mut rng = rand::rngs::StdRng::seed_from_u64(plan.seed.wrapping_add(n));
@@ -122,13 +125,24 @@ pub async fn run(target: Arc<Target>, catalogue: Arc<Catalogue>, plan: Plan) -> 
     total
 }
 
-async fn one(target: &Target, catalogue: &Catalogue, plan: &Plan, rng: &mut rand::rngs::StdRng, tally: &mut Tally, progress: &Progress) {
+async fn one(
+    target: &Target,
+    catalogue: &Catalogue,
+    plan: &Plan,
+    rng: &mut rand::rngs::StdRng,
+    tally: &mut Tally,
+    progress: &Progress,
+) {
     let request = catalogue.next(plan.scenario, rng);
     let (path, body, orders) = match request {
         Request::Order(order) => ("/api/orders", order, 1),
         Request::Sync(orders) => {
             let n = orders.len() as u64;
-            ("/api/sync/orders", serde_json::json!({ "deviceId": format!("till-{}", rng.random_range(1..=20)), "orders": orders }), n)
+            (
+                "/api/sync/orders",
+                serde_json::json!({ "deviceId": format!("till-{}", rng.random_range(1..=20)), "orders": orders }),
+                n,
+            )
         }
     };
     let resend = plan.scenario == Scenario::Duplicates || (plan.scenario == Scenario::Mixed && path == "/api/orders");
@@ -136,7 +150,8 @@ async fn one(target: &Target, catalogue: &Catalogue, plan: &Plan, rng: &mut rand
     for attempt in 0..times {
         let sent_at = chrono::Utc::now();
         let started = Instant::now();
-        let response = target.http.post(format!("{}{path}", target.base)).bearer_auth(&target.token).json(&body).send().await;
+        let response =
+            target.http.post(format!("{}{path}", target.base)).bearer_auth(&target.token).json(&body).send().await;
         let took = started.elapsed();
         let (status, answer) = match response {
             Ok(r) => {

@@ -7,6 +7,6 @@ pub mod report;
 pub mod scenario;
 pub mod setup;
 
-pub use drive::{Plan, Target, Tally};
+pub use drive::{Plan, Tally, Target};
 pub use report::{Summary, audit, drain, print, summarise};
 pub use scenario::{Catalogue, Scenario};

@@ -66,7 +66,11 @@ pub struct Summary {
 pub async fn drain(db: &PgPool, tenant: Uuid, timeout: Duration) -> anyhow::Result<i64> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1 AND status = 'pending'").bind(tenant).fetch_one(db).await?;
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1 AND status = 'pending'")
+                .bind(tenant)
+                .fetch_one(db)
+                .await?;
         if pending == 0 || tokio::time::Instant::now() >= deadline {
             return Ok(pending);
         }
@@ -100,7 +104,14 @@ pub async fn audit(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -> a
     Ok(audit)
 }
 
-pub async fn summarise(db: &PgPool, tenant: Uuid, scenario: &str, tally: Tally, still_pending: i64, audit: Audit) -> anyhow::Result<Summary> {
+pub async fn summarise(
+    db: &PgPool,
+    tenant: Uuid,
+    scenario: &str,
+    tally: Tally,
+    still_pending: i64,
+    audit: Audit,
+) -> anyhow::Result<Summary> {
     let (committed, span): (i64, Option<f64>) = sqlx::query_as(
         "SELECT count(*), extract(epoch FROM max(committed_at) - min(received_at))::float8 FROM orders WHERE tenant_id = $1 AND status = 'committed'",
     )

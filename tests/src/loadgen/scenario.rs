@@ -45,9 +45,12 @@ impl Catalogue {
                 let chosen: Vec<usize> = (0..n).map(|_| picks.swap_remove(rng.random_range(0..picks.len()))).collect();
                 chosen.into_iter().map(|i| self.line(i, rng)).collect()
             }
-            _ => (0..rng.random_range(1..=3)).map(|_| self.line(rng.random_range(0..self.products.len()), rng)).collect(),
+            _ => {
+                (0..rng.random_range(1..=3)).map(|_| self.line(rng.random_range(0..self.products.len()), rng)).collect()
+            }
         };
-        let total: i64 = lines.iter().map(|l| l["quantity"].as_i64().unwrap_or(0) * l["price"].as_i64().unwrap_or(0)).sum();
+        let total: i64 =
+            lines.iter().map(|l| l["quantity"].as_i64().unwrap_or(0) * l["price"].as_i64().unwrap_or(0)).sum();
         let method = ["cash", "qris", "card", "ewallet"][rng.random_range(0..4)];
         json!({ "clientOrderId": Uuid::now_v7(), "items": lines, "payment": { "method": method, "amount": total } })
     }
@@ -55,7 +58,9 @@ impl Catalogue {
     /// The next request of a terminal running `scenario`.
     pub fn next(&self, scenario: Scenario, rng: &mut impl rand::Rng) -> Request {
         let effective = match scenario {
-            Scenario::Mixed => [Scenario::Uniform, Scenario::Hot, Scenario::Offline, Scenario::Duplicates][rng.random_range(0..4)],
+            Scenario::Mixed => {
+                [Scenario::Uniform, Scenario::Hot, Scenario::Offline, Scenario::Duplicates][rng.random_range(0..4)]
+            }
             other => other,
         };
         match effective {

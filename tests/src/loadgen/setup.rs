@@ -17,7 +17,14 @@ pub struct Shop {
     pub initial: HashMap<Uuid, i64>,
 }
 
-pub async fn shop(http: &reqwest::Client, base: &str, internal_key: &str, db: &PgPool, products: usize, stock: i64) -> anyhow::Result<Shop> {
+pub async fn shop(
+    http: &reqwest::Client,
+    base: &str,
+    internal_key: &str,
+    db: &PgPool,
+    products: usize,
+    stock: i64,
+) -> anyhow::Result<Shop> {
     let slug = format!("load-{:08x}", rand::random::<u32>());
     let email = format!("owner@{slug}.test");
     let created = http
