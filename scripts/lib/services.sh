@@ -25,9 +25,9 @@ have_compose() { command -v docker >/dev/null && docker compose version >/dev/nu
 APT_UPDATED=0
 apt_install() {
   command -v apt-get >/dev/null || return 1
-  if [ "$APT_UPDATED" -eq 0 ]; then as_root apt-get update -qq || return 1; APT_UPDATED=1; fi
+  if [ "$APT_UPDATED" -eq 0 ]; then as_root apt-get -o DPkg::Lock::Timeout=300 update -qq || return 1; APT_UPDATED=1; fi
   say "installing $* (Debian packages)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "$@" >/dev/null
 }
 
 compose_up() { # service

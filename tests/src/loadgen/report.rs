@@ -131,7 +131,7 @@ pub async fn summarise(
     .fetch_all(db)
     .await?;
     let seconds = tally.elapsed.as_secs_f64().max(1e-9);
-    let failed: u64 = tally.by_status.iter().filter(|(s, _)| !matches!(s, 200 | 201 | 202)).map(|(_, n)| n).sum();
+    let failed: u64 = tally.by_status.iter().filter(|(s, _)| !matches!(s, 200..=202)).map(|(_, n)| n).sum();
     Ok(Summary {
         scenario: scenario.to_owned(),
         seconds,
