@@ -7,6 +7,7 @@ pub mod api;
 pub mod bench;
 pub mod broker;
 pub mod browser;
+pub mod chaos;
 pub mod checks;
 pub mod db;
 pub mod loadgen;

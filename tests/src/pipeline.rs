@@ -71,13 +71,20 @@ pub struct Process {
 impl Process {
     /// SIGTERM (graceful shutdown) and wait for the exit.
     pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal("TERM").await.expect("the process exits after SIGTERM")
+    }
+
+    /// Send a signal (`TERM`, `KILL`) and wait up to a minute for the exit.
+    pub async fn signal(&mut self, signal: &str) -> anyhow::Result<std::process::ExitStatus> {
         if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status()?;
         }
-        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
-            .await
-            .expect("the process exits after SIGTERM")
-            .expect("exit status")
+        Ok(tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await??)
+    }
+
+    /// The `host:port` this process listens on.
+    pub fn addr(&self) -> &str {
+        self.base_url.trim_start_matches("http://")
     }
 }
 
@@ -183,9 +190,18 @@ impl Pipeline {
         extra_env: &[(&str, &str)],
         log: Option<&std::path::Path>,
     ) -> Process {
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut env: Vec<(&str, &str)> = vec![("INGEST_ADDR", &addr)];
+        self.spawn_ingest_at(&format!("127.0.0.1:{}", free_port()), label, extra_env, log).await
+    }
+
+    /// Start ingest on `addr` (a restart keeps its address, as behind a load balancer).
+    pub async fn spawn_ingest_at(
+        &self,
+        addr: &str,
+        label: &str,
+        extra_env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Process {
+        let mut env: Vec<(&str, &str)> = vec![("INGEST_ADDR", addr)];
         env.extend_from_slice(extra_env);
         let child = self.spawn("ingest", &["serve"], &format!("ingest-{label}"), &env, log);
         let base_url = format!("http://{addr}");
@@ -204,7 +220,18 @@ impl Pipeline {
         log: Option<&std::path::Path>,
     ) -> Process {
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut env: Vec<(&str, &str)> = vec![("WORKER_ADDR", &addr)];
+        self.spawn_worker_at(&addr, label, extra_env, log).await
+    }
+
+    /// Start a worker process with its health and metrics on `addr`.
+    pub async fn spawn_worker_at(
+        &self,
+        addr: &str,
+        label: &str,
+        extra_env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Process {
+        let mut env: Vec<(&str, &str)> = vec![("WORKER_ADDR", addr)];
         env.extend_from_slice(extra_env);
         let child = self.spawn("workers", &["run"], &format!("proc-{label}"), &env, log);
         let base_url = format!("http://{addr}");
@@ -232,7 +259,8 @@ impl Pipeline {
             command.env(key, value);
         }
         if let Some(path) = log {
-            let file = std::fs::File::create(path).expect("log file");
+            // Appended, so a restarted process keeps its predecessor's lines.
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("log file");
             command.stderr(file);
         }
         command.spawn().unwrap_or_else(|e| panic!("spawning {program} (build the workspace first): {e}"))

@@ -22,6 +22,7 @@ async fn the_stock_audit_passes_a_real_run_and_fails_on_a_corrupted_row() {
             duplicate_share: 0.3,
             seed: 7,
             quiet: true,
+            ..Plan::default()
         };
         let tally = loadgen::drive::run(target.clone(), Arc::new(shop.catalogue.clone()), plan).await;
         assert!(tally.accepted > 0, "{scenario:?} accepted orders");

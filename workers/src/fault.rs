@@ -8,6 +8,10 @@ use common::config::AppEnv;
 pub enum Fault {
     /// Abort the process after a batch committed, before any ack.
     CrashAfterCommit,
+    /// A deliberately broken build: ack every delivery on receipt, before
+    /// its commit (what `no_ack` consuming would do). The fault-injection
+    /// checker must catch the orders it loses when such a worker dies.
+    AckBeforeCommit,
 }
 
 impl Fault {
@@ -19,6 +23,7 @@ impl Fault {
         }
         match value.as_str() {
             "crash_after_commit" => Some(Fault::CrashAfterCommit),
+            "ack_before_commit" => Some(Fault::AckBeforeCommit),
             other => {
                 tracing::error!(value = other, "unknown WORKER_FAULT ignored");
                 None

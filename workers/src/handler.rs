@@ -30,6 +30,9 @@ struct Incoming {
 
 impl BatchHandler for OrderHandler {
     async fn handle(&self, batch: Vec<Delivery>) {
+        if self.fault == Some(Fault::AckBeforeCommit) {
+            return self.ack_then_commit(batch).await;
+        }
         let incoming: Vec<Incoming> = batch
             .into_iter()
             .map(|delivery| Incoming {
@@ -51,6 +54,15 @@ impl BatchHandler for OrderHandler {
 }
 
 impl OrderHandler {
+    /// `WORKER_FAULT=ack_before_commit` only: the broken order of things.
+    async fn ack_then_commit(&self, batch: Vec<Delivery>) {
+        for delivery in &batch {
+            let _ = delivery.acker.ack(lapin::options::BasicAckOptions::default()).await;
+        }
+        let messages: Vec<Message> = batch.iter().filter_map(|d| Message::decode(&d.data).ok()).collect();
+        let _ = self.commit(&messages.iter().collect::<Vec<_>>()).await;
+    }
+
     async fn decide(&self, incoming: &[Incoming]) -> Vec<Outcome> {
         let mut outcomes = vec![Outcome::Ack; incoming.len()];
         let mut decodable = Vec::with_capacity(incoming.len());

@@ -122,5 +122,6 @@ pub fn plan(scenario: Scenario, settings: &Settings, rate: Option<f64>) -> Plan 
         duplicate_share: 0.2,
         seed: rand::random(),
         quiet: true,
+        ..Plan::default()
     }
 }

@@ -88,6 +88,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         duplicate_share: args.duplicate_share,
         seed: args.seed,
         quiet: args.quiet,
+        ..Plan::default()
     };
     let tally = loadgen::drive::run(target, Arc::new(shop.catalogue.clone()), plan).await;
     let pending = loadgen::drain(&db, shop.tenant_id, args.drain).await?;

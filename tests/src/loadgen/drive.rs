@@ -24,6 +24,38 @@ pub struct Plan {
     pub duplicate_share: f64,
     pub seed: u64,
     pub quiet: bool,
+    /// Resend an unanswered request (no answer, 429, 5xx) until it is
+    /// answered, as a till does with a sale it must not lose.
+    pub persistent: bool,
+    /// Share of requests first sent with a timeout so short that the
+    /// terminal gives up on its own request (and, when persistent, resends it).
+    pub self_timeout_share: f64,
+    /// Stop early (after the requests under way are answered) once set.
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Plan {
+    fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(|stop| stop.load(Ordering::Relaxed))
+    }
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self {
+            scenario: Scenario::Uniform,
+            terminals: 8,
+            requests: None,
+            rate: None,
+            duration: Duration::from_secs(10),
+            duplicate_share: 0.0,
+            seed: 42,
+            quiet: true,
+            persistent: false,
+            self_timeout_share: 0.0,
+            stop: None,
+        }
+    }
 }
 
 /// What the terminals saw.
@@ -81,7 +113,7 @@ pub async fn run(target: Arc<Target>, catalogue: Arc<Catalogue>, plan: Plan) -> 
                     let mut rng = rand::rngs::StdRng::seed_from_u64(plan.seed.wrapping_add(terminal as u64));
                     let mut tally = Tally::default();
                     let mut n = 0;
-                    while plan.requests.map_or(Instant::now() < deadline, |max| n < max) {
+                    while plan.requests.map_or(Instant::now() < deadline, |max| n < max) && !plan.stopped() {
                         one(&target, &catalogue, &plan, &mut rng, &mut tally, &progress).await;
                         n += 1;
                     }
@@ -93,7 +125,7 @@ pub async fn run(target: Arc<Target>, catalogue: Arc<Catalogue>, plan: Plan) -> 
             let slots = Arc::new(tokio::sync::Semaphore::new(plan.terminals.max(1)));
             let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
             let mut n = 0u64;
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && !plan.stopped() {
                 tick.tick().await;
                 let Ok(permit) = slots.clone().acquire_owned().await else { break };
                 let (target, catalogue, plan, progress) =
@@ -148,24 +180,9 @@ async fn one(
     let resend = plan.scenario == Scenario::Duplicates || (plan.scenario == Scenario::Mixed && path == "/api/orders");
     let times = if resend && rng.random_bool(plan.duplicate_share) { 2 } else { 1 };
     for attempt in 0..times {
-        let sent_at = chrono::Utc::now();
-        let started = Instant::now();
-        let response =
-            target.http.post(format!("{}{path}", target.base)).bearer_auth(&target.token).json(&body).send().await;
-        let took = started.elapsed();
-        let (status, answer) = match response {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                (status, r.json::<Value>().await.unwrap_or(Value::Null))
-            }
-            Err(e) => (0, Value::String(e.to_string())),
-        };
-        tally.sent += 1;
+        let status = send(target, path, &body, plan, rng, tally).await;
         tally.orders_sent += orders;
-        *tally.by_status.entry(status).or_default() += 1;
-        tally.latencies_ms.push(took.as_secs_f64() * 1000.0);
-        progress.sent.fetch_add(1, Ordering::Relaxed);
-        if status == 202 || status == 201 || status == 200 {
+        if (200..=202).contains(&status) {
             tally.accepted += orders;
             if attempt > 0 {
                 tally.duplicates += 1;
@@ -174,12 +191,55 @@ async fn one(
         } else {
             progress.failed.fetch_add(1, Ordering::Relaxed);
         }
+        progress.sent.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Send one request (again and again when the plan is persistent and it
+/// went unanswered); every attempt is tallied and written to the history.
+/// The final HTTP status, 0 for no answer.
+async fn send(
+    target: &Target,
+    path: &str,
+    body: &Value,
+    plan: &Plan,
+    rng: &mut rand::rngs::StdRng,
+    tally: &mut Tally,
+) -> u16 {
+    let give_up = Instant::now() + plan.duration.max(Duration::from_secs(120));
+    let mut backoff = Duration::from_millis(50);
+    let mut first = true;
+    loop {
+        let mut request = target.http.post(format!("{}{path}", target.base)).bearer_auth(&target.token).json(body);
+        if first && plan.self_timeout_share > 0.0 && rng.random_bool(plan.self_timeout_share) {
+            request = request.timeout(Duration::from_millis(rng.random_range(1..20)));
+        }
+        first = false;
+        let sent_at = chrono::Utc::now();
+        let started = Instant::now();
+        let (status, answer) = match request.send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+            Err(e) => (0, Value::String(e.to_string())),
+        };
+        let took = started.elapsed();
+        tally.sent += 1;
+        *tally.by_status.entry(status).or_default() += 1;
+        tally.latencies_ms.push(took.as_secs_f64() * 1000.0);
         if let Some(history) = &target.history {
             let line = serde_json::json!({ "at": sent_at, "ms": took.as_secs_f64() * 1000.0, "path": path, "body": body, "status": status, "answer": answer });
             if let Ok(mut file) = history.lock() {
                 let _ = writeln!(file, "{line}");
             }
         }
+        let unanswered = status == 0 || status == 429 || status >= 500;
+        if !(plan.persistent && unanswered && Instant::now() < give_up) {
+            return status;
+        }
+        tokio::time::sleep(backoff.mul_f64(rng.random_range(0.5..1.0))).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
     }
 }
 

@@ -1,0 +1,208 @@
+//! The faults, and a seeded schedule of them. Faults on the engines use the
+//! machine's own service commands (Debian's `pg_ctlcluster`,
+//! `rabbitmqctl`/`rabbitmq-server`, `redis-cli`/`redis-server`), so they
+//! hit every user of those services: the fault run goes last in the test
+//! command, after every other test.
+
+use super::system::System;
+use crate::loadgen::{self, Catalogue, Plan, Scenario, Target};
+use anyhow::{Context, bail};
+use common::broker::headers;
+use common::ids::{MessageId, OrderId, SyncBatchId, TenantId};
+use common::message::{Message, OrderMessage};
+use common::order::{Source, ValidatedOrder};
+use rand::RngExt;
+use rand::seq::SliceRandom;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::process::Command;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// `kill -9` of a worker process while it commits, then a restart.
+    KillWorker,
+    /// SIGTERM of a worker (graceful drain), then a restart.
+    TermWorker,
+    /// SIGTERM of an ingest process, then a restart on the same address.
+    TermIngest,
+    /// `rabbitmqctl close_all_connections`.
+    CloseConnections,
+    /// The broker stopped and started again.
+    RestartBroker,
+    /// `pg_ctlcluster ... restart`.
+    RestartPostgres,
+    /// `pg_terminate_backend` of every session of the services.
+    TerminateSessions,
+    /// Redis stopped and started again.
+    RestartRedis,
+    /// Terminals resending the same orders, also after timeouts they caused.
+    DuplicateSubmissions,
+    /// Messages of accepted orders republished raw onto the order queue.
+    DuplicateDeliveries,
+}
+
+/// Every kind `rounds` times, in a seeded random order.
+pub fn schedule(kinds: &[FaultKind], rounds: usize, rng: &mut impl rand::Rng) -> Vec<FaultKind> {
+    let mut faults: Vec<FaultKind> = (0..rounds).flat_map(|_| kinds.iter().copied()).collect();
+    faults.shuffle(rng);
+    faults
+}
+
+/// What a fault needs besides the system: the load's shop and terminals.
+pub struct Load {
+    pub target: Arc<Target>,
+    pub catalogue: Arc<Catalogue>,
+    pub tenant: Uuid,
+}
+
+/// Inject one fault; a line saying what was done.
+pub async fn inject(
+    kind: FaultKind,
+    system: &mut System,
+    shop: &Load,
+    rng: &mut rand::rngs::StdRng,
+) -> anyhow::Result<String> {
+    match kind {
+        FaultKind::KillWorker | FaultKind::TermWorker => {
+            let i = rng.random_range(0..system.workers.len());
+            let signal = if kind == FaultKind::KillWorker { "KILL" } else { "TERM" };
+            let status = system.bounce_worker(i, signal).await?;
+            if signal == "TERM" && !status.success() {
+                bail!("worker {i} exited with {status} after SIGTERM");
+            }
+            Ok(format!("worker {i}: SIG{signal}, {status}, restarted"))
+        }
+        FaultKind::TermIngest => {
+            let i = rng.random_range(0..system.ingests.len());
+            let status = system.bounce_ingest(i).await?;
+            if !status.success() {
+                bail!("ingest {i} exited with {status} after SIGTERM");
+            }
+            Ok(format!("ingest {i}: SIGTERM, {status}, restarted"))
+        }
+        FaultKind::CloseConnections => {
+            run("rabbitmqctl", &["close_all_connections", "chaos: fault injection"]).await?;
+            Ok("closed every broker connection".into())
+        }
+        FaultKind::RestartBroker => {
+            run("rabbitmqctl", &["stop"]).await?;
+            run("rabbitmq-server", &["-detached"]).await?;
+            // The node answers `await_startup` only once its VM is up.
+            let mut started = run("rabbitmqctl", &["await_startup", "--timeout", "120"]).await;
+            for _ in 0..60 {
+                if started.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                started = run("rabbitmqctl", &["await_startup", "--timeout", "120"]).await;
+            }
+            started?;
+            Ok("broker stopped and started".into())
+        }
+        FaultKind::RestartPostgres => {
+            let version = postgres_version()?;
+            run("pg_ctlcluster", &["--skip-systemctl-redirect", &version, "main", "restart"]).await?;
+            Ok(format!("PostgreSQL {version} restarted"))
+        }
+        FaultKind::TerminateSessions => {
+            let name = system.pipeline.database_name().to_owned();
+            let killed = crate::db::terminate_sessions(&name, &format!("{name}-")).await?;
+            Ok(format!("terminated {killed} database sessions of the services"))
+        }
+        FaultKind::RestartRedis => {
+            // `shutdown` fails once Redis is gone, which is the point.
+            let _ = run("redis-cli", &["-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"]).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let start = "--daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no";
+            let args: Vec<&str> = start.split(' ').map(|a| if a == "\"\"" { "" } else { a }).collect();
+            run("redis-server", &args).await?;
+            Ok("Redis stopped and started".into())
+        }
+        FaultKind::DuplicateSubmissions => duplicate_submissions(shop, rng.random()).await,
+        FaultKind::DuplicateDeliveries => duplicate_deliveries(system, shop.tenant, 25).await,
+    }
+}
+
+/// Fresh orders sent with a timeout so short the terminal gives up on
+/// them, then resent until answered, then resent once more.
+async fn duplicate_submissions(shop: &Load, seed: u64) -> anyhow::Result<String> {
+    let plan = Plan {
+        scenario: Scenario::Duplicates,
+        terminals: 4,
+        requests: Some(5),
+        duplicate_share: 1.0,
+        self_timeout_share: 1.0,
+        persistent: true,
+        seed,
+        ..Plan::default()
+    };
+    let tally = loadgen::drive::run(shop.target.clone(), shop.catalogue.clone(), plan).await;
+    Ok(format!(
+        "{} orders sent {} times in all ({} resent after acceptance)",
+        tally.orders_sent / 2,
+        tally.sent,
+        tally.duplicates
+    ))
+}
+
+/// Republish the messages of `n` random orders of the shop, whatever their state.
+async fn duplicate_deliveries(system: &System, tenant: Uuid, n: i64) -> anyhow::Result<String> {
+    let p = &system.pipeline;
+    let rows: Vec<(
+        Uuid,
+        String,
+        Option<String>,
+        Option<Uuid>,
+        String,
+        chrono::DateTime<chrono::Utc>,
+        serde_json::Value,
+    )> = sqlx::query_as(
+        "SELECT id, source, device_id, sync_batch_id, encode(request_hash, 'hex'), received_at, request
+             FROM orders WHERE tenant_id = $1 ORDER BY random() LIMIT $2",
+    )
+    .bind(tenant)
+    .bind(n)
+    .fetch_all(&p.db)
+    .await?;
+    for (id, source, device_id, batch, hash, received_at, request) in &rows {
+        let order: ValidatedOrder = serde_json::from_value(request.clone()).context("a stored request")?;
+        let message = Message::Order(OrderMessage {
+            message_id: MessageId::generate(),
+            tenant_id: TenantId(tenant),
+            order_id: OrderId(*id),
+            source: Source::parse(source).unwrap_or(Source::Online),
+            device_id: device_id.clone(),
+            sync_batch_id: batch.map(SyncBatchId),
+            request_hash: hash.clone(),
+            received_at: *received_at,
+            request_id: Some("chaos-duplicate-delivery".into()),
+            replay: None,
+            order,
+        });
+        p.broker.publish_raw(&message.encode(), headers::for_message(&message, 1)).await?;
+    }
+    Ok(format!("republished {} messages raw", rows.len()))
+}
+
+fn postgres_version() -> anyhow::Result<String> {
+    let mut versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
+        .context("/etc/postgresql (the fault run restarts Debian's PostgreSQL cluster)")?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    versions.sort();
+    versions.pop().context("no PostgreSQL cluster in /etc/postgresql")
+}
+
+async fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
+    let output = tokio::time::timeout(Duration::from_secs(180), Command::new(program).args(args).output())
+        .await
+        .with_context(|| format!("{program} {args:?} took over 3 minutes"))?
+        .with_context(|| format!("running {program}"))?;
+    if !output.status.success() {
+        bail!("{program} {args:?}: {} {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(())
+}
