@@ -1,11 +1,13 @@
 //! The workers binary: `run` (consume and commit), `migrate` (apply the
-//! database migrations; the run and test scripts call it explicitly) and
-//! `dlq` (the operator CLI for failed syncs and dead letters).
+//! database migrations, the run and test scripts call it explicitly; or
+//! reverse the newest ones with `--down N`) and `dlq` (the operator CLI for
+//! failed syncs and dead letters).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use common::config::{AppEnv, Config};
 use common::shutdown::{Shutdown, cancel_on_signal};
+use std::io::Write as _;
 
 #[derive(Parser)]
 #[command(name = "workers", about = "Warungin order workers")]
@@ -18,8 +20,21 @@ struct Cli {
 enum Command {
     /// Consume the order and dead-letter queues and commit orders (default).
     Run,
-    /// Create the database if missing and apply pending migrations.
-    Migrate,
+    /// Create the database if missing and apply pending migrations (or, with
+    /// --down N, reverse the newest N applied ones).
+    Migrate {
+        /// Reverse the newest N applied migrations with their down scripts
+        /// (newest first) instead of applying anything. The tables and
+        /// columns they created are dropped with their data: take a backup
+        /// first (scripts/backup). Refused when APP_ENV=production unless
+        /// --yes-i-have-a-backup is given too.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        down: Option<u32>,
+        /// Confirm that a fresh backup exists: required with --down when
+        /// APP_ENV=production.
+        #[arg(long, requires = "down")]
+        yes_i_have_a_backup: bool,
+    },
     /// Operator tools for failed syncs and dead letters, across tenants.
     Dlq {
         #[command(subcommand)]
@@ -36,7 +51,29 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let config = Config::from_env().context("invalid configuration")?;
     common::telemetry::init(&config, "workers");
     match cli.command.unwrap_or(Command::Run) {
-        Command::Migrate => {
+        Command::Migrate { down: Some(steps), yes_i_have_a_backup } => {
+            anyhow::ensure!(
+                config.env != AppEnv::Production || yes_i_have_a_backup,
+                "refusing `migrate --down` in production (APP_ENV=production): it drops what the reversed \
+                 migrations created, data included. Take a backup (scripts/backup), then pass \
+                 --yes-i-have-a-backup"
+            );
+            let url = &config.database.migrate_url;
+            let steps = usize::try_from(steps).context("--down")?;
+            let reverted = common::db::migrate_down(url, steps).await.context("reversing migrations")?;
+            let mut out = std::io::stdout().lock();
+            for migration in &reverted {
+                writeln!(out, "reverted {} {}", migration.version, migration.description)?;
+            }
+            let now = common::db::schema_version(url).await.context("reading the schema version")?;
+            writeln!(
+                out,
+                "schema version: {}",
+                now.map_or_else(|| "none (no migration applied)".to_owned(), |v| v.to_string())
+            )?;
+            tracing::warn!(reverted = reverted.len(), schema_version = ?now, "migrations reversed");
+        }
+        Command::Migrate { down: None, .. } => {
             common::db::migrate(&config.database.migrate_url).await.context("migrating the database")?;
             tracing::info!("migrations applied");
             if let Ok(password) = std::env::var("DEV_ROLE_PASSWORD") {

@@ -1,0 +1,146 @@
+//! Every migration has a down script that exactly undoes it: reversing the
+//! newest one under a live shop and applying it again loses nothing, and on
+//! an empty database every step down gives back the schema of the step
+//! before, all the way to nothing and up again.
+
+mod support;
+
+use common::db::MIGRATOR;
+use harness::{Pipeline, binary, db, order, uuid};
+use sqlx::Postgres;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::PgPoolOptions;
+use std::process::Output;
+use support::{busy_shop, schema, schema_diff, table_contents};
+
+/// The versions of the migrations, oldest first.
+fn versions() -> Vec<i64> {
+    MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect()
+}
+
+/// `workers migrate ARGS` against database `name` as its owner.
+async fn workers_migrate(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = tokio::process::Command::new(binary("workers"));
+    command
+        .arg("migrate")
+        .args(args)
+        .env_remove("MIGRATE_DATABASE_URL")
+        .env("DATABASE_URL", db::url_for(name).expect("database url"))
+        .env("APP_ENV", "test")
+        .env("LOG_FORMAT", "pretty")
+        .env("LOG_LEVEL", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().await.expect("running `workers migrate`")
+}
+
+fn text(output: &[u8]) -> String {
+    String::from_utf8_lossy(output).into_owned()
+}
+
+#[test]
+fn every_migration_has_a_down_script() {
+    for version in versions() {
+        assert!(
+            MIGRATOR.iter().any(|m| m.version == version && m.migration_type.is_down_migration()),
+            "migration {version} has no down script (migrations/{version}_<name>.down.sql)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reversing_the_newest_migration_and_applying_it_again_loses_nothing() {
+    let p = Pipeline::start().await;
+    let shop = busy_shop(&p).await;
+    let name = p.database_name().to_owned();
+    let (newest, previous) = match versions()[..] {
+        [.., previous, newest] => (newest, previous),
+        _ => panic!("expected at least two migrations"),
+    };
+    // sqlx's bookkeeping changes (installed_on); everything else must not.
+    let data_before = table_contents(&p.db, &["_sqlx_migrations"]).await;
+    let schema_before = schema(&p.db).await;
+    for table in support::FILLED_TABLES {
+        assert!(data_before.get(*table).is_some_and(|(rows, _)| *rows > 0), "{table} is empty: {data_before:?}");
+    }
+
+    // Production refuses without the backup confirmation, before touching anything.
+    let production = [
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", "migration-test-jwt-secret-0123456789abcdef"),
+        ("JWT_REFRESH_SECRET", "migration-test-refresh-secret-0123456789abc"),
+        ("INTERNAL_API_KEY", "migration-test-internal-key-0123456789abcdef"),
+    ];
+    let refused = workers_migrate(&name, &["--down", "1"], &production).await;
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("--yes-i-have-a-backup"), "{}", text(&refused.stderr));
+    assert_eq!(common::db::schema_version(&db::url_for(&name).expect("url")).await.expect("version"), Some(newest));
+
+    let down = workers_migrate(&name, &["--down", "1"], &[]).await;
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    let stdout = text(&down.stdout);
+    assert!(stdout.starts_with(&format!("reverted {newest} ")), "{stdout}");
+    assert!(stdout.contains(&format!("schema version: {previous}")), "{stdout}");
+    assert_ne!(schema(&p.db).await, schema_before, "the down script changed nothing");
+
+    let up = workers_migrate(&name, &[], &[]).await;
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let schema_after = schema(&p.db).await;
+    assert!(schema_after == schema_before, "{}", schema_diff(&schema_before, &schema_after));
+    assert_eq!(table_contents(&p.db, &["_sqlx_migrations"]).await, data_before);
+    p.assert_books_balance().await;
+
+    // The services work as before: every order reads back through the API
+    // (row-level security and grants are back), and a new one commits.
+    for id in &shop.orders {
+        let shown = p.get(&shop.tenant.token, &format!("/api/orders/{id}")).await;
+        assert_eq!(shown.status, 200, "{}", shown.body);
+    }
+    let placed = p.post(&shop.tenant.token, "/api/orders?wait=10000", &order(&[(shop.product, 1, 15_000)])).await;
+    assert_eq!(placed.body["status"], "committed", "{}", placed.body);
+    p.settled(uuid(&placed.body["orderId"])).await;
+    p.assert_books_balance().await;
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn every_down_script_gives_back_the_schema_before_its_migration() {
+    let name = format!("wt_{}_{:06x}", chrono::Utc::now().timestamp(), rand::random_range(0..0xff_ffffu32));
+    let url = db::url_for(&name).expect("database url");
+    Postgres::create_database(&url).await.expect("creating an empty database");
+    let pool = PgPoolOptions::new().max_connections(2).connect(&url).await.expect("connecting");
+    let all = versions();
+    let pristine = schema(&pool).await;
+
+    // Up one step at a time, recording each step's schema...
+    let mut schemas = vec![pristine.clone()];
+    for version in &all {
+        MIGRATOR.run_to(*version, &pool).await.unwrap_or_else(|e| panic!("applying {version}: {e}"));
+        schemas.push(schema(&pool).await);
+    }
+    // ...then down one step at a time: each gives back the schema before it,
+    // down to the empty database.
+    for (step, version) in all.iter().enumerate().rev() {
+        let reverted = common::db::migrate_down(&url, 1).await.unwrap_or_else(|e| panic!("reversing {version}: {e}"));
+        assert_eq!(reverted.iter().map(|r| r.version).collect::<Vec<_>>(), [*version]);
+        let now = schema(&pool).await;
+        assert!(now == schemas[step], "reversing {version}: {}", schema_diff(&schemas[step], &now));
+    }
+    assert_eq!(common::db::schema_version(&url).await.expect("version"), None);
+    assert!(common::db::migrate_down(&url, 1).await.is_err(), "nothing is left to reverse");
+
+    // Up again all at once, and down again all at once.
+    common::db::migrate(&url).await.expect("migrating again");
+    let top = schema(&pool).await;
+    assert!(top == schemas[all.len()], "{}", schema_diff(&schemas[all.len()], &top));
+    let reverted = common::db::migrate_down(&url, all.len()).await.expect("reversing every migration");
+    let newest_first: Vec<i64> = all.iter().rev().copied().collect();
+    assert_eq!(reverted.iter().map(|r| r.version).collect::<Vec<_>>(), newest_first);
+    let now = schema(&pool).await;
+    assert!(now == pristine, "{}", schema_diff(&pristine, &now));
+    common::db::migrate(&url).await.expect("migrating once more");
+    assert_eq!(common::db::schema_version(&url).await.expect("version"), all.last().copied());
+    pool.close().await;
+    db::drop_database(&name).await;
+}
