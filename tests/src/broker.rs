@@ -37,23 +37,34 @@ impl TestBroker {
 
     /// Publish raw bytes onto the order exchange, confirmed.
     pub async fn publish_raw(&self, body: &[u8], properties: BasicProperties) -> anyhow::Result<()> {
+        self.publish_raw_many(&[(body.to_vec(), properties)]).await
+    }
+
+    /// Publish raw messages onto the order exchange over one connection, each confirmed.
+    pub async fn publish_raw_many(&self, messages: &[(Vec<u8>, BasicProperties)]) -> anyhow::Result<()> {
         let (conn, channel) = self.channel().await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
         let exchange = self.topology.orders_exchange();
         let options = BasicPublishOptions { mandatory: true, ..Default::default() };
-        let confirm = channel
-            .basic_publish(
-                exchange.as_str().into(),
-                ORDER_ROUTING_KEY.into(),
-                options,
-                body,
-                properties.with_delivery_mode(2),
-            )
-            .await?
-            .await?;
+        let mut unconfirmed = 0;
+        for (body, properties) in messages {
+            let confirm = channel
+                .basic_publish(
+                    exchange.as_str().into(),
+                    ORDER_ROUTING_KEY.into(),
+                    options,
+                    body,
+                    properties.clone().with_delivery_mode(2),
+                )
+                .await?
+                .await?;
+            if !confirm.is_ack() || confirm.take_message().is_some() {
+                unconfirmed += 1;
+            }
+        }
         let _ = conn.close(200, "done".into()).await;
-        if !confirm.is_ack() || confirm.take_message().is_some() {
-            bail!("raw publish was not confirmed");
+        if unconfirmed > 0 {
+            bail!("{unconfirmed} raw publishes were not confirmed");
         }
         Ok(())
     }

@@ -179,3 +179,28 @@ async fn fault_sigterm_to_each_worker_in_turn_while_2000_orders_stream_in_loses_
         p.stop().await;
     }
 }
+
+/// The fault run's checker can fail: a deliberately broken build (workers
+/// that ack before they commit, and no pending sweep to hide it) loses the
+/// orders of the batches a `kill -9` interrupts, and the run says so.
+#[tokio::test]
+async fn fault_the_checker_catches_a_worker_that_acks_before_commit() {
+    let out = std::env::temp_dir().join(format!("warungin-chaos-broken-{}", uuid::Uuid::now_v7()));
+    let run = tokio::process::Command::new(harness::binary("chaos"))
+        .args(["--worker-fault", "ack_before_commit", "--republish-after", "1h", "--kinds", "kill-worker"])
+        .args(["--rounds", "4", "--gap", "1s", "--drain", "20s", "--seed", "7", "--out"])
+        .arg(&out)
+        .output()
+        .await
+        .expect("running the chaos binary");
+    let printed = String::from_utf8_lossy(&run.stdout);
+    assert!(!run.status.success(), "the checker must fail a broken build:\n{printed}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json")).expect("report");
+    let lost_or_stuck =
+        report["verdict"]["lost"].as_u64().unwrap_or(0) + report["verdict"]["stuck"].as_u64().unwrap_or(0);
+    assert!(lost_or_stuck > 0, "orders acked before their commit were lost with the killed workers:\n{printed}");
+    assert_eq!(report["fault_errors"], 0, "every fault was injected");
+    println!("{printed}");
+    let _ = std::fs::remove_dir_all(&out);
+}

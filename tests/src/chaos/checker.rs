@@ -101,6 +101,8 @@ pub async fn check(
         orders_accepted: history.accepted.len(),
         ..Verdict::default()
     };
+    // Fresh statistics, or the planner may loop over tables it still thinks empty.
+    sqlx::query("ANALYZE orders, order_items, payments, stock_movements, products, failed_syncs").execute(db).await?;
     let rows: Vec<(Uuid, Uuid, String)> =
         sqlx::query_as("SELECT id, client_order_id, status FROM orders WHERE tenant_id = $1")
             .bind(tenant)
@@ -152,20 +154,22 @@ pub async fn check(
 /// committed or cancelled, cancel movements equal to the items once
 /// cancelled, nothing otherwise.
 async fn orders_with_wrong_effects(db: &PgPool, tenant: Uuid) -> anyhow::Result<Vec<Uuid>> {
+    // Set-based (one pass over each table), whatever the size of the run.
     Ok(sqlx::query_scalar(
-        "WITH o AS (
-           SELECT o.id, o.status IN ('committed', 'cancelled') AS applied, o.status = 'cancelled' AS cancelled,
-                  (SELECT coalesce(sum(quantity), 0) FROM order_items i WHERE i.tenant_id = o.tenant_id AND i.order_id = o.id) AS units,
-                  (SELECT count(*) FROM payments p WHERE p.tenant_id = o.tenant_id AND p.order_id = o.id) AS payments,
-                  (SELECT coalesce(-sum(delta), 0) FROM stock_movements m
-                    WHERE m.tenant_id = o.tenant_id AND m.order_id = o.id AND m.kind = 'sale') AS sold,
-                  (SELECT coalesce(sum(delta), 0) FROM stock_movements m
-                    WHERE m.tenant_id = o.tenant_id AND m.order_id = o.id AND m.kind = 'cancel') AS returned
-           FROM orders o WHERE o.tenant_id = $1)
-         SELECT id FROM o
-         WHERE payments <> CASE WHEN applied THEN 1 ELSE 0 END
-            OR sold <> CASE WHEN applied THEN units ELSE 0 END
-            OR returned <> CASE WHEN cancelled THEN units ELSE 0 END",
+        "WITH items AS (SELECT order_id, sum(quantity) AS units FROM order_items WHERE tenant_id = $1 GROUP BY order_id),
+              paid AS (SELECT order_id, count(*) AS n FROM payments WHERE tenant_id = $1 GROUP BY order_id),
+              moved AS (SELECT order_id,
+                               coalesce(-sum(delta) FILTER (WHERE kind = 'sale'), 0) AS sold,
+                               coalesce(sum(delta) FILTER (WHERE kind = 'cancel'), 0) AS returned
+                        FROM stock_movements WHERE tenant_id = $1 AND order_id IS NOT NULL GROUP BY order_id)
+         SELECT o.id FROM orders o
+           LEFT JOIN items i ON i.order_id = o.id
+           LEFT JOIN paid p ON p.order_id = o.id
+           LEFT JOIN moved m ON m.order_id = o.id
+         WHERE o.tenant_id = $1 AND (
+               coalesce(p.n, 0) <> CASE WHEN o.status IN ('committed', 'cancelled') THEN 1 ELSE 0 END
+            OR coalesce(m.sold, 0) <> CASE WHEN o.status IN ('committed', 'cancelled') THEN coalesce(i.units, 0) ELSE 0 END
+            OR coalesce(m.returned, 0) <> CASE WHEN o.status = 'cancelled' THEN coalesce(i.units, 0) ELSE 0 END)",
     )
     .bind(tenant)
     .fetch_all(db)
@@ -177,15 +181,20 @@ async fn orders_with_wrong_effects(db: &PgPool, tenant: Uuid) -> anyhow::Result<
 /// and the stock is not negative.
 async fn conservation(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -> anyhow::Result<Vec<(Uuid, String)>> {
     let rows: Vec<(Uuid, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT p.id, p.stock,
-           coalesce(sum(m.delta), 0)::bigint,
-           coalesce(sum(m.delta) FILTER (WHERE m.kind = 'adjustment' AND m.reason = 'initial'), 0)::bigint,
-           coalesce(sum(m.delta) FILTER (WHERE m.kind = 'adjustment' AND m.reason IS DISTINCT FROM 'initial'), 0)::bigint,
-           coalesce(sum(m.delta) FILTER (WHERE m.kind = 'oversold'), 0)::bigint,
-           coalesce((SELECT sum(i.quantity) FROM order_items i JOIN orders o ON o.tenant_id = i.tenant_id AND o.id = i.order_id
-                      WHERE i.tenant_id = p.tenant_id AND i.product_id = p.id AND o.status = 'committed'), 0)::bigint
-         FROM products p LEFT JOIN stock_movements m ON m.tenant_id = p.tenant_id AND m.product_id = p.id
-         WHERE p.tenant_id = $1 GROUP BY p.tenant_id, p.id, p.stock",
+        "WITH moved AS (
+           SELECT product_id, sum(delta) AS ledger,
+                  coalesce(sum(delta) FILTER (WHERE kind = 'adjustment' AND reason = 'initial'), 0) AS opening,
+                  coalesce(sum(delta) FILTER (WHERE kind = 'adjustment' AND reason IS DISTINCT FROM 'initial'), 0) AS adjusted,
+                  coalesce(sum(delta) FILTER (WHERE kind = 'oversold'), 0) AS oversold
+           FROM stock_movements WHERE tenant_id = $1 GROUP BY product_id),
+         sold AS (
+           SELECT i.product_id, sum(i.quantity) AS units
+           FROM order_items i JOIN orders o ON o.tenant_id = i.tenant_id AND o.id = i.order_id
+           WHERE i.tenant_id = $1 AND o.status = 'committed' GROUP BY i.product_id)
+         SELECT p.id, p.stock, coalesce(m.ledger, 0)::bigint, coalesce(m.opening, 0)::bigint,
+                coalesce(m.adjusted, 0)::bigint, coalesce(m.oversold, 0)::bigint, coalesce(s.units, 0)::bigint
+         FROM products p LEFT JOIN moved m ON m.product_id = p.id LEFT JOIN sold s ON s.product_id = p.id
+         WHERE p.tenant_id = $1",
     )
     .bind(tenant)
     .fetch_all(db)

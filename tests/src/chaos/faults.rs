@@ -148,43 +148,49 @@ async fn duplicate_submissions(shop: &Load, seed: u64) -> anyhow::Result<String>
     ))
 }
 
+/// What a republish needs of a stored order.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    id: Uuid,
+    source: String,
+    device_id: Option<String>,
+    sync_batch_id: Option<Uuid>,
+    request_hash: String,
+    received_at: chrono::DateTime<chrono::Utc>,
+    request: serde_json::Value,
+}
+
 /// Republish the messages of `n` random orders of the shop, whatever their state.
 async fn duplicate_deliveries(system: &System, tenant: Uuid, n: i64) -> anyhow::Result<String> {
     let p = &system.pipeline;
-    let rows: Vec<(
-        Uuid,
-        String,
-        Option<String>,
-        Option<Uuid>,
-        String,
-        chrono::DateTime<chrono::Utc>,
-        serde_json::Value,
-    )> = sqlx::query_as(
-        "SELECT id, source, device_id, sync_batch_id, encode(request_hash, 'hex'), received_at, request
-             FROM orders WHERE tenant_id = $1 ORDER BY random() LIMIT $2",
+    let rows: Vec<Stored> = sqlx::query_as(
+        "SELECT id, source, device_id, sync_batch_id, encode(request_hash, 'hex') AS request_hash, received_at, request
+         FROM orders WHERE tenant_id = $1 ORDER BY random() LIMIT $2",
     )
     .bind(tenant)
     .bind(n)
     .fetch_all(&p.db)
     .await?;
-    for (id, source, device_id, batch, hash, received_at, request) in &rows {
-        let order: ValidatedOrder = serde_json::from_value(request.clone()).context("a stored request")?;
+    let mut messages = Vec::with_capacity(rows.len());
+    for row in rows {
+        let order: ValidatedOrder = serde_json::from_value(row.request).context("a stored request")?;
         let message = Message::Order(OrderMessage {
             message_id: MessageId::generate(),
             tenant_id: TenantId(tenant),
-            order_id: OrderId(*id),
-            source: Source::parse(source).unwrap_or(Source::Online),
-            device_id: device_id.clone(),
-            sync_batch_id: batch.map(SyncBatchId),
-            request_hash: hash.clone(),
-            received_at: *received_at,
+            order_id: OrderId(row.id),
+            source: Source::parse(&row.source).unwrap_or(Source::Online),
+            device_id: row.device_id,
+            sync_batch_id: row.sync_batch_id.map(SyncBatchId),
+            request_hash: row.request_hash,
+            received_at: row.received_at,
             request_id: Some("chaos-duplicate-delivery".into()),
             replay: None,
             order,
         });
-        p.broker.publish_raw(&message.encode(), headers::for_message(&message, 1)).await?;
+        messages.push((message.encode(), headers::for_message(&message, 1)));
     }
-    Ok(format!("republished {} messages raw", rows.len()))
+    p.broker.publish_raw_many(&messages).await?;
+    Ok(format!("republished {} messages raw", messages.len()))
 }
 
 fn postgres_version() -> anyhow::Result<String> {

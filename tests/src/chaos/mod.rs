@@ -43,7 +43,7 @@ pub struct Settings {
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
     /// Terminals per ingest process.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 3)]
     pub terminals: usize,
     #[arg(long, default_value_t = 200)]
     pub products: usize,
@@ -186,10 +186,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
     }
     eprintln!("chaos: load stopped after {:.0} s ({activity:?}); draining", started.elapsed().as_secs_f64());
 
+    let draining = Instant::now();
     let drained = drain(&system, shop.tenant_id, settings.drain).await;
+    eprintln!("chaos: drained: {drained} after {:.1} s; checking", draining.elapsed().as_secs_f64());
+    let checking = Instant::now();
     let history = checker::read_history(&history_path)?;
     let p = &system.pipeline;
     let verdict = checker::check(&history, &p.db, &p.broker, shop.tenant_id, &shop.initial).await?;
+    eprintln!("chaos: checked in {:.1} s", checking.elapsed().as_secs_f64());
     let report =
         Report { seed, seconds: started.elapsed().as_secs_f64(), faults: records, fault_errors, drained, verdict };
     std::fs::write(settings.out.join("report.json"), serde_json::to_vec_pretty(&report)?)?;

@@ -80,11 +80,14 @@ pub async fn drain(db: &PgPool, tenant: Uuid, timeout: Duration) -> anyhow::Resu
 
 pub async fn audit(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -> anyhow::Result<Audit> {
     let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
-        "SELECT p.id, p.stock,
-                coalesce((SELECT sum(m.delta) FROM stock_movements m WHERE m.tenant_id = p.tenant_id AND m.product_id = p.id), 0)::bigint,
-                coalesce((SELECT sum(i.quantity) FROM order_items i JOIN orders o ON o.tenant_id = i.tenant_id AND o.id = i.order_id
-                          WHERE i.tenant_id = p.tenant_id AND i.product_id = p.id AND o.status = 'committed'), 0)::bigint
-         FROM products p WHERE p.tenant_id = $1",
+        // Set-based: one pass over each table, however many products.
+        "WITH moved AS (SELECT product_id, sum(delta) AS ledger FROM stock_movements WHERE tenant_id = $1 GROUP BY product_id),
+              sold AS (SELECT i.product_id, sum(i.quantity) AS units
+                       FROM order_items i JOIN orders o ON o.tenant_id = i.tenant_id AND o.id = i.order_id
+                       WHERE i.tenant_id = $1 AND o.status = 'committed' GROUP BY i.product_id)
+         SELECT p.id, p.stock, coalesce(m.ledger, 0)::bigint, coalesce(s.units, 0)::bigint
+         FROM products p LEFT JOIN moved m ON m.product_id = p.id LEFT JOIN sold s ON s.product_id = p.id
+         WHERE p.tenant_id = $1",
     )
     .bind(tenant)
     .fetch_all(db)
