@@ -16,6 +16,9 @@ pub enum Mode {
     Down,
     /// Accept connections and never answer (a hung service).
     Hang,
+    /// Keep open connections open but pass nothing (a service that hangs
+    /// under its clients), and accept new ones without answering.
+    Freeze,
 }
 
 pub struct FaultProxy {
@@ -38,7 +41,7 @@ impl FaultProxy {
                     let current = *changes.borrow_and_update();
                     match current {
                         Mode::Down => drop(client),
-                        Mode::Hang => hold(client, changes).await,
+                        Mode::Hang | Mode::Freeze => hold(client, changes).await,
                         Mode::Up => forward(client, upstream, changes).await,
                     }
                 });
@@ -74,15 +77,20 @@ async fn hold(client: TcpStream, mut changes: watch::Receiver<Mode>) {
 
 async fn forward(mut client: TcpStream, upstream: SocketAddr, mut changes: watch::Receiver<Mode>) {
     let Ok(mut server) = TcpStream::connect(upstream).await else { return };
-    tokio::select! {
-        _ = copy_bidirectional(&mut client, &mut server) => {}
-        _ = async {
-            // Any change away from Up ends this connection.
+    let frozen = tokio::select! {
+        _ = copy_bidirectional(&mut client, &mut server) => false,
+        frozen = async {
+            // Any change away from Up ends this connection, Freeze only once it thaws.
             while changes.changed().await.is_ok() {
-                if *changes.borrow() != Mode::Up {
-                    break;
+                let mode = *changes.borrow();
+                if mode != Mode::Up {
+                    return mode == Mode::Freeze;
                 }
             }
-        } => {}
+            false
+        } => frozen,
+    };
+    if frozen {
+        while changes.changed().await.is_ok() && *changes.borrow() == Mode::Freeze {}
     }
 }

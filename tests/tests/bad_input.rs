@@ -144,7 +144,7 @@ async fn bad_orders_get_the_right_status_and_code_and_nothing_is_queued() {
     }
 
     let no_token = p.call(reqwest::Method::POST, "/api/orders", None, Some(&valid)).await;
-    assert_eq!(no_token.status, 401);
+    assert_eq!((no_token.status, no_token.code()), (401, "unauthorized"));
     let bad_token = p.post("not.a.jwt", "/api/orders", &valid).await;
     assert_eq!((bad_token.status, bad_token.code()), (401, "invalid_token"));
     let not_found = p.get(&shop.token, "/api/orders/not-a-uuid").await;

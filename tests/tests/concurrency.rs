@@ -8,8 +8,17 @@ async fn two_hundred_orders_for_fifty_units_across_two_worker_processes() {
     let p = Pipeline::start_with(Options::workers(0)).await;
     let shop = p.tenant().await;
     let product = p.product(&shop, 12_000, 50).await;
+    // Small prefetch and batches, so both processes get a share of the burst.
+    let small = [("WORKER_PREFETCH", "10"), ("WORKER_BATCH_SIZE", "5")];
+    let mut workers = Vec::new();
     for label in ["a", "b"] {
-        p.adopt(p.spawn_worker_process(label, &[]));
+        let worker = p.spawn_worker_with_port(label, &small, None).await;
+        harness::eventually("the worker to consume", Duration::from_secs(20), || async {
+            let ready = p.http.get(format!("{}/readyz", worker.base_url)).send().await.ok()?;
+            ready.status().is_success().then_some(())
+        })
+        .await;
+        workers.push(worker);
     }
 
     let started = Instant::now();
@@ -51,6 +60,19 @@ async fn two_hundred_orders_for_fifty_units_across_two_worker_processes() {
             .await
             .unwrap_or_default();
     assert_eq!(consumers, vec![200]);
+    for worker in &workers {
+        let metrics = p.http.get(format!("{}/metrics", worker.base_url)).send().await.expect("scrape");
+        let text = metrics.text().await.unwrap_or_default();
+        let settled: f64 = text
+            .lines()
+            .filter(|l| {
+                l.starts_with(r#"warungin_orders_total{status="committed"}"#)
+                    || l.starts_with(r#"warungin_orders_total{status="rejected"}"#)
+            })
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum();
+        assert!(settled > 0.0, "both worker processes settled orders; {} settled none", worker.base_url);
+    }
     println!(
         "200 orders: accepted in {:?} ({:.0}/s), all settled in {:?} ({:.0} orders/s end to end)",
         accepted_in,

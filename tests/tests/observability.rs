@@ -82,7 +82,22 @@ async fn metrics_count_a_mixed_run_and_queue_depth_rises_when_the_worker_is_gone
     assert!(i.contains_key("warungin_oldest_pending_order_seconds"));
     assert!(i.contains_key("process_resident_memory_bytes"));
 
-    let w = scrape(&p, &worker.base_url).await;
+    assert_eq!(value(&i, r#"warungin_errors_total{kind="internal"}"#), 0.0);
+    assert!(i.contains_key(&format!(r#"warungin_queue_depth{{queue="{orders_queue}",state="unacked"}}"#)));
+    for state in ["in_use", "idle"] {
+        assert!(i.contains_key(&format!(r#"warungin_db_pool_connections{{state="{state}"}}"#)), "ingest pool {state}");
+    }
+
+    // A poison message: dead-lettered and counted as an error, by kind.
+    p.broker.publish_raw(b"not an order", lapin::BasicProperties::default()).await.expect("garbage");
+    let w = eventually("the worker to count the poison message", Duration::from_secs(10), || async {
+        let w = scrape(&p, &worker.base_url).await;
+        (w.get(r#"warungin_errors_total{kind="undecodable"}"#) == Some(&1.0)).then_some(w)
+    })
+    .await;
+    for state in ["in_use", "idle", "waiting"] {
+        assert!(w.contains_key(&format!(r#"warungin_db_pool_connections{{state="{state}"}}"#)), "worker pool {state}");
+    }
     for (status, count) in [("committed", 3.0), ("rejected", 1.0), ("failed", 1.0), ("cancelled", 1.0)] {
         assert_eq!(value(&w, &format!(r#"warungin_orders_total{{status="{status}"}}"#)), count, "{status}");
     }
@@ -90,7 +105,6 @@ async fn metrics_count_a_mixed_run_and_queue_depth_rises_when_the_worker_is_gone
     assert!(value(&w, "warungin_stock_lock_wait_seconds_count") >= 5.0);
     assert!(value(&w, "warungin_worker_batch_size_count") >= 5.0);
     assert_eq!(value(&w, r#"warungin_messages_total{outcome="ack"}"#), 6.0, "one ack per message");
-    assert!(w.contains_key(r#"warungin_db_pool_connections{state="waiting"}"#));
     assert_eq!(value(&w, r#"warungin_stock_updates_total{kind="sale"}"#), 3.0);
 
     // Every metric a dashboard or an alert uses is one the binaries export.
@@ -236,6 +250,17 @@ async fn health_answers_within_a_second_whatever_is_down_or_hung() {
     assert_eq!(orders.status, 503);
     broker.set(Mode::Up);
     eventually("health to recover with the broker", Duration::from_secs(20), || async {
+        (health(&p).await.0 == 200).then_some(())
+    })
+    .await;
+    // A broker that hangs under an open connection: the check's own round trip times out.
+    broker.set(Mode::Freeze);
+    let (status, body, took) = health(&p).await;
+    assert_eq!(status, 503, "a hung broker: {body}");
+    assert_ne!(body["checks"]["rabbitmq"], "ok");
+    assert!(took < Duration::from_secs(1), "a hung broker: answered in {took:?}");
+    broker.set(Mode::Up);
+    eventually("health to recover after the hang", Duration::from_secs(30), || async {
         (health(&p).await.0 == 200).then_some(())
     })
     .await;

@@ -27,10 +27,23 @@ async fn the_cli_replays_500_failed_syncs_at_the_requested_rate_and_a_second_run
     let first: serde_json::Value = serde_json::from_str(listed.lines().next().unwrap_or("{}")).expect("JSON line");
     assert_eq!(first["reasonCode"], "insufficient_stock");
 
+    let snapshot = || async {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT md5(string_agg(f::text, ',' ORDER BY f.id)) FROM failed_syncs f",
+        )
+        .fetch_one(&p.db)
+        .await
+        .expect("snapshot")
+    };
+    let before = snapshot().await;
     let (ok, dry, _) = p.cli(&["dlq", "replay", "--tenant", &tenant, "--dry-run"]).await;
     assert!(ok, "{dry}");
     assert!(dry.contains("dry run: 500 would be replayed"), "{dry}");
+    // A barrier: an order sent now settles after anything the dry run might have queued.
+    let barrier = p.post(&shop.token, "/api/orders", &order(&[(product, 1, 1_000)])).await;
+    p.settled(uuid(&barrier.body["orderId"])).await;
     assert_eq!(p.count("SELECT count(*) FROM failed_sync_events").await, 0, "a dry run changes nothing");
+    assert_eq!(snapshot().await, before, "no attempt, time or status of a failed sync changed");
 
     p.post(
         &shop.token,

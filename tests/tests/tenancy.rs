@@ -49,6 +49,8 @@ async fn another_tenants_order_and_product_are_not_found_and_cannot_be_cancelled
         .await
         .expect("request");
     assert_eq!(mismatch.status().as_u16(), 403);
+    let body: serde_json::Value = mismatch.json().await.unwrap_or_default();
+    assert_eq!(body["error"]["code"], "tenant_mismatch", "{body}");
     p.assert_books_balance().await;
     p.stop().await;
 }

@@ -28,14 +28,15 @@ async fn database(state: &AppState) -> Result<(), String> {
     within(async { sqlx::query("SELECT 1").execute(&state.db).await.map(|_| ()).map_err(|e| e.to_string()) }).await
 }
 
-fn broker(state: &AppState) -> Result<(), String> {
-    if !state.publisher.is_connected() {
-        Err("not connected".to_owned())
-    } else if state.publisher.is_blocked() {
-        Err("blocking publishers (resource alarm)".to_owned())
-    } else {
-        Ok(())
+/// A round trip to the broker (a passive declare of the order queue), not
+/// just the connection's last known state: a hung broker times out here
+/// instead of looking connected until the heartbeat notices.
+async fn broker(state: &AppState) -> Result<(), String> {
+    if state.publisher.is_blocked() {
+        return Err("blocking publishers (resource alarm)".to_owned());
     }
+    let queue = state.publisher.topology().orders_queue();
+    within(async { state.publisher.queue_states(&[queue]).await.map(|_| ()).map_err(|e| e.to_string()) }).await
 }
 
 fn disk() -> Result<(), String> {
@@ -52,8 +53,8 @@ fn label(result: &Result<(), String>) -> Value {
 }
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (db, redis) = tokio::join!(database(&state), within(state.duplicates.ping()));
-    let (rabbitmq, disk) = (broker(&state), disk());
+    let (db, redis, rabbitmq) = tokio::join!(database(&state), within(state.duplicates.ping()), broker(&state));
+    let disk = disk();
     let required_ok = db.is_ok() && rabbitmq.is_ok() && disk.is_ok();
     let (status, code) = match (required_ok, redis.is_ok()) {
         (false, _) => ("down", StatusCode::SERVICE_UNAVAILABLE),
@@ -70,7 +71,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match (database(&state).await, broker(&state)) {
+    match tokio::join!(database(&state), broker(&state)) {
         (Ok(()), Ok(())) => (StatusCode::OK, "ready"),
         (Err(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
         (_, Err(_)) => (StatusCode::SERVICE_UNAVAILABLE, "broker unreachable"),

@@ -3,6 +3,7 @@
 //! pipeline (the load generator against ingest and worker processes), each
 //! pipeline figure the median of several runs, with the spread reported.
 
+pub mod cpu;
 pub mod pgbench;
 pub mod report;
 
@@ -77,8 +78,18 @@ impl System {
         self.workers.clear();
     }
 
-    /// Run the load generator once against a fresh shop; its summary.
-    pub async fn load(&self, plan: Plan, products: usize) -> anyhow::Result<Summary> {
+    /// Our processes, for the CPU accounting.
+    fn components(&self) -> Vec<(&'static str, u32)> {
+        let mut named = vec![("loadgen", std::process::id())];
+        named.extend(self.ingest.child.id().map(|pid| ("ingest", pid)));
+        named.extend(self.workers.iter().filter_map(|w| w.child.id()).map(|pid| ("workers", pid)));
+        named
+    }
+
+    /// Run the load generator once against a fresh shop; its summary and
+    /// the CPU each component spent per order (committed, or accepted
+    /// when the workers are stopped).
+    pub async fn load(&self, plan: Plan, products: usize) -> anyhow::Result<(Summary, cpu::PerOrder)> {
         let p = &self.pipeline;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(plan.terminals)
@@ -89,14 +100,23 @@ impl System {
         let target =
             Arc::new(Target { http, base: self.ingest.base_url.clone(), token: shop.token.clone(), history: None });
         let scenario = format!("{:?}", plan.scenario).to_lowercase();
+        // Fresh statistics before each run, as autovacuum would keep them
+        // (this machine's cluster runs with autovacuum off): plans made
+        // while a table looked empty turn into nested loops over
+        // sequential scans once it holds a few hundred thousand rows.
+        sqlx::query("ANALYZE").execute(&p.db).await?;
+        let before = cpu::sample(&self.components());
         let tally = loadgen::drive::run(target, Arc::new(shop.catalogue.clone()), plan).await;
         let pending = if self.workers.is_empty() {
             0
         } else {
             loadgen::drain(&p.db, shop.tenant_id, Duration::from_secs(300)).await?
         };
+        let after = cpu::sample(&self.components());
         let audit = loadgen::audit(&p.db, shop.tenant_id, &shop.initial).await?;
-        loadgen::summarise(&p.db, shop.tenant_id, &scenario, tally, pending, audit).await
+        let summary = loadgen::summarise(&p.db, shop.tenant_id, &scenario, tally, pending, audit).await?;
+        let orders = if self.workers.is_empty() { summary.accepted as i64 } else { summary.committed };
+        Ok((summary, before.per_order(&after, orders)))
     }
 
     /// Peak resident memory (VmHWM) of a process, in MiB.

@@ -52,6 +52,10 @@ pub struct Results {
     pub audits_clean: bool,
     pub rss_ingest_mib: f64,
     pub rss_worker_mib: f64,
+    pub cpu_uniform: super::cpu::PerOrder,
+    pub cpu_hot: super::cpu::PerOrder,
+    pub cpu_offline: super::cpu::PerOrder,
+    pub cpu_ingest_only: super::cpu::PerOrder,
 }
 
 pub fn table(r: &Results) -> String {

@@ -2,6 +2,7 @@
 //! BENCHMARKS.md keeps; `--json` writes every figure.
 
 use clap::Parser;
+use harness::bench::cpu::PerOrder;
 use harness::bench::report::{Figure, Results, table};
 use harness::bench::{Settings, System, pgbench, plan};
 use harness::loadgen::Scenario;
@@ -13,6 +14,16 @@ struct Args {
     settings: Settings,
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+}
+
+type Run = (harness::loadgen::Summary, PerOrder);
+
+/// The median of a figure over runs, and the CPU split of the median run.
+fn figure(runs: &[Run], of: impl Fn(&harness::loadgen::Summary) -> f64) -> (Figure, PerOrder) {
+    let figure = Figure::of(runs.iter().map(|(s, _)| of(s)).collect());
+    let median_run =
+        runs.iter().min_by(|a, b| (of(&a.0) - figure.median).abs().total_cmp(&(of(&b.0) - figure.median).abs()));
+    (figure, median_run.map(|(_, cpu)| cpu.clone()).unwrap_or_default())
 }
 
 #[tokio::main]
@@ -58,19 +69,19 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let uniform = runs(Scenario::Uniform).await?;
     let hot = runs(Scenario::Hot).await?;
     let offline = runs(Scenario::Offline).await?;
-    let clean = |s: &[harness::loadgen::Summary]| s.iter().all(|s| s.audit.clean() && s.still_pending == 0);
+    let clean = |s: &[Run]| s.iter().all(|(s, _)| s.audit.clean() && s.still_pending == 0);
     r.audits_clean = clean(&uniform) && clean(&hot) && clean(&offline);
-    r.uniform_committed = Figure::of(uniform.iter().map(|s| s.committed_per_s).collect());
-    r.hot_committed = Figure::of(hot.iter().map(|s| s.committed_per_s).collect());
-    r.offline_committed = Figure::of(offline.iter().map(|s| s.committed_per_s).collect());
+    (r.uniform_committed, r.cpu_uniform) = figure(&uniform, |s| s.committed_per_s);
+    (r.hot_committed, r.cpu_hot) = figure(&hot, |s| s.committed_per_s);
+    (r.offline_committed, r.cpu_offline) = figure(&offline, |s| s.committed_per_s);
 
     eprintln!("ingest alone (workers stopped) …");
     system.stop_workers().await;
     let mut accepted = Vec::new();
     for _ in 0..settings.repeat {
-        accepted.push(system.load(plan(Scenario::Uniform, &settings, None), 10_000).await?.accepted_per_s);
+        accepted.push(system.load(plan(Scenario::Uniform, &settings, None), 10_000).await?);
     }
-    r.ingest_accepted = Figure::of(accepted);
+    (r.ingest_accepted, r.cpu_ingest_only) = figure(&accepted, |s| s.accepted_per_s);
     system.start_workers(settings.workers).await;
     harness::eventually("the backlog to drain", std::time::Duration::from_secs(600), || async {
         (system.pipeline.pending_count().await == 0).then_some(())
@@ -79,7 +90,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
 
     r.half_rate = (r.uniform_committed.median / 2.0).max(1.0);
     eprintln!("half of peak: {:.0} orders/s, open loop …", r.half_rate);
-    let half = system.load(plan(Scenario::Uniform, &settings, Some(r.half_rate)), 10_000).await?;
+    let (half, _) = system.load(plan(Scenario::Uniform, &settings, Some(r.half_rate)), 10_000).await?;
     r.half_ingest_p99_ms = half.ingest_latency_ms.p99;
     r.half_e2e_p99_ms = half.end_to_end_ms.p99;
     r.half_error_rate = half.error_rate;
@@ -88,6 +99,14 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     r.rss_worker_mib = system.workers.iter().map(System::peak_rss_mib).fold(0.0, f64::max);
 
     println!("{}", table(&r));
+    for (name, split) in [
+        ("uniform", &r.cpu_uniform),
+        ("hot", &r.cpu_hot),
+        ("offline", &r.cpu_offline),
+        ("ingest alone", &r.cpu_ingest_only),
+    ] {
+        println!("CPU per order, {name}: {}", split.line());
+    }
     println!(
         "direct SQL by clients: {}",
         r.direct_sql_uniform_by_clients.iter().map(|(c, t)| format!("{c}: {t:.0}")).collect::<Vec<_>>().join(", ")

@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let body = Arc::new(vec![b'x'; args.size]);
     let mut tasks = Vec::new();
-    // Two connections, like ingest's publisher channels over one connection each process.
+    // One channel per publisher, one publish in flight each: the load generator's concurrency.
     for _ in 0..args.publishers {
         let channel = connection.create_channel().await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
