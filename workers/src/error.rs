@@ -14,6 +14,10 @@ pub enum StoreError {
     Invariant(String),
     #[error("the batch's transaction took longer than {0:?}")]
     Timeout(Duration),
+    /// Stock read without a lock changed before the batch took it; the
+    /// store redoes the batch with its products locked.
+    #[error("stock changed while the batch was being decided")]
+    StockMoved,
 }
 
 impl StoreError {
@@ -22,7 +26,7 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Db(error) => error.code().is_none_or(is_transient_state),
-            StoreError::Pool(_) | StoreError::Timeout(_) => true,
+            StoreError::Pool(_) | StoreError::Timeout(_) | StoreError::StockMoved => true,
             StoreError::Invariant(_) => false,
         }
     }

@@ -81,8 +81,21 @@ pub enum Effect {
 pub struct Plan {
     pub effects: Vec<Effect>,
     pub writes: Writes,
-    /// How long the batch waited for its row locks (set by the store).
+    /// How long the round trip that takes the product row locks took (set by the store).
     pub lock_wait: std::time::Duration,
+}
+
+impl Plan {
+    /// Whether a decision depends on exactly how much stock there is (an
+    /// order refused for short stock, an oversell), which must then be
+    /// made on locked rows.
+    pub fn decided_on_stock_levels(&self) -> bool {
+        let short = |code: &RejectionCode| *code == RejectionCode::InsufficientStock;
+        self.effects.iter().any(|e| match e {
+            Effect::Rejected { code, .. } | Effect::Failed { code, .. } => short(code),
+            _ => false,
+        }) || self.writes.movements.iter().any(|m| m.kind == MovementKind::Oversold)
+    }
 }
 
 pub fn plan(

@@ -30,9 +30,18 @@ fn col<T, U: ToSql + Sync + Send + 'static>(rows: &[T], f: impl Fn(&T) -> U) -> 
     Box::new(rows.iter().map(f).collect::<Vec<U>>())
 }
 
+pub const STOCK_UPDATE: &str = "stock update";
+
+// The rows are locked in id order (the CTE is materialized before the
+// update reads it), so batches taking stock never deadlock; the guard
+// leaves a row unchanged rather than let its stock go below zero.
 const UPDATE_STOCK: &str = "
+WITH d AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS d(tenant_id, id, delta)),
+     locked AS MATERIALIZED (
+         SELECT p.tenant_id, p.id FROM products p JOIN d ON p.tenant_id = d.tenant_id AND p.id = d.id
+         ORDER BY p.id FOR NO KEY UPDATE OF p)
 UPDATE products p SET stock = p.stock + d.delta, updated_at = now()
-FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS d(tenant_id, id, delta)
+FROM d JOIN locked l ON l.tenant_id = d.tenant_id AND l.id = d.id
 WHERE p.tenant_id = d.tenant_id AND p.id = d.id AND p.stock + d.delta >= 0";
 
 const INSERT_MOVEMENTS: &str = "
@@ -81,14 +90,10 @@ UPDATE failed_syncs f SET status = 'resolved'
 FROM unnest($1::uuid[], $2::uuid[]) AS i(tenant_id, order_id)
 WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id";
 
-/// The statements for `w`, in the order they must run; empty ones omitted.
+/// The statements for `w`, in the order they must run (the stock last, so
+/// its row locks are held only until the COMMIT); empty ones omitted.
 pub fn statements(w: &Writes) -> Vec<Statement> {
     let mut out = Vec::new();
-    let stock: Vec<_> = w.stock.iter().filter(|(_, delta)| **delta != 0).collect();
-    if !stock.is_empty() {
-        let params = vec![col(&stock, |s| s.0.0.0), col(&stock, |s| s.0.1.0), col(&stock, |s| *s.1)];
-        out.push(statement("stock update", UPDATE_STOCK, stock.len(), true, params));
-    }
     let m = &w.movements;
     if !m.is_empty() {
         let params = vec![
@@ -176,6 +181,11 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
     if !v.is_empty() {
         let params = vec![col(v, |r| r.tenant_id.0), col(v, |r| r.order_id.0)];
         out.push(statement("resolve failed syncs", RESOLVE_FAILED_SYNCS, v.len(), false, params));
+    }
+    let stock: Vec<_> = w.stock.iter().filter(|(_, delta)| **delta != 0).collect();
+    if !stock.is_empty() {
+        let params = vec![col(&stock, |s| s.0.0.0), col(&stock, |s| s.0.1.0), col(&stock, |s| *s.1)];
+        out.push(statement(STOCK_UPDATE, UPDATE_STOCK, stock.len(), true, params));
     }
     out
 }

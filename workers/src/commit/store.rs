@@ -1,13 +1,20 @@
 //! The commit path's SQL, all of it. One transaction per batch, three round
-//! trips after BEGIN: lock (orders, products, what cancelled orders sold)
-//! and read what pricing needs (`pricing_data`),
-//! write (one set-based statement per table, pipelined), COMMIT.
+//! trips after BEGIN: lock the batch's orders and read its products and
+//! what pricing needs (`pricing_data`); write (one set-based statement per
+//! table, pipelined, the stock last); COMMIT.
 //!
-//! Stock is decremented with a guarded UPDATE on rows this transaction holds
-//! locked, and `CHECK (stock >= 0)` refuses anything that would oversell, so
-//! no code path can take stock that is not there. The unique keys on
-//! payments, order items and stock movements refuse a second effect for an
-//! order even if a bug let one through.
+//! Products are read without a lock and their stock is taken by the last
+//! write, a guarded UPDATE that locks the rows in id order: a product row
+//! is held only for that statement and the COMMIT, so batches that share
+//! products (nearly all of them, with a few hundred lines each) do not
+//! queue behind each other's whole transaction. When a decision depends on
+//! how much stock there is (an order short of stock, an oversell) or the
+//! guard finds less stock than was read, the batch is redone with its
+//! product rows locked from the start, so such decisions are always made
+//! on locked rows. `CHECK (stock >= 0)` refuses anything that would
+//! oversell either way. The unique keys on payments, order items and stock
+//! movements refuse a second effect for an order even if a bug let one
+//! through.
 
 use super::plan::{self, LockedOrder, LockedProduct, Plan, SoldLine};
 use super::writes::Writes;
@@ -22,8 +29,28 @@ use std::collections::HashSet;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-/// Apply a batch: lock, plan, write, commit. Returns what was decided.
+/// How a batch reads its products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Products {
+    /// Read; the final guarded UPDATE locks them.
+    Read,
+    /// Locked (`FOR NO KEY UPDATE`) from the first round trip.
+    Locked,
+}
+
+/// Apply a batch: read, plan, write, commit. Returns what was decided.
 pub async fn apply(client: &mut deadpool_postgres::Client, messages: &[&Message]) -> Result<Plan, StoreError> {
+    match attempt(client, messages, Products::Read).await {
+        Err(StoreError::StockMoved) => attempt(client, messages, Products::Locked).await,
+        other => other,
+    }
+}
+
+async fn attempt(
+    client: &mut deadpool_postgres::Client,
+    messages: &[&Message],
+    products: Products,
+) -> Result<Plan, StoreError> {
     let tx = client.transaction().await?;
     // Row-level security: this transaction sees the batch's tenants only.
     let mut tenants: Vec<Uuid> = messages.iter().map(|m| m.tenant_id().0).collect();
@@ -31,19 +58,28 @@ pub async fn apply(client: &mut deadpool_postgres::Client, messages: &[&Message]
     tenants.dedup();
     tx.execute("SELECT set_config('app.tenant_ids', $1, true)", &[&common::db::tenant_list(&tenants)]).await?;
     let locking = std::time::Instant::now();
-    let (mut locked, pricing) = futures::try_join!(lock(&tx, messages), super::pricing_data::load(&tx, messages))?;
-    let lock_wait = locking.elapsed();
+    let (mut locked, pricing) =
+        futures::try_join!(lock(&tx, messages, products), super::pricing_data::load(&tx, messages))?;
+    let mut lock_wait = locking.elapsed();
     let missing = missing_orders(messages, &locked.0);
     if !missing.is_empty() {
         // Rare: a message whose pending row is gone (a database restored
         // from an older backup, a hand-published message). The message is
         // self-contained, so the order is recreated from it.
         insert_orders(&tx, &missing).await?;
-        locked = lock(&tx, messages).await?;
+        locked = lock(&tx, messages, products).await?;
     }
     let mut plan = plan::plan(messages, &locked.0, &locked.1, &locked.2, &pricing);
+    if products == Products::Read && plan.decided_on_stock_levels() {
+        return Err(StoreError::StockMoved);
+    }
+    let writing = std::time::Instant::now();
+    write(&tx, &plan.writes, products).await?;
+    if products == Products::Read {
+        // The stock rows are locked by the write round trip.
+        lock_wait = writing.elapsed();
+    }
     plan.lock_wait = lock_wait;
-    write(&tx, &plan.writes).await?;
     tx.commit().await?;
     Ok(plan)
 }
@@ -63,8 +99,11 @@ WHERE o.id IN (
 ORDER BY o.id
 FOR UPDATE OF o";
 
-const LOCK_PRODUCTS: &str = "
-SELECT p.tenant_id, p.id, p.price, p.stock, p.is_active
+// The batch's products, and those its cancelled orders sold.
+macro_rules! products_query {
+    ($lock:literal) => {
+        concat!(
+            "SELECT p.tenant_id, p.id, p.price, p.stock, p.is_active
 FROM products p
 WHERE p.id IN (
     SELECT x.id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, id)
@@ -72,8 +111,15 @@ WHERE p.id IN (
     UNION
     SELECT m.product_id FROM unnest($3::uuid[], $4::uuid[]) AS c(tenant_id, order_id)
     JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind = 'sale')
-ORDER BY p.id
-FOR UPDATE OF p";
+ORDER BY p.id",
+            $lock
+        )
+    };
+}
+const READ_PRODUCTS: &str = products_query!("");
+// NO KEY UPDATE: only stock changes, so other batches' foreign-key checks
+// on these rows (KEY SHARE) need not wait.
+const LOCK_PRODUCTS: &str = products_query!("\nFOR NO KEY UPDATE OF p");
 
 // DISTINCT: the same order cancelled twice in one batch must not double its lines.
 const SOLD_LINES: &str = "
@@ -82,7 +128,7 @@ FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS c(tenant_id, ord
 JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind = 'sale'
 GROUP BY 1, 2, 3";
 
-async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, StoreError> {
+async fn lock(tx: &Transaction<'_>, messages: &[&Message], mode: Products) -> Result<Locked, StoreError> {
     let (mut order_tenants, mut client_ids, mut cancel_tenants, mut cancel_ids) = (vec![], vec![], vec![], vec![]);
     let (mut product_tenants, mut product_ids) = (vec![], vec![]);
     for message in messages {
@@ -105,7 +151,7 @@ async fn lock(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Locked, Sto
     // this order: orders, then products (the global lock order).
     let (lock_orders, lock_products, sold_lines) = (
         tx.prepare_cached(LOCK_ORDERS).await?,
-        tx.prepare_cached(LOCK_PRODUCTS).await?,
+        tx.prepare_cached(if mode == Products::Locked { LOCK_PRODUCTS } else { READ_PRODUCTS }).await?,
         tx.prepare_cached(SOLD_LINES).await?,
     );
     let order_params: [&(dyn ToSql + Sync); 4] = [&order_tenants, &client_ids, &cancel_tenants, &cancel_ids];
@@ -214,7 +260,7 @@ pub(crate) async fn insert_orders(tx: &Transaction<'_>, orders: &[&OrderMessage]
 }
 
 /// Write everything the plan decided, one pipelined statement per table.
-async fn write(tx: &Transaction<'_>, w: &Writes) -> Result<(), StoreError> {
+async fn write(tx: &Transaction<'_>, w: &Writes, products: Products) -> Result<(), StoreError> {
     if w.is_empty() {
         return Ok(());
     }
@@ -229,6 +275,10 @@ async fn write(tx: &Transaction<'_>, w: &Writes) -> Result<(), StoreError> {
         if let Some(expected) = statement.expect_rows
             && count != expected
         {
+            // Read without a lock, a product may have less stock by now than the plan saw.
+            if statement.name == super::sql::STOCK_UPDATE && products == Products::Read {
+                return Err(StoreError::StockMoved);
+            }
             return Err(StoreError::Invariant(format!("{} changed {count} rows, expected {expected}", statement.name)));
         }
     }
