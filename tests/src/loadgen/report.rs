@@ -79,6 +79,9 @@ pub async fn drain(db: &PgPool, tenant: Uuid, timeout: Duration) -> anyhow::Resu
 }
 
 pub async fn audit(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -> anyhow::Result<Audit> {
+    // Fresh statistics first: planned while the shop looked empty, the join
+    // below becomes a nested loop over sequential scans (minutes at 100k orders).
+    sqlx::query("ANALYZE products, stock_movements, order_items, orders").execute(db).await?;
     let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
         // Set-based: one pass over each table, however many products.
         "WITH moved AS (SELECT product_id, sum(delta) AS ledger FROM stock_movements WHERE tenant_id = $1 GROUP BY product_id),
