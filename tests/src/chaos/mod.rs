@@ -140,6 +140,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
         };
         terminals.spawn(loadgen::drive::run(target_for(&ingest.base_url), catalogue.clone(), plan));
     }
+    let analyze = tokio::spawn(keep_statistics_fresh(p.db.clone(), stop.clone()));
     let office = tokio::spawn(backoffice::run(
         target_for(&system.ingests[0].base_url),
         p.db.clone(),
@@ -181,6 +182,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
     stop.store(true, Ordering::Relaxed);
     while terminals.join_next().await.is_some() {}
     let activity = office.await.unwrap_or_default();
+    let _ = analyze.await;
     if let Ok(mut file) = history.lock() {
         std::io::Write::flush(&mut *file)?;
     }
@@ -199,6 +201,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
     std::fs::write(settings.out.join("report.json"), serde_json::to_vec_pretty(&report)?)?;
     system.stop().await;
     Ok(report)
+}
+
+/// What autovacuum would do (this machine's cluster runs without it): the
+/// database grows from empty to hundreds of thousands of orders during a
+/// long run, and plans made on empty tables stay until statistics change.
+async fn keep_statistics_fresh(db: sqlx::PgPool, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        // A fault may have the database down; the next round tries again.
+        let _ = sqlx::query("ANALYZE").execute(&db).await;
+    }
 }
 
 pub fn all_kinds() -> Vec<FaultKind> {
