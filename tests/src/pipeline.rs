@@ -201,15 +201,8 @@ impl Pipeline {
         extra_env: &[(&str, &str)],
         log: Option<&std::path::Path>,
     ) -> Process {
-        let mut env: Vec<(&str, &str)> = vec![("INGEST_ADDR", addr)];
-        env.extend_from_slice(extra_env);
-        let child = self.spawn("ingest", &["serve"], &format!("ingest-{label}"), &env, log);
-        let base_url = format!("http://{addr}");
-        crate::checks::eventually("the ingest process to listen", Duration::from_secs(20), || async {
-            self.http.get(format!("{base_url}/livez")).send().await.ok().map(|_| ())
-        })
-        .await;
-        Process { child, base_url }
+        let listen = ("INGEST_ADDR", addr);
+        self.spawn_listening(("ingest", &["serve"]), &format!("ingest-{label}"), listen, extra_env, log).await
     }
 
     /// Start a worker process with its health and metrics on a free port.
@@ -231,11 +224,25 @@ impl Pipeline {
         extra_env: &[(&str, &str)],
         log: Option<&std::path::Path>,
     ) -> Process {
-        let mut env: Vec<(&str, &str)> = vec![("WORKER_ADDR", addr)];
+        let listen = ("WORKER_ADDR", addr);
+        self.spawn_listening(("workers", &["run"]), &format!("proc-{label}"), listen, extra_env, log).await
+    }
+
+    /// Start `program args` listening on `listen` (its address variable and
+    /// value) and wait until its `/livez` answers.
+    async fn spawn_listening(
+        &self,
+        (program, args): (&str, &[&str]),
+        component: &str,
+        listen: (&str, &str),
+        extra_env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Process {
+        let mut env = vec![listen];
         env.extend_from_slice(extra_env);
-        let child = self.spawn("workers", &["run"], &format!("proc-{label}"), &env, log);
-        let base_url = format!("http://{addr}");
-        crate::checks::eventually("the worker process to listen", Duration::from_secs(20), || async {
+        let child = self.spawn(program, args, component, &env, log);
+        let base_url = format!("http://{}", listen.1);
+        crate::checks::eventually(&format!("{program} to listen"), Duration::from_secs(20), || async {
             self.http.get(format!("{base_url}/livez")).send().await.ok().map(|_| ())
         })
         .await;
