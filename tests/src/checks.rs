@@ -69,35 +69,56 @@ impl Pipeline {
         sqlx::query_scalar(sql).fetch_one(&self.db).await.expect("count query")
     }
 
-    /// The books add up: for every product the ledger sums to its stock and
-    /// stock is never negative; every committed or cancelled order has
-    /// exactly one payment and sale movements matching its items; no other
-    /// order has any effect.
+    /// The books add up (see [`assert_books_balance`]).
     pub async fn assert_books_balance(&self) {
-        let unexplained: Vec<(Uuid, i64, i64)> = sqlx::query_as(
-            "SELECT p.id, p.stock, coalesce(sum(m.delta), 0)::bigint FROM products p
-             LEFT JOIN stock_movements m ON m.tenant_id = p.tenant_id AND m.product_id = p.id
-             GROUP BY p.id, p.stock HAVING p.stock <> coalesce(sum(m.delta), 0) OR p.stock < 0",
-        )
-        .fetch_all(&self.db)
-        .await
-        .expect("ledger query");
-        assert!(unexplained.is_empty(), "stock not explained by the ledger: {unexplained:?}");
-        let bad_payments: i64 = self
-            .count(
-                "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM payments p WHERE p.order_id = o.id)
-                 <> CASE WHEN o.status IN ('committed', 'cancelled') THEN 1 ELSE 0 END",
-            )
-            .await;
-        assert_eq!(bad_payments, 0, "orders with a wrong number of payments");
-        let bad_sales: i64 = self
-            .count(
-                "SELECT count(*) FROM orders o WHERE
-                   coalesce((SELECT -sum(delta) FROM stock_movements m WHERE m.order_id = o.id AND m.kind = 'sale'), 0)
-                   <> CASE WHEN o.status IN ('committed', 'cancelled')
-                           THEN (SELECT coalesce(sum(quantity), 0) FROM order_items i WHERE i.order_id = o.id) ELSE 0 END",
-            )
-            .await;
-        assert_eq!(bad_sales, 0, "orders whose sale movements do not match their items");
+        assert_books_balance(&self.db).await;
     }
+}
+
+/// The books add up: for every product the ledger sums to its stock and
+/// stock is never negative; every committed or cancelled order has
+/// exactly one payment and sale movements matching its items; no other
+/// order has any effect.
+pub async fn assert_books_balance(db: &sqlx::PgPool) {
+    let unexplained: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT p.id, p.stock, coalesce(sum(m.delta), 0)::bigint FROM products p
+         LEFT JOIN stock_movements m ON m.tenant_id = p.tenant_id AND m.product_id = p.id
+         GROUP BY p.id, p.stock HAVING p.stock <> coalesce(sum(m.delta), 0) OR p.stock < 0",
+    )
+    .fetch_all(db)
+    .await
+    .expect("ledger query");
+    assert!(unexplained.is_empty(), "stock not explained by the ledger: {unexplained:?}");
+    let bad_payments: i64 = count(
+        db,
+        "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM payments p WHERE p.order_id = o.id)
+             <> CASE WHEN o.status IN ('committed', 'cancelled') THEN 1 ELSE 0 END",
+    )
+    .await;
+    assert_eq!(bad_payments, 0, "orders with a wrong number of payments");
+    let bad_sales: i64 = count(
+        db,
+        "SELECT count(*) FROM orders o WHERE
+               coalesce((SELECT -sum(delta) FROM stock_movements m WHERE m.order_id = o.id AND m.kind = 'sale'), 0)
+               <> CASE WHEN o.status IN ('committed', 'cancelled')
+                       THEN (SELECT coalesce(sum(quantity), 0) FROM order_items i WHERE i.order_id = o.id) ELSE 0 END",
+    )
+    .await;
+    assert_eq!(bad_sales, 0, "orders whose sale movements do not match their items");
+    // A committed order's failed sync is resolved; a failed order keeps one
+    // for review (open, or discarded by an operator); nothing else has one.
+    let bad_reviews: i64 = count(
+        db,
+        "SELECT count(*) FROM orders o LEFT JOIN failed_syncs f ON f.tenant_id = o.tenant_id AND f.order_id = o.id
+         WHERE CASE o.status WHEN 'failed' THEN f.status IS NULL OR f.status = 'resolved'
+                             WHEN 'committed' THEN f.status IS NOT NULL AND f.status <> 'resolved'
+                             WHEN 'cancelled' THEN f.status IS NOT NULL AND f.status <> 'resolved'
+                             ELSE f.status IS NOT NULL END",
+    )
+    .await;
+    assert_eq!(bad_reviews, 0, "orders whose failed sync disagrees with their status");
+}
+
+async fn count(db: &sqlx::PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.expect("count query")
 }

@@ -9,6 +9,7 @@ pub mod broker;
 pub mod browser;
 pub mod chaos;
 pub mod checks;
+pub mod commit;
 pub mod db;
 pub mod loadgen;
 pub mod pipeline;

@@ -6,7 +6,7 @@ use tokio_postgres::error::SqlState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
+    #[error("database error: {}", db_detail(.0))]
     Db(#[from] tokio_postgres::Error),
     #[error("database pool error: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
@@ -18,6 +18,14 @@ pub enum StoreError {
     /// store redoes the batch with its products locked.
     #[error("stock changed while the batch was being decided")]
     StockMoved,
+}
+
+/// The server's message and code (tokio-postgres' own text is just "db error").
+fn db_detail(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
 }
 
 impl StoreError {

@@ -40,8 +40,19 @@ enum Products {
 
 /// Apply a batch: read, plan, write, commit. Returns what was decided.
 pub async fn apply(client: &mut deadpool_postgres::Client, messages: &[&Message]) -> Result<Plan, StoreError> {
-    match attempt(client, messages, Products::Read).await {
-        Err(StoreError::StockMoved) => attempt(client, messages, Products::Locked).await,
+    apply_with_window(client, messages, std::future::ready(())).await
+}
+
+/// [`apply`], awaiting `window` between the unlocked read of the products
+/// and the writes: the moment another transaction's stock change makes the
+/// read stale. Tests put a concurrent writer there; [`apply`] puts nothing.
+pub async fn apply_with_window(
+    client: &mut deadpool_postgres::Client,
+    messages: &[&Message],
+    window: impl Future<Output = ()>,
+) -> Result<Plan, StoreError> {
+    match attempt(client, messages, Products::Read, window).await {
+        Err(StoreError::StockMoved) => attempt(client, messages, Products::Locked, std::future::ready(())).await,
         other => other,
     }
 }
@@ -50,6 +61,7 @@ async fn attempt(
     client: &mut deadpool_postgres::Client,
     messages: &[&Message],
     products: Products,
+    window: impl Future<Output = ()>,
 ) -> Result<Plan, StoreError> {
     let tx = client.transaction().await?;
     // Row-level security: this transaction sees the batch's tenants only.
@@ -69,6 +81,7 @@ async fn attempt(
         insert_orders(&tx, &missing).await?;
         locked = lock(&tx, messages, products).await?;
     }
+    window.await;
     let mut plan = plan::plan(messages, &locked.0, &locked.1, &locked.2, &pricing);
     if products == Products::Read && plan.decided_on_stock_levels() {
         return Err(StoreError::StockMoved);
@@ -225,7 +238,7 @@ FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::tex
           device_id, sync_batch_id, created_at, received_at, request_id)
 ON CONFLICT (tenant_id, client_order_id) DO NOTHING";
 
-pub(crate) async fn insert_orders(tx: &Transaction<'_>, orders: &[&OrderMessage]) -> Result<(), StoreError> {
+pub async fn insert_orders(tx: &Transaction<'_>, orders: &[&OrderMessage]) -> Result<(), StoreError> {
     let ids: Vec<Uuid> = orders.iter().map(|m| m.order_id.0).collect();
     let tenants: Vec<Uuid> = orders.iter().map(|m| m.tenant_id.0).collect();
     let client_ids: Vec<Uuid> = orders.iter().map(|m| m.order.client_order_id.0).collect();

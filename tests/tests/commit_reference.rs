@@ -1,0 +1,206 @@
+//! The commit path against a one-at-a-time reference. Random batches of
+//! sales (short of stock or underpaid now and then), redeliveries, cancels
+//! and operators' retries are applied as one batch in one database, and
+//! one message per transaction in delivery order in another that starts
+//! identical. Now and then another transaction changes a product's stock
+//! while the batch is being decided (after its unlocked read): the batch
+//! must decide as if it had run after that change, like the reference.
+//! Both databases must end with the same effects and the same books.
+//!
+//! `COMMIT_REFERENCE_CASES` (default 2,000) and `COMMIT_REFERENCE_SEED`
+//! (default random, printed) reproduce a run.
+
+use common::ids::TenantId;
+use common::message::{Message, OrderMessage};
+use common::order::Source;
+use harness::commit::{CommitDb, cancel, order_message, replay};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use std::sync::Arc;
+use uuid::Uuid;
+
+const PARALLEL: u64 = 4;
+
+/// One case, generated once and applied to both databases.
+struct Case {
+    tenant: TenantId,
+    products: Vec<(Uuid, i64)>,
+    history: Vec<OrderMessage>,
+    /// Another transaction's stock change (product index, delta) while the batch is decided.
+    concurrent: Option<(usize, i64)>,
+    batch: Vec<Message>,
+}
+
+fn sale(rng: &mut StdRng, tenant: TenantId, products: &[(Uuid, i64)]) -> OrderMessage {
+    let mut lines: Vec<(Uuid, u32)> = Vec::new();
+    for (id, _) in products {
+        if lines.is_empty() || rng.random_bool(0.4) {
+            lines.push((*id, rng.random_range(1..=3)));
+        }
+    }
+    let source = if rng.random_bool(0.5) { Source::Offline } else { Source::Online };
+    let total: i64 = lines.iter().map(|(_, q)| harness::commit::PRICE * i64::from(*q)).sum();
+    let paid = rng.random_bool(0.15).then_some(total - 1);
+    order_message(tenant, &lines, source, paid)
+}
+
+/// The history's outcome, known only after it is applied: which orders can be cancelled or retried.
+struct Known {
+    committed: Vec<OrderMessage>,
+    failed: Vec<OrderMessage>,
+}
+
+fn batch(rng: &mut StdRng, case: &Case, known: &Known) -> Vec<Message> {
+    let mut batch: Vec<Message> = Vec::new();
+    for _ in 0..rng.random_range(1..=8) {
+        let pick = rng.random_range(0..10);
+        let message = match pick {
+            0 | 1 if !batch.is_empty() => batch[rng.random_range(0..batch.len())].clone(),
+            2 | 3 if !known.committed.is_empty() => {
+                let order = &known.committed[rng.random_range(0..known.committed.len())];
+                cancel(case.tenant, order.order_id)
+            }
+            4 | 5 if !known.failed.is_empty() => {
+                let order = &known.failed[rng.random_range(0..known.failed.len())];
+                replay(order, rng.random_bool(0.3))
+            }
+            _ => Message::Order(sale(rng, case.tenant, &case.products)),
+        };
+        batch.push(message);
+    }
+    batch
+}
+
+fn case(rng: &mut StdRng) -> Case {
+    let tenant = TenantId::generate();
+    let products: Vec<(Uuid, i64)> =
+        (0..rng.random_range(1..=3)).map(|_| (Uuid::now_v7(), rng.random_range(0..=5))).collect();
+    let history = (0..rng.random_range(0..=4)).map(|_| sale(rng, tenant, &products)).collect();
+    let concurrent = rng.random_bool(0.5).then(|| {
+        let index = rng.random_range(0..products.len());
+        let delta = rng.random_range(-3..=2_i64);
+        (index, if delta >= 0 { delta + 1 } else { delta })
+    });
+    Case { tenant, products, history, concurrent, batch: Vec::new() }
+}
+
+/// Set up the case's shop and history in one database; what became of the history.
+async fn prepare(c: &CommitDb, case: &Case) -> Known {
+    c.shop_with(case.tenant, case.products.clone()).await;
+    let mut known = Known { committed: Vec::new(), failed: Vec::new() };
+    for order in &case.history {
+        c.admit(&[order]).await;
+        let plan = c.apply(&[Message::Order(order.clone())]).await.expect("history");
+        match plan.effects[0] {
+            workers::commit::Effect::Committed { .. } => known.committed.push(order.clone()),
+            workers::commit::Effect::Failed { .. } => known.failed.push(order.clone()),
+            _ => {}
+        }
+    }
+    known
+}
+
+async fn admit_batch(c: &CommitDb, case: &Case) {
+    let new: Vec<&OrderMessage> = case
+        .batch
+        .iter()
+        .filter_map(|m| match m {
+            Message::Order(o) if o.replay.is_none() && !case.history.iter().any(|h| h.order_id == o.order_id) => {
+                Some(o)
+            }
+            _ => None,
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let new: Vec<&OrderMessage> = new.into_iter().filter(|o| seen.insert(o.order_id)).collect();
+    if !new.is_empty() {
+        c.admit(&new).await;
+    }
+}
+
+/// Everything the batch could have written, for one tenant, as comparable text.
+async fn books(c: &CommitDb, tenant: TenantId) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT 'product ' || id || ' stock ' || stock FROM products WHERE tenant_id = $1
+         UNION ALL SELECT 'order ' || id || ' ' || status || ' ' || coalesce(rejection_code, '-') || ' '
+                          || coalesce(total::text, '-') FROM orders WHERE tenant_id = $1
+         UNION ALL SELECT 'failed sync ' || order_id || ' ' || status || ' ' || attempts || ' ' || reason_code
+                   FROM failed_syncs WHERE tenant_id = $1
+         UNION ALL SELECT 'movement ' || coalesce(order_id::text, '-') || ' ' || product_id || ' ' || kind || ' ' || delta
+                   FROM stock_movements WHERE tenant_id = $1
+         UNION ALL SELECT 'payment ' || order_id || ' ' || amount || ' ' || change FROM payments WHERE tenant_id = $1
+         UNION ALL SELECT 'item ' || order_id || ' ' || line_no || ' ' || quantity FROM order_items WHERE tenant_id = $1
+         ORDER BY 1",
+    )
+    .bind(tenant.0)
+    .fetch_all(&c.db)
+    .await
+    .expect("books")
+}
+
+/// Change `product`'s stock by `delta`, or by as much as it has when that is less.
+async fn change_stock(c: &CommitDb, tenant: TenantId, product: Uuid, delta: i64) {
+    let delta = delta.max(-c.stock(product).await);
+    c.adjust(tenant, product, delta).await;
+}
+
+async fn run_case(batched: &CommitDb, reference: &CommitDb, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut case = case(&mut rng);
+    let known = prepare(batched, &case).await;
+    prepare(reference, &case).await;
+    case.batch = batch(&mut rng, &case, &known);
+    admit_batch(batched, &case).await;
+    admit_batch(reference, &case).await;
+    let concurrent = case.concurrent.map(|(i, delta)| (case.products[i].0, delta));
+
+    let window = async {
+        if let Some((product, delta)) = concurrent {
+            change_stock(batched, case.tenant, product, delta).await;
+        }
+    };
+    let mut client = batched.pool.get().await.expect("connection");
+    let refs: Vec<&Message> = case.batch.iter().collect();
+    let plan = workers::commit::store::apply_with_window(&mut client, &refs, window).await;
+    let plan = plan.unwrap_or_else(|e| panic!("seed {seed}: the batch failed: {e}"));
+
+    if let Some((product, delta)) = concurrent {
+        change_stock(reference, case.tenant, product, delta).await;
+    }
+    let mut expected = Vec::new();
+    for message in &case.batch {
+        let one = reference.apply(std::slice::from_ref(message)).await.expect("one at a time");
+        expected.extend(one.effects);
+    }
+    assert_eq!(plan.effects, expected, "seed {seed}: effects differ from one at a time");
+    let (got, want) = (books(batched, case.tenant).await, books(reference, case.tenant).await);
+    assert_eq!(got, want, "seed {seed}: books differ from one at a time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batches_decide_exactly_as_their_orders_one_at_a_time() {
+    let cases: u64 = std::env::var("COMMIT_REFERENCE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
+    let seed: u64 =
+        std::env::var("COMMIT_REFERENCE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(rand::random);
+    println!("commit reference: {cases} cases, seed {seed}");
+    let (batched, reference) = tokio::join!(CommitDb::create(), CommitDb::create());
+    let dbs = Arc::new((batched, reference));
+    let mut lanes = tokio::task::JoinSet::new();
+    for lane in 0..PARALLEL {
+        let dbs = dbs.clone();
+        lanes.spawn(async move {
+            let mut n = lane;
+            while n < cases {
+                run_case(&dbs.0, &dbs.1, seed.wrapping_add(n)).await;
+                n += PARALLEL;
+            }
+        });
+    }
+    while let Some(lane) = lanes.join_next().await {
+        lane.expect("a lane of cases");
+    }
+    let (batched, reference) = Arc::try_unwrap(dbs).ok().expect("all lanes done");
+    batched.assert_books_balance().await;
+    batched.drop().await;
+    reference.drop().await;
+}
