@@ -5,7 +5,9 @@
 //! operator's overrides; the worker applies it only while the failed sync
 //! is open and at most once (`failed → committed`), so double clicks and
 //! two operators retrying at once are harmless. A discard locks the order
-//! first, so it cannot cross a commit of the same order.
+//! first, then changes the failed sync only if it is still open; the worker
+//! reads the failed sync after locking the order. So a discard and a
+//! retry's commit never both win.
 
 use crate::broker::{ORDER_ROUTING_KEY, PublishError, Publisher, Target, headers};
 use crate::ids::{FailedSyncId, MessageId, OrderId, SyncBatchId, TenantId};
@@ -161,7 +163,18 @@ pub async fn discard(db: &PgPool, scope: Scope, id: FailedSyncId, reason: &str, 
     if status != "open" {
         return Err(ReviewError::NotOpen(status));
     }
-    sqlx::query("UPDATE failed_syncs SET status = 'discarded' WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
+    // Its own statement, so its own snapshot, taken with the order locked:
+    // a retry that committed while this waited for the lock is seen here
+    // (the status read above may predate it).
+    let discarded = sqlx::query("UPDATE failed_syncs SET status = 'discarded' WHERE id = $1 AND status = 'open'")
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+    if discarded.rows_affected() == 0 {
+        let now: String =
+            sqlx::query_scalar("SELECT status FROM failed_syncs WHERE id = $1").bind(id.0).fetch_one(&mut *tx).await?;
+        return Err(ReviewError::NotOpen(now));
+    }
     record(&mut tx, tenant, id, "discarded", by, Some(reason)).await?;
     tx.commit().await?;
     Ok(())

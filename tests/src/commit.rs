@@ -32,6 +32,10 @@ impl CommitDb {
         crate::init_logging();
         let name = format!("wt_{}_{:06x}", Utc::now().timestamp(), rand::random_range(0..0xff_ffffu32));
         let db = db::create(&name).await.expect("creating the test database");
+        // Thousands of tiny transactions: a crash loses this database anyway,
+        // so its commits need not wait for the WAL flush.
+        let fast = format!("ALTER DATABASE {name} SET synchronous_commit = off");
+        sqlx::query(sqlx::AssertSqlSafe(fast)).execute(&db).await.expect("synchronous_commit");
         let url = db::url_as(&name, &db::app_userinfo()).expect("database url");
         let pool = workers::pg::pool(&url, 8, Duration::from_secs(10)).expect("worker pool");
         let app = PgPool::connect(&url).await.expect("the services' pool");

@@ -107,7 +107,7 @@ async fn discard_against_retry(c: &CommitDb, round: u32) -> (bool, bool) {
     let retry = [replay(&sale, false)];
     // Stagger the two by 0–3 ms so every interleaving of their locks comes up.
     let (head, tail) = (std::time::Duration::from_micros(u64::from(round % 4) * 1000), std::time::Duration::ZERO);
-    let (discard_delay, retry_delay) = if round % 2 == 0 { (head, tail) } else { (tail, head) };
+    let (discard_delay, retry_delay) = if round.is_multiple_of(2) { (head, tail) } else { (tail, head) };
     let (discarded, applied) = tokio::join!(
         async {
             tokio::time::sleep(discard_delay).await;

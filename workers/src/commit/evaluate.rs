@@ -14,6 +14,9 @@ use std::collections::HashMap;
 pub struct Rejection {
     pub code: RejectionCode,
     pub message: String,
+    /// (product, quantity) whose stock check passed before a later check
+    /// (payment) refused the order: the decision still rests on that stock.
+    pub stock_checked: Vec<(ProductId, i64)>,
 }
 
 pub struct Accepted {
@@ -24,7 +27,7 @@ pub struct Accepted {
 }
 
 fn reject<T>(code: RejectionCode, message: String) -> Result<T, Rejection> {
-    Err(Rejection { code, message })
+    Err(Rejection { code, message, stock_checked: Vec::new() })
 }
 
 pub fn evaluate(
@@ -78,7 +81,10 @@ pub fn evaluate(
         }
         takes.push((product_id, quantity, (quantity - available).max(0)));
     }
-    let change = check_payment(m, priced.total)?;
+    let change = check_payment(m, priced.total).map_err(|rejection| Rejection {
+        stock_checked: takes.iter().map(|&(product, quantity, _)| (product, quantity)).collect(),
+        ..rejection
+    })?;
     Ok(Accepted { priced, change, takes })
 }
 

@@ -106,6 +106,7 @@ pub fn plan(
     pricing: &PricingData,
 ) -> Plan {
     let mut state = State {
+        read_stock: products.iter().map(|p| ((p.tenant_id, p.id), p.stock)).collect(),
         orders: orders.iter().map(|o| ((o.tenant_id, o.client_order_id), o.clone())).collect(),
         order_keys: orders.iter().map(|o| ((o.tenant_id, o.id), (o.tenant_id, o.client_order_id))).collect(),
         products: products.iter().map(|p| ((p.tenant_id, p.id), p.clone())).collect(),
@@ -128,6 +129,8 @@ pub fn plan(
 }
 
 struct State<'a> {
+    /// Stock as read, before this batch changed it in memory.
+    read_stock: HashMap<(TenantId, ProductId), i64>,
     orders: HashMap<(TenantId, Uuid), LockedOrder>,
     order_keys: HashMap<(TenantId, OrderId), (TenantId, Uuid)>,
     products: HashMap<(TenantId, ProductId), LockedProduct>,
@@ -156,14 +159,41 @@ impl State<'_> {
             return Effect::Skipped { order_id, reason: "already applied" };
         }
         match evaluate(m, &self.products, self.pricing) {
-            Ok(accepted) => self.commit(m, row, accepted),
-            Err(rejection) => self.reject(m, row, rejection),
+            Ok(accepted) => {
+                let checked: Vec<_> = accepted.takes.iter().map(|&(p, q, _)| (p, q)).collect();
+                self.need_stock(m.tenant_id, &checked);
+                self.commit(m, row, accepted)
+            }
+            Err(rejection) => {
+                self.need_stock(m.tenant_id, &rejection.stock_checked);
+                self.reject(m, row, rejection)
+            }
+        }
+    }
+
+    /// A stock check passed on the in-memory figure: the batch is right only
+    /// if the product really had at least what was read minus what this
+    /// batch already took (or plus what it gave back) — the guarded UPDATE verifies it.
+    fn need_stock(&mut self, tenant_id: TenantId, checked: &[(ProductId, i64)]) {
+        for &(product_id, quantity) in checked {
+            let key = (tenant_id, product_id);
+            let (Some(read), Some(now)) = (self.read_stock.get(&key), self.products.get(&key)) else { continue };
+            // An oversold line (a retry with allowOversell) needed only what was there.
+            let needed = quantity.min(now.stock) - now.stock + read;
+            let entry = self.plan.writes.stock_needed.entry(key).or_insert(needed);
+            *entry = (*entry).max(needed);
         }
     }
 
     fn commit(&mut self, m: &OrderMessage, row: LockedOrder, accepted: Accepted) -> Effect {
         let (tenant_id, order_id) = (m.tenant_id, row.id);
         let w = &mut self.plan.writes;
+        // An earlier retry of this order in the batch failed; this one decides it.
+        w.forget_rejection(tenant_id, order_id);
+        let sold = self.sold.entry((tenant_id, order_id)).or_default();
+        for &(product_id, quantity, _) in &accepted.takes {
+            sold.insert(product_id, quantity);
+        }
         for &(product_id, quantity, shortfall) in &accepted.takes {
             if let Some(product) = self.products.get_mut(&(tenant_id, product_id)) {
                 product.stock += shortfall - quantity;
@@ -216,6 +246,7 @@ impl State<'_> {
         let keep_for_review = m.source == Source::Offline || row.status == OrderStatus::Failed;
         let status = if keep_for_review { OrderStatus::Failed } else { OrderStatus::Rejected };
         let w = &mut self.plan.writes;
+        w.forget_rejection(m.tenant_id, order_id);
         w.rejections.push(RejectRow {
             tenant_id: m.tenant_id,
             order_id,
@@ -225,7 +256,7 @@ impl State<'_> {
             message_id: m.message_id.0,
         });
         if keep_for_review {
-            w.failed_syncs.push(FailedSyncRow {
+            w.fail_sync(FailedSyncRow {
                 tenant_id: m.tenant_id,
                 order_id,
                 client_order_id: m.order.client_order_id.0,
@@ -233,9 +264,14 @@ impl State<'_> {
                 code: rejection.code.as_str(),
                 message: rejection.message,
                 request: serde_json::to_value(&m.order).unwrap_or_default(),
+                failures: 1,
             });
         }
         self.set_status(m, status);
+        if let Some(row) = self.orders.get_mut(&(m.tenant_id, m.order.client_order_id.0)) {
+            // Failed again, the failed sync stays open: a later retry in the batch may apply.
+            row.failed_sync_open |= keep_for_review;
+        }
         if keep_for_review {
             Effect::Failed { order_id, code: rejection.code }
         } else {

@@ -33,16 +33,18 @@ fn col<T, U: ToSql + Sync + Send + 'static>(rows: &[T], f: impl Fn(&T) -> U) -> 
 pub const STOCK_UPDATE: &str = "stock update";
 
 // The rows are locked in id order (the CTE is materialized before the
-// update reads it), so batches taking stock never deadlock; the guard
-// leaves a row unchanged rather than let its stock go below zero.
+// update reads it), so batches taking stock never deadlock. The guard
+// leaves a row unchanged rather than let its stock go below zero, or when
+// it has less than the batch's stock checks assumed (`needed`: they read it
+// without a lock); a row with a net change of 0 is still checked and locked.
 const UPDATE_STOCK: &str = "
-WITH d AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS d(tenant_id, id, delta)),
+WITH d AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[]) AS d(tenant_id, id, delta, needed)),
      locked AS MATERIALIZED (
          SELECT p.tenant_id, p.id FROM products p JOIN d ON p.tenant_id = d.tenant_id AND p.id = d.id
          ORDER BY p.id FOR NO KEY UPDATE OF p)
 UPDATE products p SET stock = p.stock + d.delta, updated_at = now()
 FROM d JOIN locked l ON l.tenant_id = d.tenant_id AND l.id = d.id
-WHERE p.tenant_id = d.tenant_id AND p.id = d.id AND p.stock + d.delta >= 0";
+WHERE p.tenant_id = d.tenant_id AND p.id = d.id AND p.stock + d.delta >= 0 AND p.stock >= d.needed";
 
 const INSERT_MOVEMENTS: &str = "
 INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, order_id)
@@ -76,19 +78,25 @@ const INSERT_PAYMENTS: &str = "
 INSERT INTO payments (id, tenant_id, order_id, method, amount, change, reference)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int8[], $6::int8[], $7::text[])";
 
-// Open a failed sync, or count another failure on the existing one (a
-// retry that failed again): attempts + 1, the new reason, open again.
+// Open a failed sync, or count more failures on the open one (a retry
+// that failed again): attempts + n, the new reason. A discarded or
+// resolved one is an operator's or a commit's final word: left alone.
 pub(crate) const UPSERT_FAILED_SYNCS: &str = "
-INSERT INTO failed_syncs AS f (id, tenant_id, order_id, client_order_id, device_id, reason_code, reason_message, request)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+INSERT INTO failed_syncs AS f (id, tenant_id, order_id, client_order_id, device_id, reason_code, reason_message,
+                               request, attempts)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
+                     $9::int4[])
 ON CONFLICT (tenant_id, order_id) DO UPDATE
-   SET attempts = f.attempts + 1, reason_code = EXCLUDED.reason_code, reason_message = EXCLUDED.reason_message,
-       last_failed_at = now(), status = 'open'";
+   SET attempts = f.attempts + EXCLUDED.attempts, reason_code = EXCLUDED.reason_code,
+       reason_message = EXCLUDED.reason_message, last_failed_at = now()
+   WHERE f.status = 'open'";
 
+// Only an open one: the batch read it open after locking its order, and a
+// discard takes that lock too, so a count short of the batch's is a bug.
 const RESOLVE_FAILED_SYNCS: &str = "
 UPDATE failed_syncs f SET status = 'resolved'
 FROM unnest($1::uuid[], $2::uuid[]) AS i(tenant_id, order_id)
-WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id";
+WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id AND f.status = 'open'";
 
 /// The statements for `w`, in the order they must run (the stock last, so
 /// its row locks are held only until the COMMIT); empty ones omitted.
@@ -174,18 +182,32 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
             col(f, |r| r.code),
             col(f, |r| r.message.clone()),
             col(f, |r| r.request.clone()),
+            col(f, |r| r.failures),
         ];
         out.push(statement("failed syncs", UPSERT_FAILED_SYNCS, f.len(), true, params));
     }
     let v = &w.resolved;
     if !v.is_empty() {
         let params = vec![col(v, |r| r.tenant_id.0), col(v, |r| r.order_id.0)];
-        out.push(statement("resolve failed syncs", RESOLVE_FAILED_SYNCS, v.len(), false, params));
+        out.push(statement("resolve failed syncs", RESOLVE_FAILED_SYNCS, v.len(), true, params));
     }
-    let stock: Vec<_> = w.stock.iter().filter(|(_, delta)| **delta != 0).collect();
+    let stock = stock_rows(w);
     if !stock.is_empty() {
-        let params = vec![col(&stock, |s| s.0.0.0), col(&stock, |s| s.0.1.0), col(&stock, |s| *s.1)];
+        let params =
+            vec![col(&stock, |s| s.0.0.0), col(&stock, |s| s.0.1.0), col(&stock, |s| s.1), col(&stock, |s| s.2)];
         out.push(statement(STOCK_UPDATE, UPDATE_STOCK, stock.len(), true, params));
     }
     out
+}
+
+/// (product, net change, stock needed) for every product whose stock the
+/// batch changes or whose stock level a decision rests on.
+fn stock_rows(w: &Writes) -> Vec<((common::ids::TenantId, common::ids::ProductId), i64, i64)> {
+    let mut keys: Vec<_> = w.stock.keys().chain(w.stock_needed.keys()).copied().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.into_iter()
+        .map(|key| (key, w.stock.get(&key).copied().unwrap_or(0), w.stock_needed.get(&key).copied().unwrap_or(0)))
+        .filter(|&(_, delta, needed)| delta != 0 || needed > 0)
+        .collect()
 }

@@ -100,8 +100,7 @@ async fn attempt(
 type Locked = (Vec<LockedOrder>, Vec<LockedProduct>, Vec<SoldLine>);
 
 const LOCK_ORDERS: &str = "
-SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex'),
-       EXISTS (SELECT 1 FROM failed_syncs f WHERE f.tenant_id = o.tenant_id AND f.order_id = o.id AND f.status = 'open')
+SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex')
 FROM orders o
 WHERE o.id IN (
     SELECT x.id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
@@ -111,6 +110,16 @@ WHERE o.id IN (
     JOIN orders x ON x.tenant_id = c.tenant_id AND x.id = c.id)
 ORDER BY o.id
 FOR UPDATE OF o";
+
+// Which of the batch's orders have an open failed sync. A statement of its
+// own, after LOCK_ORDERS: its snapshot is taken once the order rows are
+// locked, so it sees a discard that committed while the batch waited for
+// them (a subquery of LOCK_ORDERS would read the snapshot from before).
+const OPEN_FAILED_SYNCS: &str = "
+SELECT f.tenant_id, f.order_id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
+JOIN orders x ON x.tenant_id = k.tenant_id AND x.client_order_id = k.client_order_id
+JOIN failed_syncs f ON f.tenant_id = x.tenant_id AND f.order_id = x.id
+WHERE f.status = 'open'";
 
 // The batch's products, and those its cancelled orders sold.
 macro_rules! products_query {
@@ -162,31 +171,39 @@ async fn lock(tx: &Transaction<'_>, messages: &[&Message], mode: Products) -> Re
     }
     // Prepared first, so the pipelined queries below reach the server in
     // this order: orders, then products (the global lock order).
-    let (lock_orders, lock_products, sold_lines) = (
+    let (lock_orders, open_syncs, lock_products, sold_lines) = (
         tx.prepare_cached(LOCK_ORDERS).await?,
+        tx.prepare_cached(OPEN_FAILED_SYNCS).await?,
         tx.prepare_cached(if mode == Products::Locked { LOCK_PRODUCTS } else { READ_PRODUCTS }).await?,
         tx.prepare_cached(SOLD_LINES).await?,
     );
     let order_params: [&(dyn ToSql + Sync); 4] = [&order_tenants, &client_ids, &cancel_tenants, &cancel_ids];
+    let open_params: [&(dyn ToSql + Sync); 2] = [&order_tenants, &client_ids];
     let product_params: [&(dyn ToSql + Sync); 4] = [&product_tenants, &product_ids, &cancel_tenants, &cancel_ids];
     let sold_params: [&(dyn ToSql + Sync); 2] = [&cancel_tenants, &cancel_ids];
-    let (orders, products, sold) = futures::try_join!(
+    let (orders, open, products, sold) = futures::try_join!(
         tx.query(&lock_orders, &order_params),
+        tx.query(&open_syncs, &open_params),
         tx.query(&lock_products, &product_params),
         tx.query(&sold_lines, &sold_params),
     )?;
+    let open = open
+        .iter()
+        .map(|r| Ok((TenantId(r.try_get(0)?), OrderId(r.try_get(1)?))))
+        .collect::<Result<HashSet<_>, StoreError>>()?;
     let orders = orders
         .iter()
         .map(|r| {
             let status: String = r.try_get(3)?;
+            let (id, tenant_id) = (OrderId(r.try_get(0)?), TenantId(r.try_get(1)?));
             Ok(LockedOrder {
-                id: OrderId(r.try_get(0)?),
-                tenant_id: TenantId(r.try_get(1)?),
+                id,
+                tenant_id,
                 client_order_id: r.try_get(2)?,
                 status: OrderStatus::parse(&status)
                     .ok_or_else(|| StoreError::Invariant(format!("unknown status {status}")))?,
                 request_hash: r.try_get(4)?,
-                failed_sync_open: r.try_get(5)?,
+                failed_sync_open: open.contains(&(tenant_id, id)),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

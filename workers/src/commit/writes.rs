@@ -93,6 +93,8 @@ pub struct FailedSyncRow {
     pub code: &'static str,
     pub message: String,
     pub request: serde_json::Value,
+    /// Failures this batch adds (two failing retries of one order in a batch: 2).
+    pub failures: i32,
 }
 
 /// A failed sync whose retry committed.
@@ -106,6 +108,10 @@ pub struct ResolvedRow {
 pub struct Writes {
     /// Net stock change per product; one guarded UPDATE row each.
     pub stock: BTreeMap<(TenantId, ProductId), i64>,
+    /// Per product, the least stock the batch's stock checks assumed it
+    /// has; read without a lock, it is verified by the guarded UPDATE
+    /// (also for a product whose net change is 0).
+    pub stock_needed: BTreeMap<(TenantId, ProductId), i64>,
     pub movements: Vec<Movement>,
     pub items: Vec<ItemRow>,
     pub payments: Vec<PaymentRow>,
@@ -131,5 +137,20 @@ impl Writes {
     ) {
         *self.stock.entry((tenant_id, product_id)).or_default() += delta;
         self.movements.push(Movement { tenant_id, product_id, kind, delta, order_id });
+    }
+
+    /// The order's decision replaces any earlier one in this batch: its
+    /// status is written once, by the last message that decided it.
+    pub fn forget_rejection(&mut self, tenant_id: TenantId, order_id: OrderId) {
+        self.rejections.retain(|r| (r.tenant_id, r.order_id) != (tenant_id, order_id));
+    }
+
+    /// Open a failed sync, or count one more failure on the one this batch already opens.
+    pub fn fail_sync(&mut self, row: FailedSyncRow) {
+        let same = |f: &&mut FailedSyncRow| (f.tenant_id, f.order_id) == (row.tenant_id, row.order_id);
+        match self.failed_syncs.iter_mut().find(|f| same(f)) {
+            Some(existing) => *existing = FailedSyncRow { failures: existing.failures + row.failures, ..row },
+            None => self.failed_syncs.push(row),
+        }
     }
 }

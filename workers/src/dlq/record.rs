@@ -196,6 +196,7 @@ async fn upsert_failed_sync(
             &vec![dead_letter.code.clone()],
             &vec![dead_letter.reason.clone()],
             &vec![request],
+            &vec![1_i32],
         ],
     )
     .await?;
