@@ -5,7 +5,9 @@
 
 use anyhow::{Context, bail};
 use common::broker::{ORDER_ROUTING_KEY, Topology};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::Value;
@@ -42,16 +44,25 @@ impl TestBroker {
 
     /// Publish raw messages onto the order exchange over one connection, each confirmed.
     pub async fn publish_raw_many(&self, messages: &[(Vec<u8>, BasicProperties)]) -> anyhow::Result<()> {
+        self.publish_to(&self.topology.orders_exchange(), ORDER_ROUTING_KEY, messages).await
+    }
+
+    /// Publish raw messages onto `exchange` with `routing_key`, each confirmed.
+    pub async fn publish_to(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        messages: &[(Vec<u8>, BasicProperties)],
+    ) -> anyhow::Result<()> {
         let (conn, channel) = self.channel().await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        let exchange = self.topology.orders_exchange();
         let options = BasicPublishOptions { mandatory: true, ..Default::default() };
         let mut unconfirmed = 0;
         for (body, properties) in messages {
             let confirm = channel
                 .basic_publish(
-                    exchange.as_str().into(),
-                    ORDER_ROUTING_KEY.into(),
+                    exchange.into(),
+                    routing_key.into(),
                     options,
                     body,
                     properties.clone().with_delivery_mode(2),
@@ -76,6 +87,22 @@ impl TestBroker {
         let queue = channel.queue_declare(queue.into(), options, FieldTable::default()).await?;
         let _ = conn.close(200, "done".into()).await;
         Ok((queue.message_count(), queue.consumer_count()))
+    }
+
+    /// Take a message from `queue` and give it back (`nack`, requeue), `times`
+    /// times, as a consumer that keeps failing on it would: how many it got.
+    pub async fn bounce(&self, queue: &str, times: usize) -> anyhow::Result<usize> {
+        let (conn, channel) = self.channel().await?;
+        let mut got = 0;
+        for _ in 0..times {
+            let Some(message) = channel.basic_get(queue.into(), BasicGetOptions::default()).await? else {
+                break;
+            };
+            got += 1;
+            message.delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+        }
+        let _ = conn.close(200, "done".into()).await;
+        Ok(got)
     }
 
     /// Ready messages summed over every queue of this test's pipeline.

@@ -146,6 +146,13 @@ impl Pipeline {
         }
     }
 
+    /// The configuration `component` would get, with `overrides` on top.
+    pub fn component_config(&self, component: &str, overrides: &[(&str, &str)]) -> Config {
+        let mut env = self.env.clone();
+        env.extend(overrides.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        config(&env, &self.name, component)
+    }
+
     /// Stop every in-process worker (their unacknowledged messages go back to the queue).
     pub fn stop_in_process_workers(&self) {
         if let Ok(shutdowns) = self.worker_shutdowns.lock() {
