@@ -41,6 +41,23 @@ impl StoreError {
 }
 
 impl StoreError {
+    /// A failure one message of the batch may be the cause of (its rows
+    /// held by someone else, a timeout, a deadlock, a permanent error),
+    /// rather than the database being unavailable to every batch.
+    pub fn is_batch_specific(&self) -> bool {
+        let contention = [
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::QUERY_CANCELED,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+        ];
+        match self {
+            StoreError::Db(error) => error.code().is_some_and(|c| contention.contains(c) || !is_transient_state(c)),
+            StoreError::Timeout(_) | StoreError::Invariant(_) => true,
+            StoreError::Pool(_) | StoreError::StockMoved => false,
+        }
+    }
+
     /// A batch gave up waiting for a row lock (`lock_timeout`).
     pub fn is_lock_timeout(&self) -> bool {
         matches!(self, StoreError::Db(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE))

@@ -1,6 +1,7 @@
 //! The order queue's handler: decode each delivery, commit the batch, turn
-//! the result into one outcome per delivery, settle them. A batch that hits
-//! a permanent error is split so one bad message cannot hold back the rest.
+//! the result into one outcome per delivery, settle them. A batch that
+//! fails for something one of its messages may cause is split in halves,
+//! down to single messages, so one bad order cannot cost the rest an attempt.
 
 use crate::commit::{Effect, plan::Plan, store};
 use crate::consumer::BatchHandler;
@@ -79,23 +80,37 @@ impl OrderHandler {
         if decodable.is_empty() {
             return outcomes;
         }
-        let messages: Vec<&Message> = decodable.iter().map(|(_, m)| *m).collect();
-        match self.commit(&messages).await {
-            Ok(plan) => log_effects(&messages, &plan),
-            Err(error) if error.is_transient() || decodable.len() == 1 => {
-                self.fail(&decodable, incoming, &mut outcomes, &error);
-            }
-            Err(error) => {
-                tracing::warn!(%error, size = decodable.len(), "batch failed permanently; committing its messages one by one");
-                for single in decodable.chunks(1) {
-                    match self.commit(&[single[0].1]).await {
-                        Ok(plan) => log_effects(&[single[0].1], &plan),
-                        Err(error) => self.fail(single, incoming, &mut outcomes, &error),
-                    }
+        self.commit_isolating(decodable, incoming, &mut outcomes).await;
+        outcomes
+    }
+
+    /// Commit the batch; when it fails for something one of its orders may
+    /// cause (a lock or statement timeout, a deadlock, a permanent error),
+    /// commit its halves, and theirs, down to single orders, so only the
+    /// order at fault is charged an attempt. When the database itself is
+    /// unavailable, the whole group is retried: splitting cannot help.
+    async fn commit_isolating<'m>(
+        &self,
+        batch: Vec<(usize, &'m Message)>,
+        incoming: &[Incoming],
+        outcomes: &mut [Outcome],
+    ) {
+        let mut groups = vec![batch];
+        while let Some(group) = groups.pop() {
+            let messages: Vec<&Message> = group.iter().map(|(_, m)| *m).collect();
+            match self.commit(&messages).await {
+                Ok(plan) => log_effects(&messages, &plan),
+                Err(error) if group.len() > 1 && error.is_batch_specific() => {
+                    tracing::warn!(%error, size = group.len(), "batch failed; committing its halves apart");
+                    crate::metrics::error("batch_split");
+                    let mut first = group;
+                    let second = first.split_off(first.len() / 2);
+                    groups.push(second);
+                    groups.push(first);
                 }
+                Err(error) => self.fail(&group, incoming, outcomes, &error),
             }
         }
-        outcomes
     }
 
     fn fail(&self, failed: &[(usize, &Message)], incoming: &[Incoming], outcomes: &mut [Outcome], error: &StoreError) {

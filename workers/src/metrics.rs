@@ -24,7 +24,15 @@ pub const DB_POOL_MAX: &str = "warungin_db_pool_max_connections";
 
 const STATUSES: &[&str] = &["committed", "rejected", "failed", "cancelled", "skipped"];
 const OUTCOMES: &[&str] = &["ack", "retry", "dead_letter"];
-const ERROR_KINDS: &[&str] = &["commit_transient", "commit_permanent", "lock_timeout", "undecodable", "settle"];
+const ERROR_KINDS: &[&str] = &[
+    "commit_transient",
+    "commit_permanent",
+    "lock_timeout",
+    "batch_split",
+    "undecodable",
+    "settle",
+    "dead_letter_record",
+];
 const STOCK_KINDS: &[&str] = &["sale", "cancel", "oversold"];
 
 /// Register every bounded series at zero, so dashboards and alerts see them from the start.
