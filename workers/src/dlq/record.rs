@@ -5,7 +5,9 @@
 //! order reads `failed`, unless it was applied meanwhile. Anything else (an
 //! undecodable body, an unknown type, a cancel) is kept raw in
 //! `dead_letters` with its headers. A database outage never loses a dead
-//! letter: the batch is held unacknowledged and retried with backoff.
+//! letter: the batch is held unacknowledged and retried with backoff. Every
+//! delivery is settled on every path: acked once recorded, or returned to
+//! the queue (whose delivery limit parks it) when it cannot be recorded.
 
 use crate::commit::sql::UPSERT_FAILED_SYNCS;
 use crate::commit::store::insert_orders;
@@ -17,7 +19,7 @@ use common::order::RejectionCode;
 use common::shutdown::Shutdown;
 use deadpool_postgres::Transaction;
 use lapin::message::Delivery;
-use lapin::options::BasicAckOptions;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use uuid::Uuid;
 
@@ -73,33 +75,68 @@ fn broker_death_reason(props: &lapin::BasicProperties) -> Option<String> {
     }
 }
 
+/// How a dead letter's delivery is settled.
+enum Settle {
+    /// Recorded: acknowledge it.
+    Ack,
+    /// Not recorded (yet): give it back to the queue. Its delivery count
+    /// grows, and past the queue's limit the broker parks it.
+    Requeue,
+}
+
 impl BatchHandler for DeadLetterRecorder {
     async fn handle(&self, batch: Vec<Delivery>) {
         for delivery in batch {
-            let dead_letter = DeadLetter::from_delivery(&delivery);
-            let mut backoff = Backoff::default();
-            loop {
-                match self.record(&dead_letter).await {
-                    Ok(()) => break,
-                    Err(error) if error.is_transient() => {
-                        tracing::warn!(%error, "cannot record a dead letter yet; holding it and retrying");
-                        tokio::select! {
-                            // Unacknowledged, it returns to the queue when the channel closes.
-                            _ = self.shutdown.cancelled() => return,
-                            _ = tokio::time::sleep(backoff.next_delay()) => {}
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "dead letter cannot be recorded as an order; keeping it raw");
-                        if self.record_raw(&dead_letter, Some(&error.to_string())).await.is_err() {
-                            return;
-                        }
-                        break;
-                    }
+            // On shutdown every delivery still gets an answer: back to the queue.
+            let settle =
+                if self.shutdown.is_cancelled() { Settle::Requeue } else { self.record_patiently(&delivery).await };
+            let settled = match settle {
+                Settle::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
+                Settle::Requeue => {
+                    let requeue = BasicNackOptions { requeue: true, ..Default::default() };
+                    delivery.acker.nack(requeue).await
                 }
+            };
+            if let Err(error) = settled {
+                tracing::warn!(%error, "could not settle a dead letter; it will be delivered (and recorded) again");
             }
-            if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
-                tracing::warn!(%error, "could not ack a recorded dead letter; it will be recorded again (idempotently)");
+        }
+    }
+}
+
+impl DeadLetterRecorder {
+    /// Record one dead letter: through database outages (with backoff, until
+    /// shutdown), and raw when it cannot be recorded as an order.
+    async fn record_patiently(&self, delivery: &Delivery) -> Settle {
+        let dead_letter = DeadLetter::from_delivery(delivery);
+        let mut backoff = Backoff::default();
+        loop {
+            let error = match self.record(&dead_letter).await {
+                Ok(()) => return Settle::Ack,
+                Err(error) if error.is_transient() => error,
+                Err(error) => return self.record_raw_instead(&dead_letter, &error).await,
+            };
+            tracing::warn!(%error, "cannot record a dead letter yet; holding it and retrying");
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return Settle::Requeue,
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
+            }
+        }
+    }
+
+    async fn record_raw_instead(&self, dead_letter: &DeadLetter, error: &StoreError) -> Settle {
+        tracing::error!(%error, "dead letter cannot be recorded as an order; keeping it raw");
+        match self.record_raw(dead_letter, Some(&error.to_string())).await {
+            Ok(()) => Settle::Ack,
+            Err(raw_error) => {
+                crate::metrics::error("dead_letter_record");
+                tracing::error!(error = %raw_error, "dead letter cannot be recorded raw either; returning it to its queue");
+                // Not at once: whatever refused it is unlikely to have changed within a second.
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+                Settle::Requeue
             }
         }
     }
