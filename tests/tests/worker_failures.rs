@@ -178,7 +178,7 @@ async fn a_message_requeued_past_the_parking_queues_limit_is_dead_lettered_not_d
     // An operator's tool (or a consumer bug) that takes it and gives it back, again and again.
     let taken = p.broker.bounce(&parking, 2_000).await.expect("bouncing");
     assert!(taken < 2_000, "the delivery limit ends the bouncing ({taken} deliveries)");
-    let overflow = format!("{}.parking.overflow", p.broker.prefix);
+    let overflow = topology.parking_overflow_queue();
     eventually("the message in the overflow queue", Duration::from_secs(10), || async {
         (p.broker.depth(&overflow).await.ok()?.0 == 1).then_some(())
     })

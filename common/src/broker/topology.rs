@@ -71,6 +71,10 @@ impl Topology {
     pub fn parking_queue(&self) -> String {
         format!("{}.parking", self.prefix)
     }
+    /// Where the parking queue dead-letters (its exchange has the same name).
+    pub fn parking_overflow_queue(&self) -> String {
+        format!("{}.parking.overflow", self.prefix)
+    }
 
     /// Number of retry steps (delay queues).
     pub fn retry_steps(&self) -> usize {
@@ -84,13 +88,20 @@ impl Topology {
 
     /// Every queue of the pipeline, for depth metrics and cleanup.
     pub fn all_queues(&self) -> Vec<String> {
-        let mut queues = vec![self.orders_queue(), self.dead_letter_queue(), self.parking_queue()];
+        let mut queues =
+            vec![self.orders_queue(), self.dead_letter_queue(), self.parking_queue(), self.parking_overflow_queue()];
         queues.extend((0..self.retry_steps()).map(|s| self.retry_queue(s)));
         queues
     }
 
     fn all_exchanges(&self) -> Vec<String> {
-        vec![self.orders_exchange(), self.retry_exchange(), self.dead_letter_exchange(), self.parking_queue()]
+        vec![
+            self.orders_exchange(),
+            self.retry_exchange(),
+            self.dead_letter_exchange(),
+            self.parking_queue(),
+            self.parking_overflow_queue(),
+        ]
     }
 
     /// Declare everything. Safe to call from every process at start.
@@ -101,13 +112,19 @@ impl Topology {
             (self.retry_exchange(), ExchangeKind::Direct),
             (self.dead_letter_exchange(), ExchangeKind::Fanout),
             (self.parking_queue(), ExchangeKind::Fanout),
+            (self.parking_overflow_queue(), ExchangeKind::Fanout),
         ];
         for (name, kind) in exchanges {
             channel.exchange_declare(name.as_str().into(), kind, durable, FieldTable::default()).await?;
         }
-        // The parking queue is the end of the line: nothing consumes it
-        // automatically, an alert fires when it is not empty.
-        self.queue(channel, &self.parking_queue(), quorum(self.delivery_limit.max(1000), None)).await?;
+        // Nothing consumes the parking queues automatically; an alert fires
+        // when one is not empty. A message requeued past the parking queue's
+        // limit moves to the overflow queue, which cannot drop it.
+        let overflow = self.parking_overflow_queue();
+        self.queue(channel, &overflow, FieldTable::default()).await?;
+        self.bind(channel, &overflow, &overflow, "").await?;
+        let parking = quorum(self.delivery_limit.max(1000), Some((&overflow, None)));
+        self.queue(channel, &self.parking_queue(), parking).await?;
         self.bind(channel, &self.parking_queue(), &self.parking_queue(), "").await?;
 
         let dead = quorum(self.delivery_limit, Some((&self.parking_queue(), None)));
