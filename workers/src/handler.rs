@@ -89,9 +89,9 @@ impl OrderHandler {
     /// commit its halves, and theirs, down to single orders, so only the
     /// order at fault is charged an attempt. When the database itself is
     /// unavailable, the whole group is retried: splitting cannot help.
-    async fn commit_isolating<'m>(
+    async fn commit_isolating(
         &self,
-        batch: Vec<(usize, &'m Message)>,
+        batch: Vec<(usize, &Message)>,
         incoming: &[Incoming],
         outcomes: &mut [Outcome],
     ) {
