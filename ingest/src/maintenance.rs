@@ -77,9 +77,12 @@ pub async fn store(state: &AppState, switch: &Switch) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-/// Follow the switch every second until shutdown.
+/// How often every replica reads the switch: the most a replica lags behind.
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// Follow the switch every `FOLLOW_EVERY` until shutdown.
 pub async fn follow(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(FOLLOW_EVERY);
     loop {
         tick.tick().await;
         let stored: Result<Option<sqlx::types::Json<Switch>>, _> =

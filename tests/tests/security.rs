@@ -457,8 +457,11 @@ async fn maintenance_mode_stops_writes_on_every_replica_and_keeps_reads() {
     };
     let queued = p.post(&shop.token, "/api/orders", &order(&[(product, 1, 1_000)])).await;
     assert_eq!(switch(true).await.status().as_u16(), 200);
+    // A replica reads the switch every FOLLOW_EVERY; three of those leave room
+    // for a read that a loaded machine delays.
+    let bound = ingest::maintenance::FOLLOW_EVERY * 3;
     let started = std::time::Instant::now();
-    harness::eventually("the replica to follow", std::time::Duration::from_secs(2), || async {
+    harness::eventually("the replica to follow", bound, || async {
         let reply = p
             .http
             .post(format!("{}/api/orders", replica.base_url))
@@ -470,7 +473,7 @@ async fn maintenance_mode_stops_writes_on_every_replica_and_keeps_reads() {
         (reply.status().as_u16() == 503).then_some(())
     })
     .await;
-    assert!(started.elapsed() < std::time::Duration::from_secs(2), "every replica obeys within 2 s");
+    assert!(started.elapsed() < bound, "every replica obeys within {bound:?}");
     let refused = p.post(&shop.token, "/api/orders", &order(&[(product, 1, 1_000)])).await;
     assert_eq!((refused.status, refused.code()), (503, "maintenance"));
     assert_eq!(refused.body["error"]["message"], "stock take until 10:00");

@@ -89,12 +89,7 @@ impl OrderHandler {
     /// commit its halves, and theirs, down to single orders, so only the
     /// order at fault is charged an attempt. When the database itself is
     /// unavailable, the whole group is retried: splitting cannot help.
-    async fn commit_isolating(
-        &self,
-        batch: Vec<(usize, &Message)>,
-        incoming: &[Incoming],
-        outcomes: &mut [Outcome],
-    ) {
+    async fn commit_isolating(&self, batch: Vec<(usize, &Message)>, incoming: &[Incoming], outcomes: &mut [Outcome]) {
         let mut groups = vec![batch];
         while let Some(group) = groups.pop() {
             let messages: Vec<&Message> = group.iter().map(|(_, m)| *m).collect();

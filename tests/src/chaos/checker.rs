@@ -32,6 +32,10 @@ pub struct Verdict {
     pub stuck: usize,
     /// `failed` orders without an open failed sync with a reason.
     pub failed_without_review: usize,
+    /// Committed or cancelled orders whose failed sync is not resolved (a
+    /// discard that crossed a retry's commit), and resolved failed syncs of
+    /// orders that are not committed.
+    pub review_disagreements: usize,
     /// Messages left in the retry or dead-letter queues (not recorded).
     pub unrecorded_messages: u32,
     pub examples: Vec<String>,
@@ -41,6 +45,7 @@ impl Verdict {
     pub fn ok(&self) -> bool {
         self.lost + self.duplicated + self.unexpected + self.conservation_violations + self.stuck == 0
             && self.failed_without_review == 0
+            && self.review_disagreements == 0
             && self.unrecorded_messages == 0
     }
 
@@ -133,16 +138,23 @@ pub async fn check(
         v.conservation_violations += 1;
         v.note(format!("conservation: product {product}: {why}"));
     }
-    v.failed_without_review = sqlx::query_scalar::<_, i64>(
+    // A failed order keeps its failed sync for review: open, or discarded by an operator.
+    v.failed_without_review = count(
+        db,
+        tenant,
         "SELECT count(*) FROM orders o WHERE o.tenant_id = $1 AND o.status = 'failed' AND NOT EXISTS
            (SELECT 1 FROM failed_syncs f WHERE f.tenant_id = o.tenant_id AND f.order_id = o.id
-             AND f.status = 'open' AND f.reason_code <> '')",
+             AND f.status IN ('open', 'discarded') AND f.reason_code <> '')",
     )
-    .bind(tenant)
-    .fetch_one(db)
-    .await?
-    .try_into()
-    .unwrap_or(usize::MAX);
+    .await?;
+    v.review_disagreements = count(
+        db,
+        tenant,
+        "SELECT count(*) FROM orders o JOIN failed_syncs f ON f.tenant_id = o.tenant_id AND f.order_id = o.id
+         WHERE o.tenant_id = $1
+           AND (o.status IN ('committed', 'cancelled')) <> (f.status = 'resolved')",
+    )
+    .await?;
     for queue in broker.topology.all_queues().iter().filter(|q| **q != broker.topology.orders_queue()) {
         v.unrecorded_messages += broker.depth(queue).await?.0;
     }
@@ -214,4 +226,9 @@ async fn conservation(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -
         }
     }
     Ok(violations)
+}
+
+async fn count(db: &PgPool, tenant: Uuid, sql: &'static str) -> anyhow::Result<usize> {
+    let n: i64 = sqlx::query_scalar(sql).bind(tenant).fetch_one(db).await?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }

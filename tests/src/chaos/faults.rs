@@ -42,6 +42,8 @@ pub enum FaultKind {
     DuplicateSubmissions,
     /// Messages of accepted orders republished raw onto the order queue.
     DuplicateDeliveries,
+    /// Operators retrying (with and without allowOversell) and discarding the same failed syncs at once.
+    ReviewRace,
 }
 
 /// Every kind `rounds` times, in a seeded random order.
@@ -123,6 +125,7 @@ pub async fn inject(
         }
         FaultKind::DuplicateSubmissions => duplicate_submissions(shop, rng.random()).await,
         FaultKind::DuplicateDeliveries => duplicate_deliveries(system, shop.tenant, 25).await,
+        FaultKind::ReviewRace => super::review::race(&shop.target, &system.pipeline.db, shop.tenant, 10, rng).await,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod backoffice;
 pub mod checker;
 pub mod faults;
+pub mod review;
 pub mod system;
 
 use crate::loadgen::{self, Plan, Scenario, Target};
@@ -282,13 +283,14 @@ pub fn print(report: &Report) {
         v.requests, v.orders_sent, v.orders_accepted, v.by_status
     );
     println!(
-        "  lost {}  duplicated {}  unexpected {}  conservation violations {}  stuck {}  failed without review {}  unrecorded messages {}  drained {}",
+        "  lost {}  duplicated {}  unexpected {}  conservation violations {}  stuck {}  failed without review {}  review disagreements {}  unrecorded messages {}  drained {}",
         v.lost,
         v.duplicated,
         v.unexpected,
         v.conservation_violations,
         v.stuck,
         v.failed_without_review,
+        v.review_disagreements,
         v.unrecorded_messages,
         report.drained
     );
