@@ -5,7 +5,7 @@
 
 use anyhow::{Context, bail};
 use common::broker::{ORDER_ROUTING_KEY, Topology};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::Value;
@@ -76,6 +76,19 @@ impl TestBroker {
         let queue = channel.queue_declare(queue.into(), options, FieldTable::default()).await?;
         let _ = conn.close(200, "done".into()).await;
         Ok((queue.message_count(), queue.consumer_count()))
+    }
+
+    /// Take every ready message off a queue (acknowledged: a publish that
+    /// never made it, as far as the consumers can tell); their bodies.
+    pub async fn take_ready(&self, queue: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+        let (conn, channel) = self.channel().await?;
+        let mut bodies = Vec::new();
+        let options = BasicGetOptions { no_ack: true };
+        while let Some(message) = channel.basic_get(queue.into(), options).await? {
+            bodies.push(message.delivery.data.clone());
+        }
+        let _ = conn.close(200, "done".into()).await;
+        Ok(bodies)
     }
 
     /// Ready messages summed over every queue of this test's pipeline.
