@@ -283,3 +283,76 @@ async fn health_answers_within_a_second_whatever_is_down_or_hung() {
     p.stop().await;
     probe.stop().await;
 }
+
+/// The options of a pipeline whose broker is behind `broker`, with the
+/// metrics poller quiet after its first round (so that broker traffic is health's).
+fn behind(broker: &FaultProxy) -> Options {
+    Options::workers(0)
+        .with_env("AMQP_URL", &format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port()))
+        .with_env("METRICS_POLL_INTERVAL", "1h")
+}
+
+/// Channels the broker lists on ingest's connection, once they are `expected` (or the deadline passed).
+async fn ingest_channels(p: &Pipeline, expected: u64, within: Duration) -> u64 {
+    let name = format!("{}-ingest", p.database_name());
+    let deadline = Instant::now() + within;
+    loop {
+        let count = p.broker.channels_of(&name).await.unwrap_or(u64::MAX);
+        if count == expected || Instant::now() > deadline {
+            return count;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn health_checks_against_a_slow_broker_leave_no_channel_open() {
+    let broker = FaultProxy::start("127.0.0.1:5672".parse().expect("addr")).await;
+    let p = Pipeline::start_with(behind(&broker)).await;
+    assert_eq!(health(&p).await.0, 200);
+    // The two publishing channels (PUBLISH_CHANNELS), once the metrics poller's probe closed its own.
+    let baseline = ingest_channels(&p, 2, Duration::from_secs(30)).await;
+    assert_eq!(baseline, 2, "ingest's connection at rest");
+    broker.set(Mode::Slow(Duration::from_millis(1_500)));
+    for _ in 0..5 {
+        futures::future::join_all((0..8).map(|_| health(&p))).await;
+    }
+    broker.set(Mode::Up);
+    eventually("health to see the broker again", Duration::from_secs(30), || async {
+        (health(&p).await.0 == 200).then_some(())
+    })
+    .await;
+    let after = ingest_channels(&p, baseline, Duration::from_secs(30)).await;
+    assert_eq!(
+        after, baseline,
+        "40 health checks against a slow broker left {after} channels open (at rest: {baseline})"
+    );
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_health_checks_probes_the_broker_about_once_a_second() {
+    let broker = FaultProxy::start("127.0.0.1:5672".parse().expect("addr")).await;
+    let p = Pipeline::start_with(behind(&broker)).await;
+    let ready = format!(r#"warungin_queue_depth{{queue="{}",state="ready"}}"#, p.broker.topology.orders_queue());
+    eventually("the metrics poller's first round", Duration::from_secs(20), || async {
+        scrape(&p, &p.base_url).await.contains_key(&ready).then_some(())
+    })
+    .await;
+    let before = broker.upstream_bytes();
+    assert_eq!(health(&p).await.0, 200);
+    let one_probe = broker.upstream_bytes() - before;
+    assert!(one_probe > 0, "a health check makes a broker round trip");
+    let (started, before) = (Instant::now(), broker.upstream_bytes());
+    for _ in 0..5 {
+        let answers = futures::future::join_all((0..40).map(|_| health(&p))).await;
+        assert!(answers.iter().all(|(status, _, _)| *status == 200));
+    }
+    let probes = (broker.upstream_bytes() - before) as f64 / one_probe as f64;
+    let took = started.elapsed();
+    assert!(
+        probes <= took.as_secs_f64() + 2.0,
+        "200 health checks in {took:?} made {probes:.0} broker round trips ({one_probe} bytes each); about one a second expected"
+    );
+    p.stop().await;
+}
