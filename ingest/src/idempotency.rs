@@ -135,6 +135,15 @@ impl InFlight {
         cells.entry(key).or_default().clone()
     }
 
+    /// Entries held now (what tests check is back to zero).
+    pub fn len(&self) -> usize {
+        self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn release(&self, key: &Key, cell: &Arc<OnceCell<crate::accept::Accepted>>) {
         let mut cells = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if cells.get(key).is_some_and(|current| Arc::ptr_eq(current, cell)) {
