@@ -7,7 +7,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
@@ -110,6 +110,20 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// Years a time from a request may name: RFC 3339's four digits. Outside
+/// them PostgreSQL refuses the value (or chrono cannot hold it), which
+/// must be the client's 422, not our 500.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// A request's time within `YEARS`, or a 422 naming `field`.
+pub fn within_years<T: Datelike>(field: &str, at: T) -> Result<T, ApiError> {
+    if YEARS.contains(&at.year()) {
+        Ok(at)
+    } else {
+        Err(ApiError::invalid(field, "must be a time in the years 0001 to 9999"))
+    }
+}
+
 /// An opaque list cursor: the sort key of the last item returned.
 pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
@@ -123,6 +137,7 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid
     let text = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
     let (micros, id) = text.split_once('|').ok_or_else(bad)?;
     let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad)?;
+    let at = within_years("cursor", at).map_err(|_| bad())?;
     Ok(Some((at, Uuid::parse_str(id).map_err(|_| bad())?)))
 }
 
@@ -151,6 +166,8 @@ mod tests {
         let id = Uuid::now_v7();
         assert_eq!(decode_cursor(Some(&encode_cursor(at, id))).unwrap(), Some((at, id)));
         assert!(decode_cursor(Some("bm9wZQ")).is_err());
+        let ancient = URL_SAFE_NO_PAD.encode(format!("{}|{id}", -3_200_000_000_000_000_000_i64));
+        assert!(decode_cursor(Some(&ancient)).is_err(), "a cursor PostgreSQL cannot hold is refused");
         assert_eq!(decode_cursor(None).unwrap(), None);
     }
 }

@@ -4,7 +4,7 @@
 use crate::accept::accept_one;
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit};
+use crate::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit, within_years};
 use crate::idempotency::{Candidate, Origin};
 use crate::order_columns;
 use crate::order_view::{self, OrderRow};
@@ -128,6 +128,8 @@ async fn list(
         Some(s) => Some(OrderStatus::parse(s).ok_or_else(|| ApiError::invalid("status", "is not an order status"))?),
     };
     let cursor = decode_cursor(q.cursor.as_deref())?;
+    let from = q.from.map(|t| within_years("from", t)).transpose()?;
+    let to = q.to.map(|t| within_years("to", t)).transpose()?;
     let sql = concat!(
         "SELECT ",
         order_columns!(),
@@ -141,8 +143,8 @@ async fn list(
     let rows = sqlx::query_as::<_, OrderRow>(sql)
         .bind(auth.tenant_id.0)
         .bind(status.map(|s| s.as_str()))
-        .bind(q.from)
-        .bind(q.to)
+        .bind(from)
+        .bind(to)
         .bind(cursor.map(|c| c.0))
         .bind(cursor.map(|c| c.1))
         .bind(limit + 1)
