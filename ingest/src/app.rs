@@ -96,6 +96,7 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
         admin_networks: Arc::new(admin_networks),
         config: Arc::new(config),
         in_flight: InFlight::default(),
+        health: Arc::default(),
     })
 }
 

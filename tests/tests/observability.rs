@@ -1,6 +1,7 @@
 //! What an operator sees: metrics with the right counts, queue depth when
 //! workers are gone, one request id from HTTP to commit, and health checks
-//! that answer within a second whatever hangs.
+//! that answer within their budget whatever hangs, with about one broker
+//! round trip a second however many call.
 
 use harness::proxy::{FaultProxy, Mode};
 use harness::{Options, Pipeline, eventually, order, uuid};
@@ -216,8 +217,26 @@ async fn health(p: &Pipeline) -> (u16, serde_json::Value, Duration) {
     (reply.status, reply.body, started.elapsed())
 }
 
+/// Health's own deadline, with a margin for a loaded machine.
+const HEALTH_BOUND: Duration = Duration::from_millis(ingest::routes::health::CHECK_BUDGET.as_millis() as u64 * 2);
+
+/// Poll health until `wanted` holds (a fresh probe: results are reused for
+/// a second), checking that every answer came within its bound.
+async fn health_until(
+    p: &Pipeline,
+    what: &str,
+    wanted: impl Fn(u16, &serde_json::Value) -> bool,
+) -> (u16, serde_json::Value) {
+    eventually(what, Duration::from_secs(30), || async {
+        let (status, body, took) = health(p).await;
+        assert!(took < HEALTH_BOUND, "{what}: answered in {took:?}, over {HEALTH_BOUND:?}");
+        wanted(status, &body).then_some((status, body))
+    })
+    .await
+}
+
 #[tokio::test]
-async fn health_answers_within_a_second_whatever_is_down_or_hung() {
+async fn health_answers_within_its_budget_whatever_is_down_or_hung() {
     let broker = FaultProxy::start("127.0.0.1:5672".parse().expect("addr")).await;
     let redis = FaultProxy::start("127.0.0.1:6379".parse().expect("addr")).await;
     let database = FaultProxy::start("127.0.0.1:5432".parse().expect("addr")).await;
@@ -237,48 +256,33 @@ async fn health_answers_within_a_second_whatever_is_down_or_hung() {
     }
 
     broker.set(Mode::Down);
-    let (body, took) = eventually("health to see the broker down", Duration::from_secs(10), || async {
-        let (status, body, took) = health(&p).await;
-        (status == 503).then_some((body, took))
-    })
-    .await;
+    let (_, body) = health_until(&p, "health to see the broker down", |status, _| status == 503).await;
     assert_eq!(body["status"], "down");
     assert_ne!(body["checks"]["rabbitmq"], "ok");
     assert_eq!(body["checks"]["db"], "ok");
-    assert!(took < Duration::from_secs(1), "answered in {took:?}");
     let orders = p.call(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(orders.status, 503);
     broker.set(Mode::Up);
-    eventually("health to recover with the broker", Duration::from_secs(20), || async {
-        (health(&p).await.0 == 200).then_some(())
-    })
-    .await;
+    health_until(&p, "health to recover with the broker", |status, _| status == 200).await;
     // A broker that hangs under an open connection: the check's own round trip times out.
     broker.set(Mode::Freeze);
-    let (status, body, took) = health(&p).await;
-    assert_eq!(status, 503, "a hung broker: {body}");
+    let (_, body) = health_until(&p, "health to see a hung broker", |status, _| status == 503).await;
     assert_ne!(body["checks"]["rabbitmq"], "ok");
-    assert!(took < Duration::from_secs(1), "a hung broker: answered in {took:?}");
     broker.set(Mode::Up);
-    eventually("health to recover after the hang", Duration::from_secs(30), || async {
-        (health(&p).await.0 == 200).then_some(())
-    })
-    .await;
+    health_until(&p, "health to recover after the hang", |status, _| status == 200).await;
 
     for mode in [Mode::Hang, Mode::Down] {
         redis.set(mode);
-        let (status, body, took) = health(&p).await;
-        assert_eq!((status, body["status"].as_str()), (200, Some("degraded")), "redis {mode:?}: {body}");
-        assert_ne!(body["checks"]["redis"], "ok");
-        assert!(took < Duration::from_secs(1), "redis {mode:?}: answered in {took:?}");
+        let (_, body) =
+            health_until(&p, &format!("health to see redis {mode:?}"), |_, body| body["checks"]["redis"] != "ok").await;
+        assert_eq!(body["status"], "degraded", "redis {mode:?}: {body}");
     }
     redis.set(Mode::Up);
 
     database.set(Mode::Hang);
-    let (status, body, took) = health(&p).await;
+    let (status, body) =
+        health_until(&p, "health to see a hung database", |_, body| body["checks"]["db"] != "ok").await;
     assert_eq!(status, 503, "{body}");
-    assert_ne!(body["checks"]["db"], "ok");
-    assert!(took < Duration::from_secs(1), "a hung database: answered in {took:?}");
     database.set(Mode::Up);
     p.stop().await;
     probe.stop().await;
