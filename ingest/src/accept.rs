@@ -24,16 +24,15 @@ pub struct Accepted {
 /// Accept one order; identical requests in flight share the first one's outcome.
 pub async fn accept_one(state: &AppState, origin: &Origin, candidate: Candidate) -> Result<Accepted, ApiError> {
     let key = (origin.tenant_id, candidate.order.client_order_id.0, candidate.request_hash);
-    let cell = state.in_flight.cell(key);
-    let outcome = cell
+    let entry = state.in_flight.enter(key);
+    entry
+        .cell
         .get_or_try_init(|| async {
             let mut results = accept_many(state, origin, std::slice::from_ref(&candidate)).await?;
             results.pop().unwrap_or_else(|| Err(ApiError::Internal("no admission result".into())))
         })
         .await
-        .cloned();
-    state.in_flight.release(&key, &cell);
-    outcome
+        .cloned()
 }
 
 /// Accept distinct orders; one result per candidate, in order. The outer

@@ -15,6 +15,14 @@ use uuid::Uuid;
 pub const ORDER_BODY_LIMIT: usize = 1024 * 1024;
 pub const SYNC_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
+/// How long a body may take to arrive (`REQUEST_BODY_TIMEOUT`), as the
+/// router hands it to the extractors. A deadline for the whole body, not
+/// an idle timeout: a byte trickled every second never runs an idle one out.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyDeadline(pub std::time::Duration);
+
+const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A JSON body of at most `LIMIT` bytes, parsed but not yet typed.
 pub struct JsonValue<const LIMIT: usize = ORDER_BODY_LIMIT>(pub Value);
 
@@ -32,8 +40,10 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonValue<LIMIT> {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = axum::body::to_bytes(request.into_body(), LIMIT)
+        let deadline = request.extensions().get::<BodyDeadline>().map_or(DEFAULT_BODY_DEADLINE, |d| d.0);
+        let bytes = tokio::time::timeout(deadline, axum::body::to_bytes(request.into_body(), LIMIT))
             .await
+            .map_err(|_| ApiError::RequestTimeout { after: deadline })?
             .map_err(|_| ApiError::PayloadTooLarge { limit: LIMIT })?;
         Ok(JsonValue(common::order::parse_json(&bytes)?))
     }

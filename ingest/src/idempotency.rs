@@ -200,25 +200,40 @@ pub struct InFlight {
     cells: Arc<Mutex<HashMap<Key, Arc<OnceCell<crate::accept::Accepted>>>>>,
 }
 
+/// A request's place in the in-flight map, given up when the request is
+/// done however it ends: answered, failed, or dropped mid-way (its client
+/// hung up, or it ran out of time).
+pub struct InFlightEntry {
+    map: InFlight,
+    key: Key,
+    pub cell: Arc<OnceCell<crate::accept::Accepted>>,
+}
+
+impl Drop for InFlightEntry {
+    fn drop(&mut self) {
+        let mut cells = self.map.lock();
+        if cells.get(&self.key).is_some_and(|current| Arc::ptr_eq(current, &self.cell)) {
+            cells.remove(&self.key);
+        }
+    }
+}
+
 impl InFlight {
-    pub fn cell(&self, key: Key) -> Arc<OnceCell<crate::accept::Accepted>> {
-        let mut cells = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cells.entry(key).or_default().clone()
+    pub fn enter(&self, key: Key) -> InFlightEntry {
+        let cell = self.lock().entry(key).or_default().clone();
+        InFlightEntry { map: self.clone(), key, cell }
     }
 
     /// Entries held now (what tests check is back to zero).
     pub fn len(&self) -> usize {
-        self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+        self.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    pub fn release(&self, key: &Key, cell: &Arc<OnceCell<crate::accept::Accepted>>) {
-        let mut cells = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cells.get(key).is_some_and(|current| Arc::ptr_eq(current, cell)) {
-            cells.remove(key);
-        }
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<OnceCell<crate::accept::Accepted>>>> {
+        self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

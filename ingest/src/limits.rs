@@ -178,6 +178,24 @@ impl LoginAttempt {
     }
 }
 
+/// A caller within its write limits, judged from the headers alone: a write
+/// over its limit is refused before its body (up to 2 MiB for a sync batch)
+/// is read. Handlers that write take this instead of `AuthUser`.
+pub struct Writer(pub crate::auth::AuthUser);
+
+impl axum::extract::FromRequestParts<crate::state::AppState> for Writer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, ApiError> {
+        let auth = crate::auth::AuthUser::from_request_parts(parts, state).await?;
+        writes(state, &auth).await?;
+        Ok(Writer(auth))
+    }
+}
+
 /// Orders and sync batches, per user and per tenant (many shops share one
 /// carrier NAT address, so writes are limited by who, not by where).
 pub async fn writes(state: &crate::state::AppState, auth: &crate::auth::AuthUser) -> Result<(), ApiError> {

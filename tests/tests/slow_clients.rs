@@ -123,7 +123,7 @@ async fn a_body_trickled_slower_than_its_deadline_gets_408_in_time() {
 #[tokio::test]
 async fn past_the_concurrency_limit_requests_get_503_with_retry_after() {
     let p = Pipeline::start_with(
-        Options::workers(0).with_env("MAX_CONCURRENT_REQUESTS", "2").with_env("REQUEST_BODY_TIMEOUT", "30s"),
+        Options::workers(0).with_env("MAX_CONCURRENT_REQUESTS", "2").with_env("REQUEST_BODY_TIMEOUT", "20s"),
     )
     .await;
     let shop = p.tenant().await;

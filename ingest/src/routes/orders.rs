@@ -6,6 +6,7 @@ use crate::auth::{AuthUser, SUPERVISORS};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit, within_years};
 use crate::idempotency::{Candidate, Origin};
+use crate::limits::Writer;
 use crate::order_columns;
 use crate::order_view::{self, OrderRow};
 use crate::request_id::RequestId;
@@ -39,14 +40,13 @@ struct CreateQuery {
 
 async fn create(
     State(state): State<AppState>,
-    auth: AuthUser,
+    Writer(auth): Writer,
     Extension(RequestId(request_id)): Extension<RequestId>,
     Query(query): Query<CreateQuery>,
     JsonValue(body): JsonValue,
 ) -> ApiResult<Response> {
-    crate::limits::writes(&state, &auth).await?;
     let wait = match query.wait {
-        Some(ms) if ms > 10_000 => {
+        Some(ms) if Duration::from_millis(ms) > common::config::MAX_ORDER_WAIT => {
             return Err(ApiError::invalid("wait", "must be at most 10000 milliseconds"));
         }
         other => other.map(Duration::from_millis),
