@@ -98,6 +98,12 @@ pub struct IngestConfig {
     pub cors_allowed_origins: Vec<String>,
     /// Start in maintenance mode (writes answer 503).
     pub maintenance_mode: bool,
+    /// Requests served at once; past it, `503 overloaded` at once (no queue to grow).
+    pub max_concurrent_requests: usize,
+    /// The longest a request may take, body and handler (then `503 timed_out`).
+    pub request_timeout: Duration,
+    /// The longest a request's body may take to arrive (then `408 request_timeout`).
+    pub request_body_timeout: Duration,
 }
 
 /// Requests per minute; 0 turns a limit off.
@@ -210,6 +216,9 @@ impl Config {
                 admin_allowed_cidrs: env.list("ADMIN_ALLOWED_CIDRS"),
                 cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS"),
                 maintenance_mode: env.text("MAINTENANCE_MODE", "false") == "true",
+                max_concurrent_requests: env.number("MAX_CONCURRENT_REQUESTS", 512)?,
+                request_timeout: env.duration("REQUEST_TIMEOUT", "30s")?,
+                request_body_timeout: env.duration("REQUEST_BODY_TIMEOUT", "10s")?,
             },
             worker: WorkerConfig {
                 addr: env.addr("WORKER_ADDR", "127.0.0.1:9091")?,
@@ -249,6 +258,27 @@ impl Config {
         }
         if self.broker.publish_channels == 0 || self.database.pool_size == 0 {
             return Err(invalid("PUBLISH_CHANNELS", "channels and pool size must be positive".into()));
+        }
+        self.ingest.validate_bounds()
+    }
+}
+
+/// The longest `?wait=` an order may ask for; a request must be allowed longer.
+pub const MAX_ORDER_WAIT: Duration = Duration::from_secs(10);
+
+impl IngestConfig {
+    fn validate_bounds(&self) -> Result<(), ConfigError> {
+        if self.max_concurrent_requests == 0 {
+            return Err(invalid("MAX_CONCURRENT_REQUESTS", "must be positive".into()));
+        }
+        if self.request_timeout <= MAX_ORDER_WAIT {
+            return Err(invalid(
+                "REQUEST_TIMEOUT",
+                format!("must be longer than an order's longest wait ({MAX_ORDER_WAIT:?})"),
+            ));
+        }
+        if self.request_body_timeout.is_zero() || self.request_body_timeout >= self.request_timeout {
+            return Err(invalid("REQUEST_BODY_TIMEOUT", "must be positive and shorter than REQUEST_TIMEOUT".into()));
         }
         Ok(())
     }

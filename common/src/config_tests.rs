@@ -64,3 +64,18 @@ fn secrets_do_not_leak_through_debug() {
     let c = config(&[("JWT_SECRET", "super-secret-value")]).unwrap();
     assert!(!format!("{c:?}").contains("super-secret-value"));
 }
+
+#[test]
+fn request_bounds_are_validated() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.ingest.max_concurrent_requests, 512);
+    assert_eq!(
+        (c.ingest.request_timeout, c.ingest.request_body_timeout),
+        (Duration::from_secs(30), Duration::from_secs(10))
+    );
+    assert_eq!(error_names(config(&[("MAX_CONCURRENT_REQUESTS", "0")])), "MAX_CONCURRENT_REQUESTS");
+    assert_eq!(error_names(config(&[("REQUEST_TIMEOUT", "5s")])), "REQUEST_TIMEOUT");
+    assert_eq!(error_names(config(&[("REQUEST_BODY_TIMEOUT", "0")])), "REQUEST_BODY_TIMEOUT");
+    assert_eq!(error_names(config(&[("REQUEST_BODY_TIMEOUT", "1m")])), "REQUEST_BODY_TIMEOUT");
+    assert_eq!(error_names(config(&[("REQUEST_BODY_TIMEOUT", "2s")])), "ok");
+}

@@ -1,6 +1,8 @@
 //! Property tests for the decoders at the edges (proptest; cargo-fuzz
-//! needs nightly): no input makes them panic, and what they accept
-//! survives a round trip.
+//! needs nightly): no input makes them panic, what they accept survives a
+//! round trip, and extreme numbers are refused or land in range. The
+//! routes' own numeric fields (products, discounts, members) have theirs
+//! next to their validators in ingest (`routes/*_tests.rs`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -47,6 +49,24 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Integers at and beyond every edge, negatives, and floats where whole numbers belong.
+fn extreme_number() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!(i64::MIN)),
+        Just(json!(i64::MAX)),
+        Just(json!(u64::MAX)),
+        Just(json!(-1)),
+        Just(json!(0)),
+        Just(json!(10_001)),
+        Just(json!(1_000_000_000_001_i64)),
+        Just(json!(1e300)),
+        Just(json!(1.5)),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+    ]
+}
+
 fn valid_order() -> Value {
     json!({
         "clientOrderId": "0193a1c4-5b7e-7c3d-9a10-2f4e6b8d0c11",
@@ -74,6 +94,34 @@ proptest! {
             let again = serde_json::to_value(&validated).unwrap();
             prop_assert_eq!(validate_order(again.clone(), now()).unwrap(), validated);
             prop_assert_eq!(canonical_hash(&again), canonical_hash(&serde_json::from_str::<Value>(&again.to_string()).unwrap()));
+        }
+    }
+
+    #[test]
+    fn extreme_numbers_in_an_order_are_refused_or_within_the_contract(
+        field in "/items/0/quantity|/items/0/price|/payment/amount|/discount",
+        number in extreme_number(),
+    ) {
+        let mut order = valid_order();
+        *order.pointer_mut(&field).unwrap() = number;
+        if let Ok(validated) = validate_order(order, now()) {
+            let line = &validated.items[0];
+            prop_assert!((1..=10_000).contains(&line.quantity));
+            for money in [line.price, validated.payment.amount, validated.discount] {
+                prop_assert!((0..=common::order::limits::MAX_AMOUNT).contains(&money.rupiah()));
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_numbers_as_a_discount_rate_are_refused_or_in_range(
+        value_type in "percentage|fixed|other",
+        number in extreme_number(),
+    ) {
+        let Value::Number(number) = number else { return Ok(()) };
+        if let Ok(rate) = common::pricing::Rate::parse(&value_type, &number) {
+            let stored = rate.stored();
+            prop_assert!(stored > 0 && (value_type != "percentage" || stored <= 10_000));
         }
     }
 

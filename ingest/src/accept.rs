@@ -6,10 +6,10 @@
 //! never made it.
 
 use crate::error::ApiError;
-use crate::idempotency::{Admission, Candidate, Origin, admit};
+use crate::idempotency::{Admission, Candidate, Origin, StoredOrigin, admit};
 use crate::state::AppState;
 use common::broker::{ORDER_ROUTING_KEY, Target, headers};
-use common::ids::{MessageId, OrderId};
+use common::ids::{MessageId, OrderId, TenantId};
 use common::message::{Message, OrderMessage};
 use common::order::{OrderStatus, ValidatedOrder, hex};
 use futures::future::join_all;
@@ -24,16 +24,15 @@ pub struct Accepted {
 /// Accept one order; identical requests in flight share the first one's outcome.
 pub async fn accept_one(state: &AppState, origin: &Origin, candidate: Candidate) -> Result<Accepted, ApiError> {
     let key = (origin.tenant_id, candidate.order.client_order_id.0, candidate.request_hash);
-    let cell = state.in_flight.cell(key);
-    let outcome = cell
+    let entry = state.in_flight.enter(key);
+    entry
+        .cell
         .get_or_try_init(|| async {
             let mut results = accept_many(state, origin, std::slice::from_ref(&candidate)).await?;
             results.pop().unwrap_or_else(|| Err(ApiError::Internal("no admission result".into())))
         })
         .await
-        .cloned();
-    state.in_flight.release(&key, &cell);
-    outcome
+        .cloned()
 }
 
 /// Accept distinct orders; one result per candidate, in order. The outer
@@ -67,15 +66,16 @@ pub async fn accept_many(
         let hash = hex(&candidates[index].request_hash);
         match admission {
             Admission::New { order_id } => {
+                let order = candidates[index].order.clone();
                 publishes.push((
                     index,
                     order_id,
                     false,
-                    message(origin, order_id, candidates[index].order.clone(), hash),
+                    message(origin.tenant_id, &origin.stored(), order_id, order, hash),
                 ));
             }
-            Admission::Same { order_id, status: OrderStatus::Pending, stored } => {
-                publishes.push((index, order_id, true, message(origin, order_id, stored, hash)));
+            Admission::Same { order_id, status: OrderStatus::Pending, stored, origin: first } => {
+                publishes.push((index, order_id, true, message(origin.tenant_id, &first, order_id, stored, hash)));
             }
             Admission::Same { order_id, .. } => results[index] = Some(Ok(Accepted { order_id, duplicate: true })),
             Admission::Different { order_id } => results[index] = Some(Err(conflict(order_id))),
@@ -116,23 +116,25 @@ fn conflict(order_id: OrderId) -> ApiError {
     )
 }
 
-/// The order's message, its encoded body and its request hash.
+/// The order's message as stored (`first`: its origin as first admitted),
+/// its encoded body and its request hash.
 fn message(
-    origin: &Origin,
+    tenant_id: TenantId,
+    first: &StoredOrigin,
     order_id: OrderId,
     order: ValidatedOrder,
     request_hash: String,
 ) -> (Message, Vec<u8>, String) {
     let message = Message::Order(OrderMessage {
         message_id: MessageId::generate(),
-        tenant_id: origin.tenant_id,
+        tenant_id,
         order_id,
-        source: origin.source,
-        device_id: origin.device_id.clone(),
-        sync_batch_id: origin.sync_batch_id,
+        source: first.source,
+        device_id: first.device_id.clone(),
+        sync_batch_id: first.sync_batch_id,
         request_hash: request_hash.clone(),
-        received_at: origin.received_at,
-        request_id: Some(origin.request_id.clone()),
+        received_at: first.received_at,
+        request_id: first.request_id.clone(),
         replay: None,
         order,
     });

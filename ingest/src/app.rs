@@ -5,6 +5,7 @@
 use crate::auth::tokens::TokenKeys;
 use crate::duplicates::DuplicateCache;
 use crate::error::ApiError;
+use crate::extract::BodyDeadline;
 use crate::idempotency::InFlight;
 use crate::state::AppState;
 use crate::{request_id, routes};
@@ -85,6 +86,7 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
         crate::client_ip::parse_networks(&config.ingest.trusted_proxies).map_err(StartError::Config)?;
     let admin_networks =
         crate::client_ip::parse_networks(&config.ingest.admin_allowed_cidrs).map_err(StartError::Config)?;
+    let requests = Arc::new(tokio::sync::Semaphore::new(config.ingest.max_concurrent_requests));
     Ok(AppState {
         db,
         publisher,
@@ -96,6 +98,8 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
         admin_networks: Arc::new(admin_networks),
         config: Arc::new(config),
         in_flight: InFlight::default(),
+        requests,
+        health: Arc::default(),
     })
 }
 
@@ -121,8 +125,10 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
             ApiError::Internal("a handler panicked".to_owned()).into_response()
         }))
+        .layer(axum::Extension(BodyDeadline(state.config.ingest.request_body_timeout)))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::maintenance::middleware))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::unauthenticated))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::overload::middleware))
         .layer(axum::middleware::from_fn(crate::metrics::http))
         .layer(tower::util::option_layer(cors))
         .layer(axum::middleware::from_fn_with_state(state.trusted_proxies.clone(), crate::client_ip::middleware))

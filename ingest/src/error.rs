@@ -22,6 +22,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request body did not arrive within {after:?}")]
+    RequestTimeout { after: std::time::Duration },
     #[error("{message}")]
     Unauthorized { code: &'static str, message: &'static str },
     #[error("{message}")]
@@ -72,6 +74,7 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -94,6 +97,9 @@ impl ApiError {
             | ApiError::Unavailable { code, .. } => (*code, None),
             ApiError::UnsupportedMediaType => ("unsupported_media_type", None),
             ApiError::PayloadTooLarge { limit } => ("payload_too_large", Some(json!({ "limitBytes": limit }))),
+            ApiError::RequestTimeout { after } => {
+                ("request_timeout", Some(json!({ "limitSeconds": after.as_secs_f64() })))
+            }
             ApiError::NotFound { .. } => ("not_found", None),
             ApiError::MethodNotAllowed => ("method_not_allowed", None),
             ApiError::Internal(_) => ("internal_error", None),

@@ -7,13 +7,21 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
 
 pub const ORDER_BODY_LIMIT: usize = 1024 * 1024;
 pub const SYNC_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// How long a body may take to arrive (`REQUEST_BODY_TIMEOUT`), as the
+/// router hands it to the extractors. A deadline for the whole body, not
+/// an idle timeout: a byte trickled every second never runs an idle one out.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyDeadline(pub std::time::Duration);
+
+const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A JSON body of at most `LIMIT` bytes, parsed but not yet typed.
 pub struct JsonValue<const LIMIT: usize = ORDER_BODY_LIMIT>(pub Value);
@@ -32,8 +40,10 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonValue<LIMIT> {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = axum::body::to_bytes(request.into_body(), LIMIT)
+        let deadline = request.extensions().get::<BodyDeadline>().map_or(DEFAULT_BODY_DEADLINE, |d| d.0);
+        let bytes = tokio::time::timeout(deadline, axum::body::to_bytes(request.into_body(), LIMIT))
             .await
+            .map_err(|_| ApiError::RequestTimeout { after: deadline })?
             .map_err(|_| ApiError::PayloadTooLarge { limit: LIMIT })?;
         Ok(JsonValue(common::order::parse_json(&bytes)?))
     }
@@ -110,6 +120,20 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// Years a time from a request may name: RFC 3339's four digits. Outside
+/// them PostgreSQL refuses the value (or chrono cannot hold it), which
+/// must be the client's 422, not our 500.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// A request's time within `YEARS`, or a 422 naming `field`.
+pub fn within_years<T: Datelike>(field: &str, at: T) -> Result<T, ApiError> {
+    if YEARS.contains(&at.year()) {
+        Ok(at)
+    } else {
+        Err(ApiError::invalid(field, "must be a time in the years 0001 to 9999"))
+    }
+}
+
 /// An opaque list cursor: the sort key of the last item returned.
 pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
@@ -123,6 +147,7 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid
     let text = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
     let (micros, id) = text.split_once('|').ok_or_else(bad)?;
     let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad)?;
+    let at = within_years("cursor", at).map_err(|_| bad())?;
     Ok(Some((at, Uuid::parse_str(id).map_err(|_| bad())?)))
 }
 
@@ -151,6 +176,8 @@ mod tests {
         let id = Uuid::now_v7();
         assert_eq!(decode_cursor(Some(&encode_cursor(at, id))).unwrap(), Some((at, id)));
         assert!(decode_cursor(Some("bm9wZQ")).is_err());
+        let ancient = URL_SAFE_NO_PAD.encode(format!("{}|{id}", -3_200_000_000_000_000_000_i64));
+        assert!(decode_cursor(Some(&ancient)).is_err(), "a cursor PostgreSQL cannot hold is refused");
         assert_eq!(decode_cursor(None).unwrap(), None);
     }
 }

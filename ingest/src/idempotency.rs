@@ -32,13 +32,42 @@ pub struct Origin {
     pub request_id: String,
 }
 
+/// Where an admitted order came from, as stored with its pending row. A
+/// resend republishes this, never its own origin: an online order resent by
+/// the offline sync (or the reverse) is still judged as first sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredOrigin {
+    pub source: Source,
+    pub device_id: Option<String>,
+    pub sync_batch_id: Option<SyncBatchId>,
+    pub received_at: DateTime<Utc>,
+    pub request_id: Option<String>,
+}
+
+impl Origin {
+    /// What a new pending row stores of this call.
+    pub fn stored(&self) -> StoredOrigin {
+        StoredOrigin {
+            source: self.source,
+            device_id: self.device_id.clone(),
+            sync_batch_id: self.sync_batch_id,
+            received_at: self.received_at,
+            request_id: Some(self.request_id.clone()),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
+// At most one per order of a request, decided and consumed at once: boxing
+// the stored request would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Admission {
     /// A new pending row; its message must be published.
     New { order_id: OrderId },
-    /// The same request was admitted before; `stored` is the request as
-    /// first stored (republished while the order is still pending).
-    Same { order_id: OrderId, status: OrderStatus, stored: ValidatedOrder },
+    /// The same request was admitted before; `stored` and `origin` are the
+    /// request and its origin as first stored (republished while the order
+    /// is still pending).
+    Same { order_id: OrderId, status: OrderStatus, stored: ValidatedOrder, origin: StoredOrigin },
     /// The clientOrderId is taken by a different request.
     Different { order_id: OrderId },
 }
@@ -53,11 +82,66 @@ ON CONFLICT (tenant_id, client_order_id) DO NOTHING
 RETURNING client_order_id, id";
 
 const EXISTING: &str = "
-SELECT id, client_order_id, status, request_hash, request FROM orders
-WHERE tenant_id = $1 AND client_order_id = ANY($2)";
+SELECT id, client_order_id, status, request_hash, request, source, device_id, sync_batch_id, received_at, request_id
+FROM orders WHERE tenant_id = $1 AND client_order_id = ANY($2)";
+
+/// A pending (or later) row found under a clientOrderId.
+#[derive(sqlx::FromRow)]
+struct Existing {
+    id: Uuid,
+    client_order_id: Uuid,
+    status: String,
+    request_hash: Vec<u8>,
+    request: sqlx::types::Json<ValidatedOrder>,
+    source: String,
+    device_id: Option<String>,
+    sync_batch_id: Option<Uuid>,
+    received_at: DateTime<Utc>,
+    request_id: Option<String>,
+}
+
+impl Existing {
+    fn origin(&self) -> Result<StoredOrigin, ApiError> {
+        let source =
+            Source::parse(&self.source).ok_or_else(|| ApiError::Internal(format!("bad source {}", self.source)))?;
+        Ok(StoredOrigin {
+            source,
+            device_id: self.device_id.clone(),
+            sync_batch_id: self.sync_batch_id.map(SyncBatchId),
+            received_at: self.received_at,
+            request_id: self.request_id.clone(),
+        })
+    }
+}
 
 /// Admit candidates (distinct clientOrderIds) in two statements whatever their number.
 pub async fn admit(db: &PgPool, origin: &Origin, candidates: &[Candidate]) -> Result<Vec<Admission>, ApiError> {
+    let mut tx = common::db::tenant_tx(db, &[origin.tenant_id.0]).await?;
+    let inserted = insert_pending(&mut tx, origin, candidates).await?;
+    let others: Vec<Uuid> =
+        candidates.iter().map(|c| c.order.client_order_id.0).filter(|id| !inserted.contains_key(id)).collect();
+    let existing: HashMap<Uuid, Existing> = if others.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as::<_, Existing>(EXISTING)
+            .bind(origin.tenant_id.0)
+            .bind(&others)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|row| (row.client_order_id, row))
+            .collect()
+    };
+    tx.commit().await?;
+    candidates.iter().map(|candidate| decide(candidate, &inserted, &existing)).collect()
+}
+
+/// Insert the candidates' pending rows; clientOrderId → new order id for those that were new.
+async fn insert_pending(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    origin: &Origin,
+    candidates: &[Candidate],
+) -> Result<HashMap<Uuid, Uuid>, ApiError> {
     let ids: Vec<Uuid> = candidates.iter().map(|_| Uuid::now_v7()).collect();
     let client_ids: Vec<Uuid> = candidates.iter().map(|c| c.order.client_order_id.0).collect();
     let requests: Vec<serde_json::Value> =
@@ -66,8 +150,7 @@ pub async fn admit(db: &PgPool, origin: &Origin, candidates: &[Candidate]) -> Re
     let outlets: Vec<Option<Uuid>> = candidates.iter().map(|c| c.order.outlet_id).collect();
     let members: Vec<Option<Uuid>> = candidates.iter().map(|c| c.order.member_id).collect();
     let created: Vec<DateTime<Utc>> = candidates.iter().map(|c| c.order.created_at).collect();
-    let mut tx = common::db::tenant_tx(db, &[origin.tenant_id.0]).await?;
-    let inserted: HashMap<Uuid, Uuid> = sqlx::query_as::<_, (Uuid, Uuid)>(INSERT_PENDING)
+    Ok(sqlx::query_as::<_, (Uuid, Uuid)>(INSERT_PENDING)
         .bind(origin.tenant_id.0)
         .bind(origin.source.as_str())
         .bind(origin.device_id.as_deref())
@@ -81,43 +164,31 @@ pub async fn admit(db: &PgPool, origin: &Origin, candidates: &[Candidate]) -> Re
         .bind(&outlets)
         .bind(&members)
         .bind(&created)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?
         .into_iter()
-        .collect();
-    let others: Vec<Uuid> = client_ids.iter().filter(|id| !inserted.contains_key(id)).copied().collect();
-    let existing: HashMap<Uuid, (Uuid, String, Vec<u8>, sqlx::types::Json<ValidatedOrder>)> = if others.is_empty() {
-        HashMap::new()
-    } else {
-        sqlx::query_as::<_, (Uuid, Uuid, String, Vec<u8>, sqlx::types::Json<ValidatedOrder>)>(EXISTING)
-            .bind(origin.tenant_id.0)
-            .bind(&others)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|(id, client_id, status, hash, request)| (client_id, (id, status, hash, request)))
-            .collect()
-    };
-    tx.commit().await?;
-    candidates
-        .iter()
-        .map(|candidate| {
-            let client_id = candidate.order.client_order_id.0;
-            if let Some(id) = inserted.get(&client_id) {
-                return Ok(Admission::New { order_id: OrderId(*id) });
-            }
-            let (id, status, hash, stored) = existing
-                .get(&client_id)
-                .ok_or_else(|| ApiError::Internal(format!("order {client_id} neither inserted nor found")))?;
-            let order_id = OrderId(*id);
-            if hash.as_slice() != candidate.request_hash {
-                return Ok(Admission::Different { order_id });
-            }
-            let status =
-                OrderStatus::parse(status).ok_or_else(|| ApiError::Internal(format!("bad status {status}")))?;
-            Ok(Admission::Same { order_id, status, stored: stored.0.clone() })
-        })
-        .collect()
+        .collect())
+}
+
+fn decide(
+    candidate: &Candidate,
+    inserted: &HashMap<Uuid, Uuid>,
+    existing: &HashMap<Uuid, Existing>,
+) -> Result<Admission, ApiError> {
+    let client_id = candidate.order.client_order_id.0;
+    if let Some(id) = inserted.get(&client_id) {
+        return Ok(Admission::New { order_id: OrderId(*id) });
+    }
+    let row = existing
+        .get(&client_id)
+        .ok_or_else(|| ApiError::Internal(format!("order {client_id} neither inserted nor found")))?;
+    let order_id = OrderId(row.id);
+    if row.request_hash.as_slice() != candidate.request_hash {
+        return Ok(Admission::Different { order_id });
+    }
+    let status =
+        OrderStatus::parse(&row.status).ok_or_else(|| ApiError::Internal(format!("bad status {}", row.status)))?;
+    Ok(Admission::Same { order_id, status, stored: row.request.0.clone(), origin: row.origin()? })
 }
 
 type Key = (TenantId, Uuid, [u8; 32]);
@@ -129,16 +200,40 @@ pub struct InFlight {
     cells: Arc<Mutex<HashMap<Key, Arc<OnceCell<crate::accept::Accepted>>>>>,
 }
 
+/// A request's place in the in-flight map, given up when the request is
+/// done however it ends: answered, failed, or dropped mid-way (its client
+/// hung up, or it ran out of time).
+pub struct InFlightEntry {
+    map: InFlight,
+    key: Key,
+    pub cell: Arc<OnceCell<crate::accept::Accepted>>,
+}
+
+impl Drop for InFlightEntry {
+    fn drop(&mut self) {
+        let mut cells = self.map.lock();
+        if cells.get(&self.key).is_some_and(|current| Arc::ptr_eq(current, &self.cell)) {
+            cells.remove(&self.key);
+        }
+    }
+}
+
 impl InFlight {
-    pub fn cell(&self, key: Key) -> Arc<OnceCell<crate::accept::Accepted>> {
-        let mut cells = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cells.entry(key).or_default().clone()
+    pub fn enter(&self, key: Key) -> InFlightEntry {
+        let cell = self.lock().entry(key).or_default().clone();
+        InFlightEntry { map: self.clone(), key, cell }
     }
 
-    pub fn release(&self, key: &Key, cell: &Arc<OnceCell<crate::accept::Accepted>>) {
-        let mut cells = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cells.get(key).is_some_and(|current| Arc::ptr_eq(current, cell)) {
-            cells.remove(key);
-        }
+    /// Entries held now (what tests check is back to zero).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<OnceCell<crate::accept::Accepted>>>> {
+        self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

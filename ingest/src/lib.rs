@@ -16,6 +16,7 @@ pub mod limits;
 pub mod maintenance;
 pub mod metrics;
 pub mod order_view;
+pub mod overload;
 pub mod redis;
 pub mod request_id;
 pub mod routes;

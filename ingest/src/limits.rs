@@ -15,7 +15,7 @@ const WINDOW_SECS: u64 = 60;
 pub struct RateLimiter {
     redis: Option<ConnectionManager>,
     namespace: String,
-    local: Mutex<HashMap<String, u32>>,
+    local: Mutex<HashMap<String, i64>>,
     warned_window: AtomicU64,
 }
 
@@ -25,6 +25,8 @@ pub struct Verdict {
     pub limit: u32,
     pub count: u32,
     pub reset_secs: u64,
+    /// The window it was counted in (what `give_back` takes from).
+    window: u64,
 }
 
 impl Verdict {
@@ -60,47 +62,49 @@ impl RateLimiter {
         }
     }
 
-    /// Count one more against `bucket:key`.
+    /// Count one more against `bucket:key`. The count is taken first and
+    /// judged after, so parallel requests cannot all slip under the limit.
     pub async fn hit(&self, bucket: &str, key: &str, limit: u32) -> Verdict {
-        self.count(bucket, key, limit, 1).await
-    }
-
-    /// Where `bucket:key` stands, without counting.
-    pub async fn peek(&self, bucket: &str, key: &str, limit: u32) -> Verdict {
-        self.count(bucket, key, limit, 0).await
-    }
-
-    async fn count(&self, bucket: &str, key: &str, limit: u32, add: u32) -> Verdict {
         let (window, reset_secs) = window();
         if limit == 0 {
-            return Verdict { limit, count: 0, reset_secs };
+            return Verdict { limit, count: 0, reset_secs, window };
         }
-        let redis_key = format!("{}:rl:{bucket}:{key}:{window}", self.namespace);
-        let count = match self.redis_count(&redis_key, add).await {
-            Some(count) => count,
-            None => self.local_count(&redis_key, window, add),
-        };
-        // For a peek, the next request is the one that would count.
-        let count = if add == 0 { count + 1 } else { count };
-        Verdict { limit, count, reset_secs }
+        let count = self.add(&self.key(bucket, key, window), 1).await;
+        Verdict { limit, count: u32::try_from(count.max(0)).unwrap_or(u32::MAX), reset_secs, window }
     }
 
-    async fn redis_count(&self, key: &str, add: u32) -> Option<u32> {
+    /// Take back what `verdict` counted (an attempt that turned out not to
+    /// count), in the window it was counted in.
+    pub async fn give_back(&self, bucket: &str, key: &str, verdict: Verdict) {
+        if verdict.limit > 0 {
+            self.add(&self.key(bucket, key, verdict.window), -1).await;
+        }
+    }
+
+    fn key(&self, bucket: &str, key: &str, window: u64) -> String {
+        format!("{}:rl:{bucket}:{key}:{window}", self.namespace)
+    }
+
+    async fn add(&self, key: &str, add: i64) -> i64 {
+        match self.redis_add(key, add).await {
+            Some(count) => count,
+            None => self.local_add(key, add),
+        }
+    }
+
+    async fn redis_add(&self, key: &str, add: i64) -> Option<i64> {
         let mut redis = self.redis.clone()?;
         let mut pipe = redis::pipe();
-        if add > 0 {
-            pipe.cmd("INCRBY").arg(key).arg(add).cmd("EXPIRE").arg(key).arg(WINDOW_SECS * 2).ignore();
-        } else {
-            pipe.cmd("GET").arg(key);
-        }
-        let reply = tokio::time::timeout(crate::redis::TIMEOUT, pipe.query_async::<(Option<u32>,)>(&mut redis)).await;
+        pipe.cmd("INCRBY").arg(key).arg(add).cmd("EXPIRE").arg(key).arg(WINDOW_SECS * 2).ignore();
+        let reply = tokio::time::timeout(crate::redis::TIMEOUT, pipe.query_async::<(i64,)>(&mut redis)).await;
         match reply {
-            Ok(Ok((count,))) => Some(count.unwrap_or(0)),
+            Ok(Ok((count,))) => Some(count),
             _ => None,
         }
     }
 
-    fn local_count(&self, key: &str, window: u64, add: u32) -> u32 {
+    fn local_add(&self, key: &str, add: i64) -> i64 {
+        let (window, _) = window();
         if self.warned_window.swap(window, Ordering::Relaxed) != window {
             tracing::warn!("Redis unavailable: rate limits are counted per replica until it returns");
         }
@@ -112,14 +116,16 @@ impl RateLimiter {
     }
 }
 
-/// Unauthenticated requests, per client address.
+/// Unauthenticated requests, per client address. Only a token that
+/// verifies (signature and expiry, no database) moves a request to the
+/// per-user limits; a missing, bogus or expired one counts here.
 pub async fn unauthenticated(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if request.headers().contains_key(axum::http::header::AUTHORIZATION) {
+    if crate::auth::bearer(request.headers()).is_some_and(|token| state.keys.verify_access(token).is_ok()) {
         return next.run(request).await;
     }
     let ip = request.extensions().get::<crate::client_ip::ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
@@ -129,6 +135,65 @@ pub async fn unauthenticated(
         return refused.into_response();
     }
     next.run(request).await
+}
+
+/// A sign-in attempt's places in the failed-login limits (per address and
+/// per account), taken before the password is verified so that parallel
+/// guesses cannot all pass a check made before any of them failed.
+pub struct LoginAttempt {
+    ip: String,
+    account: String,
+    taken: Option<(Verdict, Verdict)>,
+}
+
+impl LoginAttempt {
+    pub fn new(ip: String, account: String) -> Self {
+        Self { ip, account, taken: None }
+    }
+
+    /// Take a place in both limits; refused (and given back) past either.
+    pub async fn reserve(&mut self, state: &crate::state::AppState) -> Result<(), ApiError> {
+        let limit = state.config.ingest.limits.login_failures_per_min;
+        let limiter = &state.limiter;
+        let taken =
+            tokio::join!(limiter.hit("login_ip", &self.ip, limit), limiter.hit("login_account", &self.account, limit));
+        self.taken = Some(taken);
+        if taken.0.allowed() && taken.1.allowed() {
+            return Ok(());
+        }
+        tracing::warn!(bucket = "login", "rate limited");
+        self.give_back(state).await;
+        taken.0.refuse("failed logins")?;
+        taken.1.refuse("failed logins")
+    }
+
+    /// The attempt did not fail (signed in, or never checked): it does not count.
+    pub async fn give_back(&mut self, state: &crate::state::AppState) {
+        if let Some((by_ip, by_account)) = self.taken.take() {
+            tokio::join!(
+                state.limiter.give_back("login_ip", &self.ip, by_ip),
+                state.limiter.give_back("login_account", &self.account, by_account)
+            );
+        }
+    }
+}
+
+/// A caller within its write limits, judged from the headers alone: a write
+/// over its limit is refused before its body (up to 2 MiB for a sync batch)
+/// is read. Handlers that write take this instead of `AuthUser`.
+pub struct Writer(pub crate::auth::AuthUser);
+
+impl axum::extract::FromRequestParts<crate::state::AppState> for Writer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, ApiError> {
+        let auth = crate::auth::AuthUser::from_request_parts(parts, state).await?;
+        writes(state, &auth).await?;
+        Ok(Writer(auth))
+    }
 }
 
 /// Orders and sync batches, per user and per tenant (many shops share one

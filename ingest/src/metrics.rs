@@ -27,6 +27,8 @@ pub const OLDEST_PENDING: &str = "warungin_oldest_pending_order_seconds";
 pub const DB_POOL: &str = "warungin_db_pool_connections";
 pub const DB_POOL_MAX: &str = "warungin_db_pool_max_connections";
 pub const DISK_FREE: &str = "warungin_disk_free_bytes";
+/// Probes `/api/health` and `/readyz` made (not calls: callers share probes).
+pub const HEALTH_PROBES: &str = "warungin_health_probes_total";
 
 /// Error kinds ingest counts (`warungin_errors_total{kind}`).
 pub const ERROR_KINDS: &[&str] = &["broker_unavailable", "database_unavailable", "internal", "metrics_poll"];
@@ -40,6 +42,11 @@ pub fn register() {
     for kind in ERROR_KINDS {
         counter!(ERRORS_TOTAL, "kind" => *kind).absolute(0);
     }
+    counter!(HEALTH_PROBES).absolute(0);
+}
+
+pub fn health_probe() {
+    counter!(HEALTH_PROBES).increment(1);
 }
 
 pub fn order_accepted(duplicate: bool) {

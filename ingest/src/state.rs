@@ -23,6 +23,10 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Networks the internal-key routes answer; empty: any.
     pub admin_networks: Arc<Vec<ipnet::IpNet>>,
+    /// Permits for requests in progress (`MAX_CONCURRENT_REQUESTS`).
+    pub requests: Arc<tokio::sync::Semaphore>,
+    /// The latest health probe, shared by concurrent callers.
+    pub health: Arc<crate::routes::health::HealthCache>,
 }
 
 impl AppState {

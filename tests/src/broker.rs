@@ -105,6 +105,38 @@ impl TestBroker {
         Ok(got)
     }
 
+    /// Take every ready message off a queue (acknowledged: a publish that
+    /// never made it, as far as the consumers can tell); their bodies.
+    pub async fn take_ready(&self, queue: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+        let (conn, channel) = self.channel().await?;
+        let mut bodies = Vec::new();
+        let options = BasicGetOptions { no_ack: true };
+        while let Some(message) = channel.basic_get(queue.into(), options).await? {
+            bodies.push(message.delivery.data.clone());
+        }
+        let _ = conn.close(200, "done".into()).await;
+        Ok(bodies)
+    }
+
+    /// Channels open now on the connection(s) named `client_name`, live
+    /// from `rabbitmqctl` (the management API's counts lag by seconds).
+    pub async fn channels_of(&self, client_name: &str) -> anyhow::Result<u64> {
+        let output = tokio::process::Command::new("rabbitmqctl")
+            .args(["list_connections", "client_properties", "channels", "--formatter", "json", "-q"])
+            .output()
+            .await
+            .context("rabbitmqctl is needed to count a connection's channels")?;
+        if !output.status.success() {
+            bail!("rabbitmqctl failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let connections: Vec<Value> = serde_json::from_slice(&output.stdout)?;
+        Ok(connections
+            .iter()
+            .filter(|c| connection_name(c) == Some(client_name))
+            .filter_map(|c| c.get("channels").and_then(Value::as_u64))
+            .sum())
+    }
+
     /// Ready messages summed over every queue of this test's pipeline.
     pub async fn total_ready(&self) -> anyhow::Result<u32> {
         let mut total = 0;
@@ -184,6 +216,13 @@ impl TestBroker {
             }
         }
     }
+}
+
+/// The client's connection name in rabbitmqctl's JSON: `client_properties` is a list of `[key, type, value]`.
+fn connection_name(connection: &Value) -> Option<&str> {
+    let properties = connection.get("client_properties")?.as_array()?;
+    let entry = properties.iter().find(|p| p.get(0).and_then(Value::as_str) == Some("connection_name"))?;
+    entry.get(2)?.as_str()
 }
 
 fn encode(text: &str) -> String {

@@ -50,6 +50,8 @@ pub struct Pipeline {
     pub base_url: String,
     pub http: reqwest::Client,
     pub internal_key: String,
+    /// The in-process ingest's state (its in-flight map, its publisher), when it runs in this process.
+    pub ingest: Option<ingest::state::AppState>,
     env: BTreeMap<String, String>,
     ingest_shutdown: Shutdown,
     worker_shutdowns: Mutex<Vec<Shutdown>>,
@@ -108,16 +110,18 @@ impl Pipeline {
         let broker = TestBroker::new(&name, Topology::from_config(&config.broker));
         broker.sweep().await;
         let ingest_shutdown = Shutdown::new();
-        let base_url = if options.in_process_ingest {
+        let (base_url, ingest) = if options.in_process_ingest {
             let app = ingest::app::Application::build(config, ingest_shutdown.clone()).await.expect("starting ingest");
             let base_url = format!("http://{}", app.addr());
+            let state = app.state.clone();
             tokio::spawn(app.run());
-            base_url
+            (base_url, Some(state))
         } else {
-            String::new()
+            (String::new(), None)
         };
         let pipeline = Pipeline {
             internal_key: env["INTERNAL_API_KEY"].clone(),
+            ingest,
             name,
             db,
             broker,
@@ -297,6 +301,9 @@ impl Pipeline {
         self.shutdown_components();
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.broker.delete().await;
+        if let Some(ingest) = self.ingest.take() {
+            ingest.db.close().await;
+        }
         self.db.close().await;
         db::drop_database(&self.name).await;
     }

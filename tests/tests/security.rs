@@ -522,3 +522,65 @@ async fn every_operation_in_the_openapi_document_exists() {
     }
     p.stop().await;
 }
+
+#[tokio::test]
+async fn an_authorization_header_that_is_not_a_valid_token_counts_against_the_address() {
+    let options =
+        Options::workers(0).with_env("TRUSTED_PROXIES", "127.0.0.1/32").with_env("RATE_LIMIT_IP_PER_MIN", "100");
+    let p = Pipeline::start_with(options).await;
+    let shop = p.tenant().await;
+    fresh_window().await;
+    let bogus = |path: &'static str| {
+        let request = p
+            .http
+            .get(format!("{}{path}", p.base_url))
+            .header("authorization", "x")
+            .header("x-forwarded-for", "198.51.100.77");
+        async move { request.send().await.expect("request").status().as_u16() }
+    };
+    let mut statuses = Vec::with_capacity(2_000);
+    for wave in 0..100 {
+        let path = ["/livez", "/api/health", "/api/products", "/api/orders"][wave % 4];
+        statuses.extend(futures::future::join_all((0..20).map(|_| bogus(path))).await);
+    }
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    let through = statuses.len() - limited;
+    // A window may roll over once during the run: at most twice the limit gets through.
+    assert!(limited > 0 && through <= 200, "2,000 bogus-token requests: {through} got through, {limited} got 429");
+    let verified = p
+        .http
+        .get(format!("{}/api/products", p.base_url))
+        .bearer_auth(&shop.token)
+        .header("x-forwarded-for", "198.51.100.77")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(verified.status().as_u16(), 200, "a verified token is limited per user, not per address");
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_reach_verification_at_most_the_limit() {
+    let options = Options::workers(0)
+        .with_env("TRUSTED_PROXIES", "127.0.0.1/32")
+        .with_env("RATE_LIMIT_LOGIN_FAILURES_PER_MIN", "5");
+    let p = Pipeline::start_with(options).await;
+    let shop = p.tenant().await;
+    fresh_window().await;
+    let guess = |i: usize| {
+        let request = p
+            .http
+            .post(format!("{}/api/auth/login", p.base_url))
+            .header("x-forwarded-for", format!("203.0.113.{}", i % 250))
+            .json(&json!({ "email": format!("owner@{}.test", shop.slug), "password": format!("guess-{i}") }));
+        async move { request.send().await.expect("login").status().as_u16() }
+    };
+    let statuses = futures::future::join_all((0..50).map(guess)).await;
+    let (wrong, limited) =
+        (statuses.iter().filter(|s| **s == 401).count(), statuses.iter().filter(|s| **s == 429).count());
+    assert!(
+        wrong <= 5 && wrong + limited == 50,
+        "50 parallel guesses at one account, limit 5: {wrong} answered 401 (verified), {limited} answered 429"
+    );
+    p.stop().await;
+}

@@ -157,18 +157,17 @@ impl Publisher {
 
     /// Ready messages and consumers of each queue, live from the broker
     /// (passive declares on a channel of their own, so a missing queue
-    /// cannot close a publishing channel).
+    /// cannot close a publishing channel). The channel is closed on every
+    /// path; a caller that gives up mid-probe (a health check's deadline)
+    /// drops the last handle of a channel being opened or used, and lapin
+    /// closes a channel whose last handle is dropped.
     pub async fn queue_states(&self, queues: &[String]) -> Result<Vec<(u32, u32)>, PublishError> {
         let live = self.live().filter(|l| l.healthy()).ok_or(PublishError::NotConnected)?;
         let channel = live.connection.create_channel().await?;
-        let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-        let mut states = Vec::with_capacity(queues.len());
-        for queue in queues {
-            let declared = channel.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await?;
-            states.push((declared.message_count(), declared.consumer_count()));
-        }
+        let states = passive_declares(&channel, queues).await;
+        // After a failed declare the broker has closed the channel already; this close then fails, harmlessly.
         let _ = channel.close(200, "done".into()).await;
-        Ok(states)
+        states
     }
 
     fn live(&self) -> Option<Arc<Live>> {
@@ -206,6 +205,16 @@ async fn supervise(inner: Arc<Inner>, shutdown: CancellationToken) {
     if let Some(live) = inner.live.read().ok().and_then(|g| g.clone()) {
         let _ = live.connection.close(200, "shutdown".into()).await;
     }
+}
+
+async fn passive_declares(channel: &Channel, queues: &[String]) -> Result<Vec<(u32, u32)>, PublishError> {
+    let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+    let mut states = Vec::with_capacity(queues.len());
+    for queue in queues {
+        let declared = channel.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await?;
+        states.push((declared.message_count(), declared.consumer_count()));
+    }
+    Ok(states)
 }
 
 fn set_live(inner: &Inner, live: Option<Arc<Live>>) {

@@ -60,13 +60,17 @@ impl AuthUser {
     }
 }
 
+/// The bearer token of a request's `Authorization` header, if it has one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok())?;
+    header.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let token = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).filter(|t| !t.is_empty());
-        let Some(token) = token else {
+        let Some(token) = bearer(&parts.headers) else {
             return Err(ApiError::Unauthorized { code: "unauthorized", message: "a bearer access token is required" });
         };
         let claims = state.keys.verify_access(token).map_err(|e| match e {

@@ -5,6 +5,7 @@ use crate::auth::{AuthUser, Role, password, tokens};
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, OptionalBody};
+use crate::limits::LoginAttempt;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -57,30 +58,25 @@ async fn login(
     }
     // Failed logins are limited per address and per account: a brute force
     // stops, a shift of cashiers signing in (successfully) never does.
-    let limit = state.config.ingest.limits.login_failures_per_min;
-    let (by_ip, by_account) = (ip.to_string(), email.clone());
-    let (ip_verdict, account_verdict) = tokio::join!(
-        state.limiter.peek("login_ip", &by_ip, limit),
-        state.limiter.peek("login_account", &by_account, limit)
-    );
-    if !ip_verdict.allowed() || !account_verdict.allowed() {
-        tracing::warn!(bucket = "login", "rate limited");
-        ip_verdict.refuse("failed logins")?;
-        account_verdict.refuse("failed logins")?;
-    }
+    let mut attempt = LoginAttempt::new(ip.to_string(), email.clone());
+    attempt.reserve(&state).await?;
     // Login knows no tenant yet: the one narrow lookup across tenants.
-    let user =
-        sqlx::query_as::<_, UserRow>("SELECT * FROM auth_find_user($1)").bind(&email).fetch_optional(&state.db).await?;
+    let found =
+        sqlx::query_as::<_, UserRow>("SELECT * FROM auth_find_user($1)").bind(&email).fetch_optional(&state.db).await;
+    let user = match found {
+        Ok(user) => user,
+        Err(error) => {
+            attempt.give_back(&state).await;
+            return Err(error.into());
+        }
+    };
     // Unknown email and wrong password take the same time and get the same answer.
     let stored = user.as_ref().filter(|u| u.is_active).map(|u| u.password_hash.clone());
     if !password::verify(login.password, stored).await {
         tracing::info!(email_domain = email.rsplit('@').next(), "failed login");
-        tokio::join!(
-            state.limiter.hit("login_ip", &by_ip, limit),
-            state.limiter.hit("login_account", &by_account, limit)
-        );
         return Err(INVALID_CREDENTIALS);
     }
+    attempt.give_back(&state).await;
     let user = user.ok_or(INVALID_CREDENTIALS)?;
     let mut tx = state.tx(TenantId(user.tenant_id)).await?;
     let tokens = issue(&state, &mut tx, &user, Uuid::now_v7(), None).await?;

@@ -76,11 +76,35 @@ struct RuleView {
 }
 
 impl Rule {
+    /// What a create starts from: every field unset.
+    fn blank() -> Rule {
+        Rule {
+            id: Uuid::now_v7(),
+            name: String::new(),
+            kind: String::new(),
+            value_type: String::new(),
+            value: 0,
+            min_amount: None,
+            min_quantity: None,
+            product_ids: Vec::new(),
+            bundle_product_ids: Vec::new(),
+            bundle_discount_product_id: None,
+            starts_at: None,
+            ends_at: None,
+            is_active: true,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
     fn json(self) -> RuleView {
         let value = Rate::from_stored(&self.value_type, self.value).map(Rate::api_value).unwrap_or_default();
         RuleView { rule: self, value }
     }
 }
+
+/// The largest `minQuantity` a rule may ask for (an order line holds at most 10,000 units).
+const MAX_MIN_QUANTITY: i32 = 10_000;
 
 // Column list and statements below are constants (no input is formatted in).
 const COLUMNS: &str = "id, name, kind, value_type, value, min_amount, min_quantity, product_ids, bundle_product_ids, \
@@ -106,7 +130,14 @@ fn time(errors: &mut Vec<FieldError>, field: &str, value: Option<String>) -> Opt
 }
 
 /// Apply `input` over `rule` and check the result as a whole.
-async fn merge(db: &mut PgConnection, auth: &AuthUser, mut rule: Rule, input: RuleInput) -> ApiResult<Rule> {
+async fn merge(db: &mut PgConnection, auth: &AuthUser, rule: Rule, input: RuleInput) -> ApiResult<Rule> {
+    let (rule, mut errors) = apply(rule, input);
+    check_products(&mut *db, auth, &rule, &mut errors).await?;
+    if errors.is_empty() { Ok(rule) } else { Err(ApiError::Validation(errors)) }
+}
+
+/// The rule with `input` applied, and every field error but unknown products.
+fn apply(mut rule: Rule, input: RuleInput) -> (Rule, Vec<FieldError>) {
     let mut errors = Vec::new();
     if let Some(name) = input.name {
         rule.name = name.trim().to_owned();
@@ -123,8 +154,7 @@ async fn merge(db: &mut PgConnection, auth: &AuthUser, mut rule: Rule, input: Ru
         None if rule.value == 0 => errors.push(FieldError::new("value", "is required")),
         None => {}
     }
-    rule.min_amount = input.min_amount.or(rule.min_amount);
-    rule.min_quantity = input.min_quantity.map(|q| i32::try_from(q).unwrap_or(0)).or(rule.min_quantity);
+    apply_thresholds(&mut rule, (input.min_amount, input.min_quantity), &mut errors);
     if let Some(ids) = input.product_ids {
         rule.product_ids = uuid_list(&mut errors, "productIds", ids);
     }
@@ -142,8 +172,26 @@ async fn merge(db: &mut PgConnection, auth: &AuthUser, mut rule: Rule, input: Ru
     }
     rule.is_active = input.is_active.unwrap_or(rule.is_active);
     check(&rule, &mut errors);
-    check_products(&mut *db, auth, &rule, &mut errors).await?;
-    if errors.is_empty() { Ok(rule) } else { Err(ApiError::Validation(errors)) }
+    (rule, errors)
+}
+
+/// `minAmount` and `minQuantity` are range-checked whatever the rule's kind
+/// (the database refuses a negative one on any rule).
+fn apply_thresholds(
+    rule: &mut Rule,
+    (min_amount, min_quantity): (Option<i64>, Option<i64>),
+    errors: &mut Vec<FieldError>,
+) {
+    match min_amount {
+        Some(amount) if (0..=limits::MAX_AMOUNT).contains(&amount) => rule.min_amount = Some(amount),
+        Some(_) => errors.push(FieldError::new("minAmount", format!("must be between 0 and {}", limits::MAX_AMOUNT))),
+        None => {}
+    }
+    match min_quantity.map(|q| i32::try_from(q).ok().filter(|q| (1..=MAX_MIN_QUANTITY).contains(q))) {
+        Some(Some(quantity)) => rule.min_quantity = Some(quantity),
+        Some(None) => errors.push(FieldError::new("minQuantity", format!("must be between 1 and {MAX_MIN_QUANTITY}"))),
+        None => {}
+    }
 }
 
 fn check(rule: &Rule, errors: &mut Vec<FieldError>) {
@@ -156,13 +204,13 @@ fn check(rule: &Rule, errors: &mut Vec<FieldError>) {
         errors.push(FieldError::new("value", "a percentage must be at most 100"));
     }
     match rule.kind.as_str() {
-        "amount_based" if !rule.min_amount.is_some_and(|m| (0..=limits::MAX_AMOUNT).contains(&m)) => {
+        "amount_based" if rule.min_amount.is_none() => {
             errors.push(FieldError::new("minAmount", "is required for amount_based rules, 0 or more"));
         }
         "product_based" if rule.product_ids.is_empty() => {
             errors.push(FieldError::new("productIds", "must name at least one product"));
         }
-        "quantity_based" if !rule.min_quantity.is_some_and(|q| (1..=10_000).contains(&q)) => {
+        "quantity_based" if rule.min_quantity.is_none() => {
             errors.push(FieldError::new("minQuantity", "is required for quantity_based rules, 1 to 10000"));
         }
         "bundle" if rule.bundle_product_ids.is_empty() || rule.bundle_discount_product_id.is_none() => {
@@ -264,25 +312,8 @@ async fn create(
     if !missing.is_empty() {
         return Err(ApiError::Validation(missing));
     }
-    let blank = Rule {
-        id: Uuid::now_v7(),
-        name: String::new(),
-        kind: String::new(),
-        value_type: String::new(),
-        value: 0,
-        min_amount: None,
-        min_quantity: None,
-        product_ids: Vec::new(),
-        bundle_product_ids: Vec::new(),
-        bundle_discount_product_id: None,
-        starts_at: None,
-        ends_at: None,
-        is_active: true,
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
-    };
     let mut tx = state.tx(auth.tenant_id).await?;
-    let rule = merge(&mut tx, &auth, blank, input).await?;
+    let rule = merge(&mut tx, &auth, Rule::blank(), input).await?;
     let saved = save(&mut tx, &auth, &rule).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(saved.json())))
@@ -347,3 +378,7 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
     let views: Vec<RuleView> = rules.into_iter().map(Rule::json).collect();
     Ok(Json(page(views, limit, |v| (v.rule.created_at, v.rule.id))))
 }
+
+#[cfg(test)]
+#[path = "discounts_tests.rs"]
+mod tests;

@@ -1,18 +1,28 @@
-//! Health: `/api/health` checks every dependency for real, each within a
-//! deadline so the answer comes in under a second even when one hangs;
+//! Health: `/api/health` checks every dependency for real, each within
+//! `CHECK_BUDGET` so the answer comes in time even when one hangs;
 //! `/livez` (the process runs) and `/readyz` (Postgres and RabbitMQ
 //! reachable) are for orchestrators. Redis is optional: down means degraded.
+//!
+//! Both are unauthenticated, so a flood of calls must not become a flood of
+//! round trips: callers share the probe in progress, and a probe's result is
+//! reused for `PROBE_REUSE`: at most one probe of each dependency a second.
 
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use serde_json::{Value, json};
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-const CHECK_TIMEOUT: Duration = Duration::from_millis(800);
+/// How long each dependency's check may take; a probe takes no longer.
+pub const CHECK_BUDGET: Duration = Duration::from_millis(800);
+/// How long a probe's result answers later calls.
+pub const PROBE_REUSE: Duration = Duration::from_secs(1);
 /// Below this much free disk the service reports itself down.
 const MIN_FREE_DISK_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -20,8 +30,59 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/health", get(health)).route("/livez", get(|| async { "ok" })).route("/readyz", get(ready))
 }
 
+/// One probe's findings.
+#[derive(Clone, Debug)]
+struct Report {
+    db: Result<(), String>,
+    redis: Result<(), String>,
+    rabbitmq: Result<(), String>,
+    disk: Result<(), String>,
+}
+
+type Probe = Shared<BoxFuture<'static, Report>>;
+
+/// The latest probe (in progress or done) and when it started.
+#[derive(Default)]
+pub struct HealthCache {
+    latest: Mutex<Option<(Instant, Probe)>>,
+}
+
+/// The latest probe's report, or a new probe's when that one is done and stale.
+async fn report(state: &AppState) -> Report {
+    let probe = {
+        let mut latest = state.health.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match latest.as_ref() {
+            Some((started, probe)) if started.elapsed() < PROBE_REUSE || probe.peek().is_none() => probe.clone(),
+            _ => {
+                let probe = start_probe(state.clone());
+                *latest = Some((Instant::now(), probe.clone()));
+                probe
+            }
+        }
+    };
+    probe.await
+}
+
+/// A probe in a task of its own: it finishes (and serves the others) even
+/// if the caller that started it hangs up.
+fn start_probe(state: AppState) -> Probe {
+    crate::metrics::health_probe();
+    let task = tokio::spawn(async move {
+        let (db, redis, rabbitmq) = tokio::join!(database(&state), within(state.duplicates.ping()), broker(&state));
+        Report { db, redis, rabbitmq, disk: disk() }
+    });
+    async move {
+        task.await.unwrap_or_else(|_| {
+            let lost = || Err("the probe did not finish".to_owned());
+            Report { db: lost(), redis: lost(), rabbitmq: lost(), disk: lost() }
+        })
+    }
+    .boxed()
+    .shared()
+}
+
 async fn within(check: impl Future<Output = Result<(), String>>) -> Result<(), String> {
-    tokio::time::timeout(CHECK_TIMEOUT, check).await.unwrap_or_else(|_| Err("timed out".to_owned()))
+    tokio::time::timeout(CHECK_BUDGET, check).await.unwrap_or_else(|_| Err("timed out".to_owned()))
 }
 
 async fn database(state: &AppState) -> Result<(), String> {
@@ -53,8 +114,7 @@ fn label(result: &Result<(), String>) -> Value {
 }
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (db, redis, rabbitmq) = tokio::join!(database(&state), within(state.duplicates.ping()), broker(&state));
-    let disk = disk();
+    let Report { db, redis, rabbitmq, disk } = report(&state).await;
     let required_ok = db.is_ok() && rabbitmq.is_ok() && disk.is_ok();
     let (status, code) = match (required_ok, redis.is_ok()) {
         (false, _) => ("down", StatusCode::SERVICE_UNAVAILABLE),
@@ -71,7 +131,8 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match tokio::join!(database(&state), broker(&state)) {
+    let report = report(&state).await;
+    match (report.db, report.rabbitmq) {
         (Ok(()), Ok(())) => (StatusCode::OK, "ready"),
         (Err(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
         (_, Err(_)) => (StatusCode::SERVICE_UNAVAILABLE, "broker unreachable"),

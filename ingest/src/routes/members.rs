@@ -56,6 +56,21 @@ struct MemberView {
 }
 
 impl Member {
+    /// What a create starts from: every field unset.
+    fn blank() -> Member {
+        Member {
+            id: Uuid::now_v7(),
+            name: String::new(),
+            phone: String::new(),
+            member_code: String::new(),
+            is_active: true,
+            discount_type: None,
+            discount_value: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
     fn view(self) -> MemberView {
         let discount_value = match (&self.discount_type, self.discount_value) {
             (Some(kind), Some(value)) => Rate::from_stored(kind, value).map(Rate::api_value),
@@ -150,19 +165,8 @@ async fn create(
     if !missing.is_empty() {
         return Err(ApiError::Validation(missing));
     }
-    let blank = Member {
-        id: Uuid::now_v7(),
-        name: String::new(),
-        phone: String::new(),
-        member_code: String::new(),
-        is_active: true,
-        discount_type: None,
-        discount_value: None,
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
-    };
     let mut tx = state.tx(auth.tenant_id).await?;
-    let member = save(&mut tx, &auth, &merge(blank, input)?).await?;
+    let member = save(&mut tx, &auth, &merge(Member::blank(), input)?).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(member.view())))
 }
@@ -228,3 +232,7 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
     let views: Vec<MemberView> = members.into_iter().map(Member::view).collect();
     Ok(Json(page(views, limit, |v| (v.member.created_at, v.member.id))))
 }
+
+#[cfg(test)]
+#[path = "members_tests.rs"]
+mod tests;

@@ -12,3 +12,6 @@ pub mod products;
 pub mod reports;
 pub mod sync;
 pub mod users;
+
+#[cfg(test)]
+pub(crate) mod extremes;

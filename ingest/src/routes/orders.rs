@@ -4,8 +4,9 @@
 use crate::accept::accept_one;
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit};
+use crate::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit, within_years};
 use crate::idempotency::{Candidate, Origin};
+use crate::limits::Writer;
 use crate::order_columns;
 use crate::order_view::{self, OrderRow};
 use crate::request_id::RequestId;
@@ -39,14 +40,13 @@ struct CreateQuery {
 
 async fn create(
     State(state): State<AppState>,
-    auth: AuthUser,
+    Writer(auth): Writer,
     Extension(RequestId(request_id)): Extension<RequestId>,
     Query(query): Query<CreateQuery>,
     JsonValue(body): JsonValue,
 ) -> ApiResult<Response> {
-    crate::limits::writes(&state, &auth).await?;
     let wait = match query.wait {
-        Some(ms) if ms > 10_000 => {
+        Some(ms) if Duration::from_millis(ms) > common::config::MAX_ORDER_WAIT => {
             return Err(ApiError::invalid("wait", "must be at most 10000 milliseconds"));
         }
         other => other.map(Duration::from_millis),
@@ -128,6 +128,8 @@ async fn list(
         Some(s) => Some(OrderStatus::parse(s).ok_or_else(|| ApiError::invalid("status", "is not an order status"))?),
     };
     let cursor = decode_cursor(q.cursor.as_deref())?;
+    let from = q.from.map(|t| within_years("from", t)).transpose()?;
+    let to = q.to.map(|t| within_years("to", t)).transpose()?;
     let sql = concat!(
         "SELECT ",
         order_columns!(),
@@ -141,8 +143,8 @@ async fn list(
     let rows = sqlx::query_as::<_, OrderRow>(sql)
         .bind(auth.tenant_id.0)
         .bind(status.map(|s| s.as_str()))
-        .bind(q.from)
-        .bind(q.to)
+        .bind(from)
+        .bind(to)
         .bind(cursor.map(|c| c.0))
         .bind(cursor.map(|c| c.1))
         .bind(limit + 1)

@@ -77,8 +77,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(product)))
 }
 
-/// Create a product, recording its opening stock in the ledger.
-pub async fn insert(db: &PgPool, auth: &AuthUser, new: &NewProduct) -> ApiResult<Product> {
+/// A new product's field errors (every one, at once).
+fn check_new(new: &NewProduct) -> Vec<FieldError> {
     let mut errors = Vec::new();
     check_text(&mut errors, "sku", &new.sku, 64);
     check_text(&mut errors, "name", &new.name, 200);
@@ -86,6 +86,12 @@ pub async fn insert(db: &PgPool, auth: &AuthUser, new: &NewProduct) -> ApiResult
     if !(0..=MAX_STOCK).contains(&new.stock) {
         errors.push(FieldError::new("stock", format!("must be between 0 and {MAX_STOCK}")));
     }
+    errors
+}
+
+/// Create a product, recording its opening stock in the ledger.
+pub async fn insert(db: &PgPool, auth: &AuthUser, new: &NewProduct) -> ApiResult<Product> {
+    let errors = check_new(new);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -298,6 +304,16 @@ struct Adjustment {
     reason: String,
 }
 
+/// A range, not `abs()`: `i64::MIN` has no absolute value.
+fn check_adjustment(adjustment: &Adjustment) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if adjustment.delta == 0 || !(-MAX_STOCK..=MAX_STOCK).contains(&adjustment.delta) {
+        errors.push(FieldError::new("delta", format!("must be non-zero and at most {MAX_STOCK} either way")));
+    }
+    check_text(&mut errors, "reason", &adjustment.reason, 100);
+    errors
+}
+
 async fn adjust(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -305,11 +321,7 @@ async fn adjust(
     Body(adjustment): Body<Adjustment>,
 ) -> ApiResult<Json<Product>> {
     auth.require(SUPERVISORS)?;
-    let mut errors = Vec::new();
-    if adjustment.delta == 0 || adjustment.delta.abs() > MAX_STOCK {
-        errors.push(FieldError::new("delta", format!("must be non-zero and at most {MAX_STOCK} either way")));
-    }
-    check_text(&mut errors, "reason", &adjustment.reason, 100);
+    let errors = check_adjustment(&adjustment);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -329,3 +341,7 @@ async fn adjust(
     tx.commit().await?;
     Ok(Json(product))
 }
+
+#[cfg(test)]
+#[path = "products_tests.rs"]
+mod tests;

@@ -57,6 +57,7 @@ async fn daily_sales(
         .as_deref()
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .ok_or_else(|| ApiError::invalid("date", "is required, as YYYY-MM-DD"))?;
+    let date = crate::extract::within_years("date", date)?;
     let outlet = match q.outlet_id.as_deref() {
         None => None,
         Some(id) => Some(Uuid::parse_str(id).map_err(|_| ApiError::invalid("outletId", "must be a UUID"))?),

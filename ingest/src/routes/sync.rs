@@ -8,6 +8,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonValue, PathId, SYNC_BODY_LIMIT};
 use crate::idempotency::{Candidate, Origin};
+use crate::limits::Writer;
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use axum::extract::State;
@@ -56,11 +57,10 @@ enum Slot {
 
 async fn sync(
     State(state): State<AppState>,
-    auth: AuthUser,
+    Writer(auth): Writer,
     Extension(RequestId(request_id)): Extension<RequestId>,
     JsonValue(body): JsonValue<SYNC_BODY_LIMIT>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    crate::limits::writes(&state, &auth).await?;
     let request: SyncRequest = from_value(body)?;
     let (device_id, orders) = check_envelope(request)?;
     let received_at = Utc::now();
