@@ -125,7 +125,9 @@ pub async fn inject(
         }
         FaultKind::DuplicateSubmissions => duplicate_submissions(shop, rng.random()).await,
         FaultKind::DuplicateDeliveries => duplicate_deliveries(system, shop.tenant, 25).await,
-        FaultKind::ReviewRace => super::review::race(&shop.target, &system.pipeline.db, shop.tenant, 10, rng).await,
+        FaultKind::ReviewRace => {
+            super::review::race(&shop.target, &shop.catalogue, &system.pipeline.db, shop.tenant, 10, rng).await
+        }
     }
 }
 
