@@ -37,18 +37,41 @@ pub struct RunningWorker {
 /// Start consuming the order queue and the dead-letter queue.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker, StartError> {
     let w = &config.worker;
-    let pool_size = w.concurrency + 2;
-    let pool = pg::pool(&config.database.url, pool_size, w.transaction_timeout)?;
+    let pool = pg::pool(&config.database.url, w.concurrency + 2, w.transaction_timeout)?;
     let topology = Topology::from_config(&config.broker);
     let name =
         config.broker.connection_name.clone().unwrap_or_else(|| format!("warungin-worker-{}", std::process::id()));
     let publisher = Publisher::start(&config.broker, format!("{name}-publish"), shutdown.clone());
     let sweep = tokio::spawn(sweep::run(pool.clone(), publisher.clone(), w.republish_pending_after, shutdown.clone()));
     let consuming = Arc::new(AtomicBool::new(false));
+    let (orders, handler) = order_consumer(config, &name, &pool, publisher, &topology);
+    let (dead, recorder) = dead_letter_consumer(&orders, &name, &pool, &topology, &shutdown);
+    metrics::register();
+    let pool_watch = tokio::spawn(metrics::watch_pool(pool.clone()));
+    let (health_addr, http) =
+        health_server(w.addr, health::Health { pool, consuming: consuming.clone() }, &shutdown).await?;
+    let orders = tokio::spawn(consumer::run(orders, topology.clone(), handler, shutdown.clone(), consuming));
+    let dead = tokio::spawn(consumer::run(dead, topology, recorder, shutdown, Arc::new(AtomicBool::new(false))));
+    tracing::info!(%health_addr, "worker started");
+    let task = tokio::spawn(async move {
+        let _ = tokio::join!(orders, dead, http, sweep);
+        pool_watch.abort();
+    });
+    Ok(RunningWorker { health_addr, task })
+}
 
-    let orders = ConsumerSpec {
+/// The order queue's consumer and the handler that commits its batches.
+fn order_consumer(
+    config: &Config,
+    name: &str,
+    pool: &deadpool_postgres::Pool,
+    publisher: Publisher,
+    topology: &Topology,
+) -> (ConsumerSpec, Arc<handler::OrderHandler>) {
+    let w = &config.worker;
+    let spec = ConsumerSpec {
         url: config.broker.url.clone(),
-        connection_name: name.clone(),
+        connection_name: name.to_owned(),
         queue: topology.orders_queue(),
         prefetch: w.prefetch,
         batch_size: w.batch_size,
@@ -64,7 +87,18 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
         queue: topology.orders_queue(),
         fault: fault::Fault::from_env(config.env),
     });
-    let dead = ConsumerSpec {
+    (spec, handler)
+}
+
+/// The dead-letter queue's consumer (one batch at a time) and its recorder.
+fn dead_letter_consumer(
+    orders: &ConsumerSpec,
+    name: &str,
+    pool: &deadpool_postgres::Pool,
+    topology: &Topology,
+    shutdown: &Shutdown,
+) -> (ConsumerSpec, Arc<dlq::record::DeadLetterRecorder>) {
+    let spec = ConsumerSpec {
         connection_name: format!("{name}-dlq"),
         queue: topology.dead_letter_queue(),
         prefetch: 50,
@@ -77,26 +111,24 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
         queue: topology.dead_letter_queue(),
         shutdown: shutdown.clone(),
     });
+    (spec, recorder)
+}
 
-    metrics::register();
-    let pool_watch = tokio::spawn(metrics::watch_pool(pool.clone()));
-    let listener =
-        tokio::net::TcpListener::bind(w.addr).await.map_err(|source| StartError::Listen { addr: w.addr, source })?;
-    let health_addr = listener.local_addr().map_err(|source| StartError::Listen { addr: w.addr, source })?;
-    let app = health::router(health::Health { pool, consuming: consuming.clone() });
-    let http_shutdown = shutdown.clone();
+/// The worker's health and metrics endpoint, served until shutdown.
+async fn health_server(
+    addr: SocketAddr,
+    health: health::Health,
+    shutdown: &Shutdown,
+) -> Result<(SocketAddr, JoinHandle<()>), StartError> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+    let app = health::router(health);
+    let shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned()).await;
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
         if let Err(error) = served {
             tracing::error!(%error, "worker health server failed");
         }
     });
-    let orders = tokio::spawn(consumer::run(orders, topology.clone(), handler, shutdown.clone(), consuming));
-    let dead = tokio::spawn(consumer::run(dead, topology, recorder, shutdown, Arc::new(AtomicBool::new(false))));
-    tracing::info!(%health_addr, "worker started");
-    let task = tokio::spawn(async move {
-        let _ = tokio::join!(orders, dead, http, sweep);
-        pool_watch.abort();
-    });
-    Ok(RunningWorker { health_addr, task })
+    Ok((bound, http))
 }

@@ -50,52 +50,59 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let config = Config::from_env().context("invalid configuration")?;
     common::telemetry::init(&config, "workers");
-    match cli.command.unwrap_or(Command::Run) {
+    let ok = match cli.command.unwrap_or(Command::Run) {
         Command::Migrate { down: Some(steps), yes_i_have_a_backup } => {
-            anyhow::ensure!(
-                config.env != AppEnv::Production || yes_i_have_a_backup,
-                "refusing `migrate --down` in production (APP_ENV=production): it drops what the reversed \
-                 migrations created, data included. Take a backup (scripts/backup), then pass \
-                 --yes-i-have-a-backup"
-            );
-            let url = &config.database.migrate_url;
-            let steps = usize::try_from(steps).context("--down")?;
-            let reverted = common::db::migrate_down(url, steps).await.context("reversing migrations")?;
-            let mut out = std::io::stdout().lock();
-            for migration in &reverted {
-                writeln!(out, "reverted {} {}", migration.version, migration.description)?;
-            }
-            let now = common::db::schema_version(url).await.context("reading the schema version")?;
-            writeln!(
-                out,
-                "schema version: {}",
-                now.map_or_else(|| "none (no migration applied)".to_owned(), |v| v.to_string())
-            )?;
-            tracing::warn!(reverted = reverted.len(), schema_version = ?now, "migrations reversed");
+            migrate_down(&config, steps, yes_i_have_a_backup).await?
         }
-        Command::Migrate { down: None, .. } => {
-            common::db::migrate(&config.database.migrate_url).await.context("migrating the database")?;
-            tracing::info!("migrations applied");
-            if let Ok(password) = std::env::var("DEV_ROLE_PASSWORD") {
-                anyhow::ensure!(config.env != AppEnv::Production, "DEV_ROLE_PASSWORD is refused in production");
-                common::db::set_role_passwords(&config.database.migrate_url, &password)
-                    .await
-                    .context("setting role passwords")?;
-            }
-        }
-        Command::Run => {
-            let shutdown = Shutdown::new();
-            cancel_on_signal(shutdown.clone());
-            let worker = workers::start(&config, shutdown).await.context("starting the worker")?;
-            worker.task.await.context("worker task")?;
-        }
+        Command::Migrate { down: None, .. } => migrate(&config).await?,
+        Command::Run => run(&config).await?,
         Command::Dlq { command, by } => {
             let by = format!("operator:{by}");
-            let ok = workers::dlq::operator::run(command, &config, &by, &mut std::io::stdout().lock()).await?;
-            if !ok {
-                return Ok(std::process::ExitCode::FAILURE);
-            }
+            workers::dlq::operator::run(command, &config, &by, &mut std::io::stdout().lock()).await?
         }
+    };
+    Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
+}
+
+async fn run(config: &Config) -> anyhow::Result<bool> {
+    let shutdown = Shutdown::new();
+    cancel_on_signal(shutdown.clone());
+    let worker = workers::start(config, shutdown).await.context("starting the worker")?;
+    worker.task.await.context("worker task")?;
+    Ok(true)
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<bool> {
+    common::db::migrate(&config.database.migrate_url).await.context("migrating the database")?;
+    tracing::info!("migrations applied");
+    if let Ok(password) = std::env::var("DEV_ROLE_PASSWORD") {
+        anyhow::ensure!(config.env != AppEnv::Production, "DEV_ROLE_PASSWORD is refused in production");
+        common::db::set_role_passwords(&config.database.migrate_url, &password)
+            .await
+            .context("setting role passwords")?;
     }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(true)
+}
+
+/// Reverse the newest `steps` migrations; refused in production without the backup flag.
+async fn migrate_down(config: &Config, steps: u32, yes_i_have_a_backup: bool) -> anyhow::Result<bool> {
+    anyhow::ensure!(
+        config.env != AppEnv::Production || yes_i_have_a_backup,
+        "refusing `migrate --down` in production (APP_ENV=production): it drops what the reversed \
+         migrations created, data included. Take a backup (scripts/backup), then pass \
+         --yes-i-have-a-backup"
+    );
+    let url = &config.database.migrate_url;
+    let reverted = common::db::migrate_down(url, usize::try_from(steps).context("--down")?)
+        .await
+        .context("reversing migrations")?;
+    let now = common::db::schema_version(url).await.context("reading the schema version")?;
+    let mut out = std::io::stdout().lock();
+    for migration in &reverted {
+        writeln!(out, "reverted {} {}", migration.version, migration.description)?;
+    }
+    let version = now.map_or_else(|| "none (no migration applied)".to_owned(), |v| v.to_string());
+    writeln!(out, "schema version: {version}")?;
+    tracing::warn!(reverted = reverted.len(), schema_version = ?now, "migrations reversed");
+    Ok(true)
 }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("the message broker is not connected")]
     NotConnected,
@@ -119,6 +119,59 @@ impl Publisher {
         body: &[u8],
         properties: BasicProperties,
     ) -> Result<(), PublishError> {
+        self.publish_many(target, &[(body, properties)]).await.pop().unwrap_or(Err(PublishError::Nacked))
+    }
+
+    /// Publish persistent messages on one channel, then wait for all their
+    /// confirms together (one confirm timeout for the lot): a group of
+    /// orders costs one round of confirms, not one each. One result per
+    /// message, in order.
+    pub async fn publish_many(
+        &self,
+        target: Target<'_>,
+        messages: &[(&[u8], BasicProperties)],
+    ) -> Vec<Result<(), PublishError>> {
+        let channel = match self.channel() {
+            Ok(channel) => channel,
+            Err(error) => return messages.iter().map(|_| Err(error.clone())).collect(),
+        };
+        let timeout = self.inner.confirm_timeout;
+        let (started, deadline) = (std::time::Instant::now(), tokio::time::Instant::now() + timeout);
+        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let mut sent = Vec::with_capacity(messages.len());
+        for (body, properties) in messages {
+            let publish = channel.basic_publish(
+                target.exchange.into(),
+                target.routing_key.into(),
+                options,
+                body,
+                properties.clone(),
+            );
+            sent.push(tokio::time::timeout_at(deadline, publish).await);
+        }
+        let confirms = sent.into_iter().map(|sent| async move {
+            match sent {
+                Err(_) => Err(PublishError::ConfirmTimeout(timeout)),
+                Ok(Err(error)) => Err(PublishError::Broker(error)),
+                Ok(Ok(confirm)) => match tokio::time::timeout_at(deadline, confirm).await {
+                    Err(_) => Err(PublishError::ConfirmTimeout(timeout)),
+                    Ok(confirmation) => confirmed(confirmation),
+                },
+            }
+        });
+        let results = futures::future::join_all(confirms).await;
+        if results.iter().any(|r| matches!(r, Err(PublishError::Broker(_)))) {
+            self.inner.wake.notify_one();
+        }
+        let took = started.elapsed().as_secs_f64();
+        for _ in results.iter().filter(|r| r.is_ok()) {
+            metrics::histogram!(crate::metrics::PUBLISH_CONFIRM).record(took);
+        }
+        results
+    }
+
+    /// The next publishing channel of a healthy, unblocked connection.
+    fn channel(&self) -> Result<Channel, PublishError> {
         let live = self.live().filter(|l| l.healthy()).ok_or_else(|| {
             self.inner.wake.notify_one();
             PublishError::NotConnected
@@ -127,32 +180,7 @@ impl Publisher {
             return Err(PublishError::Blocked);
         }
         let index = self.inner.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
-        let channel = &live.channels[index];
-        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
-        let timeout = self.inner.confirm_timeout;
-        let started = std::time::Instant::now();
-        let confirmed = tokio::time::timeout(timeout, async {
-            channel
-                .basic_publish(target.exchange.into(), target.routing_key.into(), options, body, properties)
-                .await?
-                .await
-        })
-        .await;
-        match confirmed {
-            Err(_) => Err(PublishError::ConfirmTimeout(timeout)),
-            Ok(Err(error)) => {
-                self.inner.wake.notify_one();
-                Err(PublishError::Broker(error))
-            }
-            Ok(Ok(Confirmation::Ack(Some(_returned)))) => Err(PublishError::Unroutable),
-            Ok(Ok(Confirmation::Ack(None))) => {
-                metrics::histogram!(crate::metrics::PUBLISH_CONFIRM).record(started.elapsed().as_secs_f64());
-                Ok(())
-            }
-            Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Nacked),
-            // Confirms are always selected on our channels; treat anything else as unconfirmed.
-            Ok(Ok(Confirmation::NotRequested)) => Err(PublishError::Nacked),
-        }
+        Ok(live.channels[index].clone())
     }
 
     /// Ready messages and consumers of each queue, live from the broker
@@ -172,6 +200,18 @@ impl Publisher {
 
     fn live(&self) -> Option<Arc<Live>> {
         self.inner.live.read().ok().and_then(|guard| guard.clone())
+    }
+}
+
+/// What the broker's answer to one publish means for it.
+fn confirmed(confirmation: Result<Confirmation, lapin::Error>) -> Result<(), PublishError> {
+    match confirmation {
+        Err(error) => Err(PublishError::Broker(error)),
+        Ok(Confirmation::Ack(Some(_returned))) => Err(PublishError::Unroutable),
+        Ok(Confirmation::Ack(None)) => Ok(()),
+        Ok(Confirmation::Nack(_)) => Err(PublishError::Nacked),
+        // Confirms are always selected on our channels; treat anything else as unconfirmed.
+        Ok(Confirmation::NotRequested) => Err(PublishError::Nacked),
     }
 }
 

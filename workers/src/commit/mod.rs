@@ -6,6 +6,7 @@
 pub mod evaluate;
 pub mod plan;
 pub mod pricing_data;
+pub mod read;
 pub mod sql;
 pub mod store;
 pub mod writes;

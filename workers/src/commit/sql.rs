@@ -21,9 +21,10 @@ impl Statement {
     }
 }
 
-fn statement(name: &'static str, sql: &'static str, rows: usize, expect: bool, params: Vec<Param>) -> Statement {
-    let expect_rows = expect.then(|| u64::try_from(rows).unwrap_or(u64::MAX));
-    Statement { name, sql, params, expect_rows }
+/// A statement over `rows` rows, which it must change exactly; none for no rows.
+fn statement(name: &'static str, sql: &'static str, rows: usize, params: Vec<Param>) -> Option<Statement> {
+    let expect_rows = Some(u64::try_from(rows).unwrap_or(u64::MAX));
+    (rows > 0).then_some(Statement { name, sql, params, expect_rows })
 }
 
 fn col<T, U: ToSql + Sync + Send + 'static>(rows: &[T], f: impl Fn(&T) -> U) -> Param {
@@ -101,103 +102,113 @@ WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id AND f.status = 'open
 /// The statements for `w`, in the order they must run (the stock last, so
 /// its row locks are held only until the COMMIT); empty ones omitted.
 pub fn statements(w: &Writes) -> Vec<Statement> {
-    let mut out = Vec::new();
+    [movements(w), commits(w), rejections(w), cancels(w), items(w), payments(w), failed_syncs(w), resolved(w), stock(w)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn movements(w: &Writes) -> Option<Statement> {
     let m = &w.movements;
-    if !m.is_empty() {
-        let params = vec![
-            col(m, |_| Uuid::now_v7()),
-            col(m, |r| r.tenant_id.0),
-            col(m, |r| r.product_id.0),
-            col(m, |r| r.kind.as_str()),
-            col(m, |r| r.delta),
-            col(m, |r| r.order_id.0),
-        ];
-        out.push(statement("stock movements", INSERT_MOVEMENTS, m.len(), true, params));
-    }
+    let params = vec![
+        col(m, |_| Uuid::now_v7()),
+        col(m, |r| r.tenant_id.0),
+        col(m, |r| r.product_id.0),
+        col(m, |r| r.kind.as_str()),
+        col(m, |r| r.delta),
+        col(m, |r| r.order_id.0),
+    ];
+    statement("stock movements", INSERT_MOVEMENTS, m.len(), params)
+}
+
+fn commits(w: &Writes) -> Option<Statement> {
     let c = &w.commits;
-    if !c.is_empty() {
-        let params = vec![
-            col(c, |r| r.tenant_id.0),
-            col(c, |r| r.order_id.0),
-            col(c, |r| r.subtotal),
-            col(c, |r| r.discount_total),
-            col(c, |r| r.total),
-            col(c, |r| r.discounts.clone()),
-            col(c, |r| r.change),
-            col(c, |r| r.message_id),
-        ];
-        out.push(statement("commit orders", UPDATE_COMMITTED, c.len(), true, params));
-    }
+    let params = vec![
+        col(c, |r| r.tenant_id.0),
+        col(c, |r| r.order_id.0),
+        col(c, |r| r.subtotal),
+        col(c, |r| r.discount_total),
+        col(c, |r| r.total),
+        col(c, |r| r.discounts.clone()),
+        col(c, |r| r.change),
+        col(c, |r| r.message_id),
+    ];
+    statement("commit orders", UPDATE_COMMITTED, c.len(), params)
+}
+
+fn rejections(w: &Writes) -> Option<Statement> {
     let r = &w.rejections;
-    if !r.is_empty() {
-        let params = vec![
-            col(r, |x| x.tenant_id.0),
-            col(r, |x| x.order_id.0),
-            col(r, |x| x.status.as_str()),
-            col(r, |x| x.code),
-            col(r, |x| x.message.clone()),
-            col(r, |x| x.message_id),
-        ];
-        out.push(statement("reject orders", UPDATE_REJECTED, r.len(), true, params));
-    }
+    let params = vec![
+        col(r, |x| x.tenant_id.0),
+        col(r, |x| x.order_id.0),
+        col(r, |x| x.status.as_str()),
+        col(r, |x| x.code),
+        col(r, |x| x.message.clone()),
+        col(r, |x| x.message_id),
+    ];
+    statement("reject orders", UPDATE_REJECTED, r.len(), params)
+}
+
+fn cancels(w: &Writes) -> Option<Statement> {
     let x = &w.cancels;
-    if !x.is_empty() {
-        let params = vec![col(x, |r| r.tenant_id.0), col(x, |r| r.order_id.0), col(x, |r| r.reason.clone())];
-        out.push(statement("cancel orders", UPDATE_CANCELLED, x.len(), true, params));
-    }
+    let params = vec![col(x, |r| r.tenant_id.0), col(x, |r| r.order_id.0), col(x, |r| r.reason.clone())];
+    statement("cancel orders", UPDATE_CANCELLED, x.len(), params)
+}
+
+fn items(w: &Writes) -> Option<Statement> {
     let i = &w.items;
-    if !i.is_empty() {
-        let params = vec![
-            col(i, |r| r.tenant_id.0),
-            col(i, |r| r.order_id.0),
-            col(i, |r| r.line_no),
-            col(i, |r| r.product_id.0),
-            col(i, |r| r.quantity),
-            col(i, |r| r.price),
-            col(i, |r| r.line_total),
-        ];
-        out.push(statement("order items", INSERT_ITEMS, i.len(), true, params));
-    }
+    let params = vec![
+        col(i, |r| r.tenant_id.0),
+        col(i, |r| r.order_id.0),
+        col(i, |r| r.line_no),
+        col(i, |r| r.product_id.0),
+        col(i, |r| r.quantity),
+        col(i, |r| r.price),
+        col(i, |r| r.line_total),
+    ];
+    statement("order items", INSERT_ITEMS, i.len(), params)
+}
+
+fn payments(w: &Writes) -> Option<Statement> {
     let p = &w.payments;
-    if !p.is_empty() {
-        let params = vec![
-            col(p, |_| Uuid::now_v7()),
-            col(p, |r| r.tenant_id.0),
-            col(p, |r| r.order_id.0),
-            col(p, |r| r.method),
-            col(p, |r| r.amount),
-            col(p, |r| r.change),
-            col(p, |r| r.reference.clone()),
-        ];
-        out.push(statement("payments", INSERT_PAYMENTS, p.len(), true, params));
-    }
+    let params = vec![
+        col(p, |_| Uuid::now_v7()),
+        col(p, |r| r.tenant_id.0),
+        col(p, |r| r.order_id.0),
+        col(p, |r| r.method),
+        col(p, |r| r.amount),
+        col(p, |r| r.change),
+        col(p, |r| r.reference.clone()),
+    ];
+    statement("payments", INSERT_PAYMENTS, p.len(), params)
+}
+
+fn failed_syncs(w: &Writes) -> Option<Statement> {
     let f = &w.failed_syncs;
-    if !f.is_empty() {
-        let params = vec![
-            col(f, |_| Uuid::now_v7()),
-            col(f, |r| r.tenant_id.0),
-            col(f, |r| r.order_id.0),
-            col(f, |r| r.client_order_id),
-            col(f, |r| r.device_id.clone()),
-            col(f, |r| r.code),
-            col(f, |r| r.message.clone()),
-            col(f, |r| r.request.clone()),
-            col(f, |r| r.failures),
-        ];
-        out.push(statement("failed syncs", UPSERT_FAILED_SYNCS, f.len(), true, params));
-    }
+    let params = vec![
+        col(f, |_| Uuid::now_v7()),
+        col(f, |r| r.tenant_id.0),
+        col(f, |r| r.order_id.0),
+        col(f, |r| r.client_order_id),
+        col(f, |r| r.device_id.clone()),
+        col(f, |r| r.code),
+        col(f, |r| r.message.clone()),
+        col(f, |r| r.request.clone()),
+        col(f, |r| r.failures),
+    ];
+    statement("failed syncs", UPSERT_FAILED_SYNCS, f.len(), params)
+}
+
+fn resolved(w: &Writes) -> Option<Statement> {
     let v = &w.resolved;
-    if !v.is_empty() {
-        let params = vec![col(v, |r| r.tenant_id.0), col(v, |r| r.order_id.0)];
-        out.push(statement("resolve failed syncs", RESOLVE_FAILED_SYNCS, v.len(), true, params));
-    }
+    let params = vec![col(v, |r| r.tenant_id.0), col(v, |r| r.order_id.0)];
+    statement("resolve failed syncs", RESOLVE_FAILED_SYNCS, v.len(), params)
+}
+
+fn stock(w: &Writes) -> Option<Statement> {
     let stock = stock_rows(w);
-    if !stock.is_empty() {
-        let params =
-            vec![col(&stock, |s| s.0.0.0), col(&stock, |s| s.0.1.0), col(&stock, |s| s.1), col(&stock, |s| s.2)];
-        out.push(statement(STOCK_UPDATE, UPDATE_STOCK, stock.len(), true, params));
-    }
-    out
+    let params = vec![col(&stock, |s| s.0.0.0), col(&stock, |s| s.0.1.0), col(&stock, |s| s.1), col(&stock, |s| s.2)];
+    statement(STOCK_UPDATE, UPDATE_STOCK, stock.len(), params)
 }
 
 /// (product, net change, stock needed) for every product whose stock the

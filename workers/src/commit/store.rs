@@ -16,13 +16,12 @@
 //! movements refuse a second effect for an order even if a bug let one
 //! through.
 
-use super::plan::{self, LockedOrder, LockedProduct, Plan, SoldLine};
+use super::plan::{self, LockedOrder, Plan};
+use super::read;
 use super::writes::Writes;
 use crate::error::StoreError;
-use common::ids::{OrderId, ProductId, TenantId};
+use common::ids::TenantId;
 use common::message::{Message, OrderMessage};
-use common::money::Money;
-use common::order::OrderStatus;
 use deadpool_postgres::Transaction;
 use futures::future::try_join_all;
 use std::collections::HashSet;
@@ -31,7 +30,7 @@ use uuid::Uuid;
 
 /// How a batch reads its products.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Products {
+pub(super) enum Products {
     /// Read; the final guarded UPDATE locks them.
     Read,
     /// Locked (`FOR NO KEY UPDATE`) from the first round trip.
@@ -71,7 +70,7 @@ async fn attempt(
     tx.execute("SELECT set_config('app.tenant_ids', $1, true)", &[&common::db::tenant_list(&tenants)]).await?;
     let locking = std::time::Instant::now();
     let (mut locked, pricing) =
-        futures::try_join!(lock(&tx, messages, products), super::pricing_data::load(&tx, messages))?;
+        futures::try_join!(read::lock(&tx, messages, products), super::pricing_data::load(&tx, messages))?;
     let mut lock_wait = locking.elapsed();
     let missing = missing_orders(messages, &locked.0);
     if !missing.is_empty() {
@@ -79,7 +78,7 @@ async fn attempt(
         // from an older backup, a hand-published message). The message is
         // self-contained, so the order is recreated from it.
         insert_orders(&tx, &missing).await?;
-        locked = lock(&tx, messages, products).await?;
+        locked = read::lock(&tx, messages, products).await?;
     }
     window.await;
     let mut plan = plan::plan(messages, &locked.0, &locked.1, &locked.2, &pricing);
@@ -95,142 +94,6 @@ async fn attempt(
     plan.lock_wait = lock_wait;
     tx.commit().await?;
     Ok(plan)
-}
-
-type Locked = (Vec<LockedOrder>, Vec<LockedProduct>, Vec<SoldLine>);
-
-const LOCK_ORDERS: &str = "
-SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex')
-FROM orders o
-WHERE o.id IN (
-    SELECT x.id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
-    JOIN orders x ON x.tenant_id = k.tenant_id AND x.client_order_id = k.client_order_id
-    UNION
-    SELECT x.id FROM unnest($3::uuid[], $4::uuid[]) AS c(tenant_id, id)
-    JOIN orders x ON x.tenant_id = c.tenant_id AND x.id = c.id)
-ORDER BY o.id
-FOR UPDATE OF o";
-
-// Which of the batch's orders have an open failed sync. A statement of its
-// own, after LOCK_ORDERS: its snapshot is taken once the order rows are
-// locked, so it sees a discard that committed while the batch waited for
-// them (a subquery of LOCK_ORDERS would read the snapshot from before).
-const OPEN_FAILED_SYNCS: &str = "
-SELECT f.tenant_id, f.order_id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
-JOIN orders x ON x.tenant_id = k.tenant_id AND x.client_order_id = k.client_order_id
-JOIN failed_syncs f ON f.tenant_id = x.tenant_id AND f.order_id = x.id
-WHERE f.status = 'open'";
-
-// The batch's products, and those its cancelled orders sold.
-macro_rules! products_query {
-    ($lock:literal) => {
-        concat!(
-            "SELECT p.tenant_id, p.id, p.price, p.stock, p.is_active
-FROM products p
-WHERE p.id IN (
-    SELECT x.id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, id)
-    JOIN products x ON x.tenant_id = k.tenant_id AND x.id = k.id
-    UNION
-    SELECT m.product_id FROM unnest($3::uuid[], $4::uuid[]) AS c(tenant_id, order_id)
-    JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind = 'sale')
-ORDER BY p.id",
-            $lock
-        )
-    };
-}
-const READ_PRODUCTS: &str = products_query!("");
-// NO KEY UPDATE: only stock changes, so other batches' foreign-key checks
-// on these rows (KEY SHARE) need not wait.
-const LOCK_PRODUCTS: &str = products_query!("\nFOR NO KEY UPDATE OF p");
-
-// DISTINCT: the same order cancelled twice in one batch must not double its lines.
-const SOLD_LINES: &str = "
-SELECT m.tenant_id, m.order_id, m.product_id, (-sum(m.delta))::bigint
-FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS c(tenant_id, order_id)
-JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind = 'sale'
-GROUP BY 1, 2, 3";
-
-async fn lock(tx: &Transaction<'_>, messages: &[&Message], mode: Products) -> Result<Locked, StoreError> {
-    let (mut order_tenants, mut client_ids, mut cancel_tenants, mut cancel_ids) = (vec![], vec![], vec![], vec![]);
-    let (mut product_tenants, mut product_ids) = (vec![], vec![]);
-    for message in messages {
-        match message {
-            Message::Order(m) => {
-                order_tenants.push(m.tenant_id.0);
-                client_ids.push(m.order.client_order_id.0);
-                for line in &m.order.items {
-                    product_tenants.push(m.tenant_id.0);
-                    product_ids.push(line.product_id.0);
-                }
-            }
-            Message::Cancel(m) => {
-                cancel_tenants.push(m.tenant_id.0);
-                cancel_ids.push(m.order_id.0);
-            }
-        }
-    }
-    // Prepared first, so the pipelined queries below reach the server in
-    // this order: orders, then products (the global lock order).
-    let (lock_orders, open_syncs, lock_products, sold_lines) = (
-        tx.prepare_cached(LOCK_ORDERS).await?,
-        tx.prepare_cached(OPEN_FAILED_SYNCS).await?,
-        tx.prepare_cached(if mode == Products::Locked { LOCK_PRODUCTS } else { READ_PRODUCTS }).await?,
-        tx.prepare_cached(SOLD_LINES).await?,
-    );
-    let order_params: [&(dyn ToSql + Sync); 4] = [&order_tenants, &client_ids, &cancel_tenants, &cancel_ids];
-    let open_params: [&(dyn ToSql + Sync); 2] = [&order_tenants, &client_ids];
-    let product_params: [&(dyn ToSql + Sync); 4] = [&product_tenants, &product_ids, &cancel_tenants, &cancel_ids];
-    let sold_params: [&(dyn ToSql + Sync); 2] = [&cancel_tenants, &cancel_ids];
-    let (orders, open, products, sold) = futures::try_join!(
-        tx.query(&lock_orders, &order_params),
-        tx.query(&open_syncs, &open_params),
-        tx.query(&lock_products, &product_params),
-        tx.query(&sold_lines, &sold_params),
-    )?;
-    let open = open
-        .iter()
-        .map(|r| Ok((TenantId(r.try_get(0)?), OrderId(r.try_get(1)?))))
-        .collect::<Result<HashSet<_>, StoreError>>()?;
-    let orders = orders
-        .iter()
-        .map(|r| {
-            let status: String = r.try_get(3)?;
-            let (id, tenant_id) = (OrderId(r.try_get(0)?), TenantId(r.try_get(1)?));
-            Ok(LockedOrder {
-                id,
-                tenant_id,
-                client_order_id: r.try_get(2)?,
-                status: OrderStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Invariant(format!("unknown status {status}")))?,
-                request_hash: r.try_get(4)?,
-                failed_sync_open: open.contains(&(tenant_id, id)),
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let products = products
-        .iter()
-        .map(|r| {
-            Ok(LockedProduct {
-                tenant_id: TenantId(r.try_get(0)?),
-                id: ProductId(r.try_get(1)?),
-                price: Money::from_rupiah(r.try_get(2)?),
-                stock: r.try_get(3)?,
-                is_active: r.try_get(4)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let sold = sold
-        .iter()
-        .map(|r| {
-            Ok(SoldLine {
-                tenant_id: TenantId(r.try_get(0)?),
-                order_id: OrderId(r.try_get(1)?),
-                product_id: ProductId(r.try_get(2)?),
-                quantity: r.try_get(3)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok((orders, products, sold))
 }
 
 fn missing_orders<'a>(messages: &[&'a Message], locked: &[LockedOrder]) -> Vec<&'a OrderMessage> {

@@ -1,0 +1,178 @@
+//! What a batch reads before it decides, in one pipelined round trip: its
+//! orders locked (`FOR UPDATE`, in id order), whether each has an open
+//! failed sync (read after the lock), its products (read, or locked when
+//! the batch is redone on locked rows) and what its cancelled orders sold.
+
+use super::plan::{LockedOrder, LockedProduct, SoldLine};
+use super::store::Products;
+use crate::error::StoreError;
+use common::ids::{OrderId, ProductId, TenantId};
+use common::message::Message;
+use common::money::Money;
+use common::order::OrderStatus;
+use deadpool_postgres::Transaction;
+use std::collections::HashSet;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+pub(super) type Locked = (Vec<LockedOrder>, Vec<LockedProduct>, Vec<SoldLine>);
+
+const LOCK_ORDERS: &str = "
+SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex')
+FROM orders o
+WHERE o.id IN (
+    SELECT x.id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
+    JOIN orders x ON x.tenant_id = k.tenant_id AND x.client_order_id = k.client_order_id
+    UNION
+    SELECT x.id FROM unnest($3::uuid[], $4::uuid[]) AS c(tenant_id, id)
+    JOIN orders x ON x.tenant_id = c.tenant_id AND x.id = c.id)
+ORDER BY o.id
+FOR UPDATE OF o";
+
+// Which of the batch's orders have an open failed sync. A statement of its
+// own, after LOCK_ORDERS: its snapshot is taken once the order rows are
+// locked, so it sees a discard that committed while the batch waited for
+// them (a subquery of LOCK_ORDERS would read the snapshot from before).
+const OPEN_FAILED_SYNCS: &str = "
+SELECT f.tenant_id, f.order_id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
+JOIN orders x ON x.tenant_id = k.tenant_id AND x.client_order_id = k.client_order_id
+JOIN failed_syncs f ON f.tenant_id = x.tenant_id AND f.order_id = x.id
+WHERE f.status = 'open'";
+
+// The batch's products, and those its cancelled orders sold.
+macro_rules! products_query {
+    ($lock:literal) => {
+        concat!(
+            "SELECT p.tenant_id, p.id, p.price, p.stock, p.is_active
+FROM products p
+WHERE p.id IN (
+    SELECT x.id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, id)
+    JOIN products x ON x.tenant_id = k.tenant_id AND x.id = k.id
+    UNION
+    SELECT m.product_id FROM unnest($3::uuid[], $4::uuid[]) AS c(tenant_id, order_id)
+    JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind = 'sale')
+ORDER BY p.id",
+            $lock
+        )
+    };
+}
+const READ_PRODUCTS: &str = products_query!("");
+// NO KEY UPDATE: only stock changes, so other batches' foreign-key checks
+// on these rows (KEY SHARE) need not wait.
+const LOCK_PRODUCTS: &str = products_query!("\nFOR NO KEY UPDATE OF p");
+
+// DISTINCT: the same order cancelled twice in one batch must not double its lines.
+const SOLD_LINES: &str = "
+SELECT m.tenant_id, m.order_id, m.product_id, (-sum(m.delta))::bigint
+FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS c(tenant_id, order_id)
+JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind = 'sale'
+GROUP BY 1, 2, 3";
+
+/// The batch's keys, as the read statements take them.
+#[derive(Default)]
+struct Keys {
+    order_tenants: Vec<Uuid>,
+    client_ids: Vec<Uuid>,
+    cancel_tenants: Vec<Uuid>,
+    cancel_ids: Vec<Uuid>,
+    product_tenants: Vec<Uuid>,
+    product_ids: Vec<Uuid>,
+}
+
+impl Keys {
+    fn of(messages: &[&Message]) -> Self {
+        let mut keys = Keys::default();
+        for message in messages {
+            match message {
+                Message::Order(m) => {
+                    keys.order_tenants.push(m.tenant_id.0);
+                    keys.client_ids.push(m.order.client_order_id.0);
+                    for line in &m.order.items {
+                        keys.product_tenants.push(m.tenant_id.0);
+                        keys.product_ids.push(line.product_id.0);
+                    }
+                }
+                Message::Cancel(m) => {
+                    keys.cancel_tenants.push(m.tenant_id.0);
+                    keys.cancel_ids.push(m.order_id.0);
+                }
+            }
+        }
+        keys
+    }
+}
+
+/// Lock the batch's orders, then read (or lock) its products, in one round trip.
+pub(super) async fn lock(tx: &Transaction<'_>, messages: &[&Message], mode: Products) -> Result<Locked, StoreError> {
+    let k = Keys::of(messages);
+    // Prepared first, so the pipelined queries below reach the server in
+    // this order: orders, then products (the global lock order).
+    let (lock_orders, open_syncs, lock_products, sold_lines) = (
+        tx.prepare_cached(LOCK_ORDERS).await?,
+        tx.prepare_cached(OPEN_FAILED_SYNCS).await?,
+        tx.prepare_cached(if mode == Products::Locked { LOCK_PRODUCTS } else { READ_PRODUCTS }).await?,
+        tx.prepare_cached(SOLD_LINES).await?,
+    );
+    let order_params: [&(dyn ToSql + Sync); 4] = [&k.order_tenants, &k.client_ids, &k.cancel_tenants, &k.cancel_ids];
+    let open_params: [&(dyn ToSql + Sync); 2] = [&k.order_tenants, &k.client_ids];
+    let product_params: [&(dyn ToSql + Sync); 4] =
+        [&k.product_tenants, &k.product_ids, &k.cancel_tenants, &k.cancel_ids];
+    let sold_params: [&(dyn ToSql + Sync); 2] = [&k.cancel_tenants, &k.cancel_ids];
+    let (orders, open, products, sold) = futures::try_join!(
+        tx.query(&lock_orders, &order_params),
+        tx.query(&open_syncs, &open_params),
+        tx.query(&lock_products, &product_params),
+        tx.query(&sold_lines, &sold_params),
+    )?;
+    Ok((locked_orders(&orders, &open)?, locked_products(&products)?, sold_lines_of(&sold)?))
+}
+
+fn locked_orders(rows: &[Row], open: &[Row]) -> Result<Vec<LockedOrder>, StoreError> {
+    let open = open
+        .iter()
+        .map(|r| Ok((TenantId(r.try_get(0)?), OrderId(r.try_get(1)?))))
+        .collect::<Result<HashSet<_>, StoreError>>()?;
+    rows.iter()
+        .map(|r| {
+            let status: String = r.try_get(3)?;
+            let (id, tenant_id) = (OrderId(r.try_get(0)?), TenantId(r.try_get(1)?));
+            Ok(LockedOrder {
+                id,
+                tenant_id,
+                client_order_id: r.try_get(2)?,
+                status: OrderStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Invariant(format!("unknown status {status}")))?,
+                request_hash: r.try_get(4)?,
+                failed_sync_open: open.contains(&(tenant_id, id)),
+            })
+        })
+        .collect()
+}
+
+fn locked_products(rows: &[Row]) -> Result<Vec<LockedProduct>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            Ok(LockedProduct {
+                tenant_id: TenantId(r.try_get(0)?),
+                id: ProductId(r.try_get(1)?),
+                price: Money::from_rupiah(r.try_get(2)?),
+                stock: r.try_get(3)?,
+                is_active: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+fn sold_lines_of(rows: &[Row]) -> Result<Vec<SoldLine>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            Ok(SoldLine {
+                tenant_id: TenantId(r.try_get(0)?),
+                order_id: OrderId(r.try_get(1)?),
+                product_id: ProductId(r.try_get(2)?),
+                quantity: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
