@@ -104,6 +104,19 @@ pub struct IngestConfig {
     pub request_timeout: Duration,
     /// The longest a request's body may take to arrive (then `408 request_timeout`).
     pub request_body_timeout: Duration,
+    pub admission: AdmissionConfig,
+}
+
+/// Group commit of pending rows: concurrent requests' orders written in one
+/// transaction (one WAL flush) by the admission writer.
+#[derive(Clone, Copy, Debug)]
+pub struct AdmissionConfig {
+    /// The longest the first order of a group waits for company (`ADMIT_MAX_WAIT`).
+    pub max_wait: Duration,
+    /// Orders per group at most (`ADMIT_MAX_BATCH`); a bigger sync batch is a group of its own.
+    pub max_batch: usize,
+    /// Groups written at once (`ADMIT_WRITERS`); while all are busy the next group grows.
+    pub writers: usize,
 }
 
 /// Requests per minute; 0 turns a limit off.
@@ -219,6 +232,11 @@ impl Config {
                 max_concurrent_requests: env.number("MAX_CONCURRENT_REQUESTS", 512)?,
                 request_timeout: env.duration("REQUEST_TIMEOUT", "30s")?,
                 request_body_timeout: env.duration("REQUEST_BODY_TIMEOUT", "10s")?,
+                admission: AdmissionConfig {
+                    max_wait: env.duration("ADMIT_MAX_WAIT", "1ms")?,
+                    max_batch: env.number("ADMIT_MAX_BATCH", 256)?,
+                    writers: env.number("ADMIT_WRITERS", 4)?,
+                },
             },
             worker: WorkerConfig {
                 addr: env.addr("WORKER_ADDR", "127.0.0.1:9091")?,
@@ -279,6 +297,13 @@ impl IngestConfig {
         }
         if self.request_body_timeout.is_zero() || self.request_body_timeout >= self.request_timeout {
             return Err(invalid("REQUEST_BODY_TIMEOUT", "must be positive and shorter than REQUEST_TIMEOUT".into()));
+        }
+        let a = self.admission;
+        if a.max_wait > Duration::from_millis(100) {
+            return Err(invalid("ADMIT_MAX_WAIT", "must be at most 100ms: every order waits it".into()));
+        }
+        if !(1..=10_000).contains(&a.max_batch) || !(1..=64).contains(&a.writers) {
+            return Err(invalid("ADMIT_MAX_BATCH", "batch 1..=10000 orders, writers (ADMIT_WRITERS) 1..=64".into()));
         }
         Ok(())
     }

@@ -28,6 +28,8 @@ pub enum FaultKind {
     TermWorker,
     /// SIGTERM of an ingest process, then a restart on the same address.
     TermIngest,
+    /// `kill -9` of an ingest process (admission groups and publishes cut short), then a restart.
+    KillIngest,
     /// `rabbitmqctl close_all_connections`.
     CloseConnections,
     /// The broker stopped and started again.
@@ -79,11 +81,16 @@ pub async fn inject(
         }
         FaultKind::TermIngest => {
             let i = rng.random_range(0..system.ingests.len());
-            let status = system.bounce_ingest(i).await?;
+            let status = system.bounce_ingest(i, "TERM").await?;
             if !status.success() {
                 bail!("ingest {i} exited with {status} after SIGTERM");
             }
             Ok(format!("ingest {i}: SIGTERM, {status}, restarted"))
+        }
+        FaultKind::KillIngest => {
+            let i = rng.random_range(0..system.ingests.len());
+            let status = system.bounce_ingest(i, "KILL").await?;
+            Ok(format!("ingest {i}: SIGKILL, {status}, restarted"))
         }
         FaultKind::CloseConnections => {
             run("rabbitmqctl", &["close_all_connections", "chaos: fault injection"]).await?;

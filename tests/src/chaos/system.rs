@@ -77,9 +77,10 @@ impl System {
         Ok(status)
     }
 
-    /// SIGTERM ingest `i`, wait for its graceful exit, start it again on its address.
-    pub async fn bounce_ingest(&mut self, i: usize) -> anyhow::Result<std::process::ExitStatus> {
-        let status = self.ingests[i].signal("TERM").await?;
+    /// Signal ingest `i` (`TERM`: a graceful exit; `KILL`: mid-group, mid-publish),
+    /// wait for its exit, start it again on its address.
+    pub async fn bounce_ingest(&mut self, i: usize, signal: &str) -> anyhow::Result<std::process::ExitStatus> {
+        let status = self.ingests[i].signal(signal).await?;
         let addr = self.ingests[i].addr().to_owned();
         self.ingests[i] = self.spawn_ingest(i, &addr).await;
         Ok(status)
