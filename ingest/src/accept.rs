@@ -5,7 +5,7 @@
 //! order's effect once), which also rescues an order whose first publish
 //! never made it.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::idempotency::{Admission, Candidate, Origin, StoredOrigin, admit};
 use crate::state::AppState;
 use common::broker::{ORDER_ROUTING_KEY, Target, headers};

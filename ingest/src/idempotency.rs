@@ -4,7 +4,7 @@
 //! duplicate answered with the first orderId, a different body is a 409.
 //! Two identical requests racing in one process share one admission.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use chrono::{DateTime, Utc};
 use common::ids::{OrderId, SyncBatchId, TenantId};
 use common::order::{OrderStatus, Source, ValidatedOrder};

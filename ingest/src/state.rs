@@ -17,8 +17,8 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     pub config: Arc<Config>,
     pub in_flight: InFlight,
-    pub limiter: Arc<crate::limits::RateLimiter>,
-    pub maintenance: Arc<crate::maintenance::Maintenance>,
+    pub limiter: Arc<crate::http::middleware::limits::RateLimiter>,
+    pub maintenance: Arc<crate::http::middleware::maintenance::Maintenance>,
     /// Proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Networks the internal-key routes answer; empty: any.
@@ -26,7 +26,7 @@ pub struct AppState {
     /// Permits for requests in progress (`MAX_CONCURRENT_REQUESTS`).
     pub requests: Arc<tokio::sync::Semaphore>,
     /// The latest health probe, shared by concurrent callers.
-    pub health: Arc<crate::routes::health::HealthCache>,
+    pub health: Arc<crate::http::routes::health::HealthCache>,
 }
 
 impl AppState {
@@ -34,7 +34,7 @@ impl AppState {
     pub async fn tx(
         &self,
         tenant: common::ids::TenantId,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, crate::error::ApiError> {
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, crate::http::error::ApiError> {
         Ok(common::db::tenant_tx(&self.db, &[tenant.0]).await?)
     }
 }

@@ -5,7 +5,7 @@
 pub mod password;
 pub mod tokens;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -101,7 +101,7 @@ impl FromRequestParts<AppState> for InternalKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let client = parts.extensions.get::<crate::client_ip::ClientIp>().map(|c| c.0);
+        let client = parts.extensions.get::<crate::http::middleware::client_ip::ClientIp>().map(|c| c.0);
         let admitted = state.admin_networks.is_empty()
             || client.is_some_and(|ip| state.admin_networks.iter().any(|n| n.contains(&ip)));
         if !admitted {

@@ -2,8 +2,8 @@
 //! another owner or an admin.
 
 use crate::auth::{AuthUser, MANAGERS, Role, password};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::Body;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Body;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,8 +1,8 @@
 //! Platform administration (internal API key): creating a shop with its owner.
 
 use crate::auth::{InternalKey, password};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::Body;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Body;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -4,11 +4,12 @@
 
 use crate::auth::tokens::TokenKeys;
 use crate::duplicates::DuplicateCache;
-use crate::error::ApiError;
-use crate::extract::BodyDeadline;
+use crate::http::error::ApiError;
+use crate::http::extract::BodyDeadline;
+use crate::http::middleware::request_id;
+use crate::http::routes;
 use crate::idempotency::InFlight;
 use crate::state::AppState;
-use crate::{request_id, routes};
 use axum::Router;
 use axum::response::{IntoResponse, Response};
 use common::broker::Publisher;
@@ -50,9 +51,13 @@ impl Application {
         }
         crate::metrics::register();
         if state.config.ingest.maintenance_mode {
-            crate::maintenance::store(&state, &crate::maintenance::Switch { enabled: true, message: None }).await?;
+            crate::http::middleware::maintenance::store(
+                &state,
+                &crate::http::middleware::maintenance::Switch { enabled: true, message: None },
+            )
+            .await?;
         }
-        let follower = tokio::spawn(crate::maintenance::follow(state.clone()));
+        let follower = tokio::spawn(crate::http::middleware::maintenance::follow(state.clone()));
         let poller = tokio::spawn(crate::metrics::poll(state.clone(), state.config.ingest.metrics_poll));
         let stop_poller = shutdown.clone();
         tokio::spawn(async move {
@@ -82,17 +87,17 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
     let publisher = Publisher::start(&config.broker, name, shutdown);
     let keys = TokenKeys::new(&config.secrets, config.ingest.access_token_ttl, config.ingest.refresh_token_ttl);
     let redis = crate::redis::connect(config.redis_url.as_deref());
-    let trusted_proxies =
-        crate::client_ip::parse_networks(&config.ingest.trusted_proxies).map_err(StartError::Config)?;
-    let admin_networks =
-        crate::client_ip::parse_networks(&config.ingest.admin_allowed_cidrs).map_err(StartError::Config)?;
+    let trusted_proxies = crate::http::middleware::client_ip::parse_networks(&config.ingest.trusted_proxies)
+        .map_err(StartError::Config)?;
+    let admin_networks = crate::http::middleware::client_ip::parse_networks(&config.ingest.admin_allowed_cidrs)
+        .map_err(StartError::Config)?;
     let requests = Arc::new(tokio::sync::Semaphore::new(config.ingest.max_concurrent_requests));
     Ok(AppState {
         db,
         publisher,
         duplicates: DuplicateCache::new(redis.clone()),
         keys: Arc::new(keys),
-        limiter: Arc::new(crate::limits::RateLimiter::new(redis, &config.broker.prefix)),
+        limiter: Arc::new(crate::http::middleware::limits::RateLimiter::new(redis, &config.broker.prefix)),
         maintenance: Arc::default(),
         trusted_proxies: Arc::new(trusted_proxies),
         admin_networks: Arc::new(admin_networks),
@@ -104,9 +109,9 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
 }
 
 pub fn router(state: AppState) -> Router {
-    let cors = crate::headers::cors(&state.config.ingest.cors_allowed_origins);
+    let cors = crate::http::middleware::headers::cors(&state.config.ingest.cors_allowed_origins);
     Router::new()
-        .merge(crate::maintenance::router())
+        .merge(crate::http::middleware::maintenance::router())
         .merge(routes::admin::router())
         .merge(routes::auth::router())
         .merge(routes::users::router())
@@ -126,13 +131,16 @@ pub fn router(state: AppState) -> Router {
             ApiError::Internal("a handler panicked".to_owned()).into_response()
         }))
         .layer(axum::Extension(BodyDeadline(state.config.ingest.request_body_timeout)))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::maintenance::middleware))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::unauthenticated))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::overload::middleware))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::middleware::maintenance::middleware))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::middleware::limits::unauthenticated))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::middleware::overload::middleware))
         .layer(axum::middleware::from_fn(crate::metrics::http))
         .layer(tower::util::option_layer(cors))
-        .layer(axum::middleware::from_fn_with_state(state.trusted_proxies.clone(), crate::client_ip::middleware))
-        .layer(axum::middleware::from_fn(crate::headers::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            crate::http::middleware::client_ip::middleware,
+        ))
+        .layer(axum::middleware::from_fn(crate::http::middleware::headers::middleware))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

@@ -1,7 +1,7 @@
 //! Request extractors that answer bad input with the contract's errors
 //! (415, 413, 400, 422, 404) instead of axum's plain-text rejections.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;

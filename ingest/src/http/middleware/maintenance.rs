@@ -5,8 +5,8 @@
 //! them obey within two seconds of `PUT /api/admin/maintenance`.
 
 use crate::auth::InternalKey;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::Body;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Body;
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::Method;

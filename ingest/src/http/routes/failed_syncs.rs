@@ -3,8 +3,8 @@
 //! retry (with overrides) and discard.
 
 use crate::auth::{AuthUser, SUPERVISORS};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, OptionalBody, PathId, Query, decode_cursor, page, page_limit};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Body, OptionalBody, PathId, Query, decode_cursor, page, page_limit};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

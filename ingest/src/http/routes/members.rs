@@ -2,8 +2,8 @@
 //! shop can look a member up at the till; owners and admins manage them.
 
 use crate::auth::{AuthUser, MANAGERS};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, PathId, Query, decode_cursor, page, page_limit};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Body, PathId, Query, decode_cursor, page, page_limit};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -5,11 +5,11 @@
 
 use crate::accept::accept_many;
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonValue, PathId, SYNC_BODY_LIMIT};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonValue, PathId, SYNC_BODY_LIMIT};
+use crate::http::middleware::limits::Writer;
+use crate::http::middleware::request_id::RequestId;
 use crate::idempotency::{Candidate, Origin};
-use crate::limits::Writer;
-use crate::request_id::RequestId;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

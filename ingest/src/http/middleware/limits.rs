@@ -3,7 +3,7 @@
 //! (with a warning): a weaker limit, never an open door. Keys carry the
 //! deployment's prefix, so one Redis can serve several deployments.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use redis::aio::ConnectionManager;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -128,7 +128,11 @@ pub async fn unauthenticated(
     if crate::auth::bearer(request.headers()).is_some_and(|token| state.keys.verify_access(token).is_ok()) {
         return next.run(request).await;
     }
-    let ip = request.extensions().get::<crate::client_ip::ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
+    let ip = request
+        .extensions()
+        .get::<crate::http::middleware::client_ip::ClientIp>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
     let verdict = state.limiter.hit("ip", &ip, state.config.ingest.limits.ip_per_min).await;
     if let Err(refused) = verdict.refuse("requests from this address") {
         tracing::warn!(bucket = "ip", "rate limited");

@@ -2,7 +2,7 @@
 //! it sent a sane one, else a new UUID); the id is on the request's log
 //! span, travels in the order's message, and is written into error bodies.
 
-use crate::error::ErrorBody;
+use crate::http::error::ErrorBody;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;

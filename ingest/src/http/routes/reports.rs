@@ -3,8 +3,8 @@
 //! counted apart. Reads one day's orders through the report index.
 
 use crate::auth::{AuthUser, SUPERVISORS};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::Query;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Query;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
@@ -57,7 +57,7 @@ async fn daily_sales(
         .as_deref()
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .ok_or_else(|| ApiError::invalid("date", "is required, as YYYY-MM-DD"))?;
-    let date = crate::extract::within_years("date", date)?;
+    let date = crate::http::extract::within_years("date", date)?;
     let outlet = match q.outlet_id.as_deref() {
         None => None,
         Some(id) => Some(Uuid::parse_str(id).map_err(|_| ApiError::invalid("outletId", "must be a UUID"))?),

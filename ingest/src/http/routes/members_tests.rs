@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::routes::extremes::number;
+use crate::http::routes::extremes::number;
 use proptest::prelude::*;
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 //! `REQUEST_TIMEOUT` for each (then `503 timed_out`). The body's own
 //! deadline (`REQUEST_BODY_TIMEOUT`, `408`) is the body extractor's.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;

@@ -1,15 +1,16 @@
 //! Orders: take an order (validate → admit → publish → 202), read one or a
 //! list, and cancel one (a message the workers apply exactly once).
 
+pub mod view;
+
 use crate::accept::accept_one;
 use crate::auth::{AuthUser, SUPERVISORS};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit, within_years};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit, within_years};
+use crate::http::middleware::limits::Writer;
+use crate::http::middleware::request_id::RequestId;
 use crate::idempotency::{Candidate, Origin};
-use crate::limits::Writer;
 use crate::order_columns;
-use crate::order_view::{self, OrderRow};
-use crate::request_id::RequestId;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -24,6 +25,7 @@ use common::order::{OrderStatus, Source, canonical_hash, validate_order};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
+use view::OrderRow;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -66,11 +68,11 @@ async fn create(
     let accepted = accept_one(&state, &origin, Candidate { order, request_hash }).await?;
     tracing::info!(tenant_id = %auth.tenant_id, order_id = %accepted.order_id, %client_order_id, duplicate = accepted.duplicate, "order accepted");
     if let Some(wait) = wait {
-        let row = order_view::wait_for_outcome(&state.db, auth.tenant_id, accepted.order_id, wait).await?;
+        let row = view::wait_for_outcome(&state.db, auth.tenant_id, accepted.order_id, wait).await?;
         return Ok(outcome_response(row));
     }
     let status = if accepted.duplicate {
-        order_view::fetch(&state.db, auth.tenant_id, accepted.order_id).await?.status()
+        view::fetch(&state.db, auth.tenant_id, accepted.order_id).await?.status()
     } else {
         OrderStatus::Pending
     };
@@ -99,12 +101,8 @@ fn outcome_response(row: OrderRow) -> Response {
     }
 }
 
-async fn show(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    PathId(id): PathId,
-) -> ApiResult<Json<order_view::OrderView>> {
-    Ok(Json(order_view::fetch(&state.db, auth.tenant_id, OrderId(id)).await?.into_view()))
+async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<view::OrderView>> {
+    Ok(Json(view::fetch(&state.db, auth.tenant_id, OrderId(id)).await?.into_view()))
 }
 
 #[derive(Deserialize)]
@@ -172,7 +170,7 @@ async fn cancel(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::invalid("reason", "must be 1 to 500 characters"));
     }
-    let row = order_view::fetch(&state.db, auth.tenant_id, OrderId(id)).await?;
+    let row = view::fetch(&state.db, auth.tenant_id, OrderId(id)).await?;
     if row.status() != OrderStatus::Committed {
         return Err(ApiError::conflict(
             "not_cancellable",

@@ -3,8 +3,8 @@
 //! a stock movement in the same transaction, so the ledger sums to the stock.
 
 use crate::auth::{AuthUser, MANAGERS, SUPERVISORS};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, PathId, Query, decode_cursor, page, page_limit};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Body, PathId, Query, decode_cursor, page, page_limit};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

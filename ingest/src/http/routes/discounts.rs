@@ -4,8 +4,8 @@
 //! every change.
 
 use crate::auth::{AuthUser, MANAGERS};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, PathId, Query, decode_cursor, page, page_limit};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Body, PathId, Query, decode_cursor, page, page_limit};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

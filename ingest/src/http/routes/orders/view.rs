@@ -3,7 +3,7 @@
 //! once a worker priced it, the totals; order_items and payments are the
 //! books the workers write in the same transaction.
 
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use chrono::{DateTime, Utc};
 use common::ids::{OrderId, TenantId};
 use common::money::Money;

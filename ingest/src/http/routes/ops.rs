@@ -9,12 +9,12 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-const PAGE: &str = include_str!("../../static/failed-syncs.html");
-const SCRIPT: &str = include_str!("../../static/failed-syncs.js");
-const STYLE: &str = include_str!("../../static/failed-syncs.css");
+const PAGE: &str = include_str!("../../../static/failed-syncs.html");
+const SCRIPT: &str = include_str!("../../../static/failed-syncs.js");
+const STYLE: &str = include_str!("../../../static/failed-syncs.css");
 /// The API's OpenAPI document; it must agree with the contract (a test
 /// checks that every operation it lists exists).
-const OPENAPI: &str = include_str!("../../openapi.json");
+const OPENAPI: &str = include_str!("../../../openapi.json");
 
 pub fn router() -> Router<AppState> {
     Router::new()

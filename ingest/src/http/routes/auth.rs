@@ -2,10 +2,10 @@
 //! tokens (a reused one revokes its whole family), logout.
 
 use crate::auth::{AuthUser, Role, password, tokens};
-use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, OptionalBody};
-use crate::limits::LoginAttempt;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Body, OptionalBody};
+use crate::http::middleware::client_ip::ClientIp;
+use crate::http::middleware::limits::LoginAttempt;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
