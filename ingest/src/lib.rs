@@ -6,9 +6,7 @@
 
 pub mod accept;
 pub mod auth;
-pub mod duplicates;
 pub mod http;
-pub mod idempotency;
 pub mod metrics;
 pub mod redis;
 pub mod seed;

@@ -1,9 +1,9 @@
 //! What every handler shares: the database pool, the broker publisher, the
 //! optional Redis duplicate cache, token keys and the configuration.
 
+use crate::accept::duplicates::DuplicateCache;
+use crate::accept::in_flight::InFlight;
 use crate::auth::tokens::TokenKeys;
-use crate::duplicates::DuplicateCache;
-use crate::idempotency::InFlight;
 use common::broker::Publisher;
 use common::config::Config;
 use sqlx::PgPool;

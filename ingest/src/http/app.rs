@@ -2,13 +2,13 @@
 //! on port 0 against their own database and queue prefix; `main` builds it
 //! from the environment.
 
+use crate::accept::duplicates::DuplicateCache;
+use crate::accept::in_flight::InFlight;
 use crate::auth::tokens::TokenKeys;
-use crate::duplicates::DuplicateCache;
 use crate::http::error::ApiError;
 use crate::http::extract::BodyDeadline;
 use crate::http::middleware::request_id;
 use crate::http::routes;
-use crate::idempotency::InFlight;
 use crate::state::AppState;
 use axum::Router;
 use axum::response::{IntoResponse, Response};

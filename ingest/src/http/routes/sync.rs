@@ -4,12 +4,12 @@
 //! lists every order's result in request order.
 
 use crate::accept::accept_many;
+use crate::accept::candidate::{Candidate, Origin};
 use crate::auth::AuthUser;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonValue, PathId, SYNC_BODY_LIMIT};
 use crate::http::middleware::limits::Writer;
 use crate::http::middleware::request_id::RequestId;
-use crate::idempotency::{Candidate, Origin};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -4,12 +4,12 @@
 pub mod view;
 
 use crate::accept::accept_one;
+use crate::accept::candidate::{Candidate, Origin};
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit, within_years};
 use crate::http::middleware::limits::Writer;
 use crate::http::middleware::request_id::RequestId;
-use crate::idempotency::{Candidate, Origin};
 use crate::order_columns;
 use crate::state::AppState;
 use axum::extract::State;
@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
-use common::broker::{ORDER_ROUTING_KEY, Target, headers};
 use common::ids::{ClientOrderId, MessageId, OrderId};
 use common::message::{CancelMessage, Message};
 use common::order::{OrderStatus, Source, canonical_hash, validate_order};
@@ -186,9 +185,7 @@ async fn cancel(
         requested_at: Utc::now(),
         request_id: Some(request_id),
     });
-    let exchange = state.publisher.topology().orders_exchange();
-    let target = Target { exchange: &exchange, routing_key: ORDER_ROUTING_KEY };
-    state.publisher.publish(target, &message.encode(), headers::for_message(&message, 1)).await?;
+    crate::accept::publish::one(&state.publisher, &message).await?;
     tracing::info!(tenant_id = %auth.tenant_id, order_id = %id, "order cancellation queued");
     Ok(accepted_response(OrderId(id), ClientOrderId(row.client_order_id), OrderStatus::Committed))
 }

@@ -1,61 +1,18 @@
-//! The idempotency record: an order's `pending` row, written before its
-//! message is published. The unique key (tenant, clientOrderId) decides:
-//! a new id inserts, the same id with the same body (canonical hash) is a
-//! duplicate answered with the first orderId, a different body is a 409.
-//! Two identical requests racing in one process share one admission.
+//! Admission, the idempotency record: an order's `pending` row, written
+//! before its message is published, so that Postgres (not Redis, not the
+//! broker) decides what a clientOrderId means. The unique key (tenant,
+//! clientOrderId) decides: a new id inserts, the same id with the same body
+//! (canonical hash) is a duplicate answered with the first orderId, a
+//! different body is a 409. Any number of orders take two statements.
 
+use crate::accept::candidate::{Candidate, Origin, StoredOrigin};
 use crate::http::error::ApiError;
 use chrono::{DateTime, Utc};
-use common::ids::{OrderId, SyncBatchId, TenantId};
+use common::ids::{OrderId, SyncBatchId};
 use common::order::{OrderStatus, Source, ValidatedOrder};
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use tokio::sync::OnceCell;
 use uuid::Uuid;
-
-/// An order as it arrives, validated and hashed.
-#[derive(Clone, Debug)]
-pub struct Candidate {
-    pub order: ValidatedOrder,
-    pub request_hash: [u8; 32],
-}
-
-/// Where a call's candidates came from (shared by all of them).
-#[derive(Clone, Debug)]
-pub struct Origin {
-    pub tenant_id: TenantId,
-    pub source: Source,
-    pub device_id: Option<String>,
-    pub sync_batch_id: Option<SyncBatchId>,
-    pub received_at: DateTime<Utc>,
-    pub request_id: String,
-}
-
-/// Where an admitted order came from, as stored with its pending row. A
-/// resend republishes this, never its own origin: an online order resent by
-/// the offline sync (or the reverse) is still judged as first sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredOrigin {
-    pub source: Source,
-    pub device_id: Option<String>,
-    pub sync_batch_id: Option<SyncBatchId>,
-    pub received_at: DateTime<Utc>,
-    pub request_id: Option<String>,
-}
-
-impl Origin {
-    /// What a new pending row stores of this call.
-    pub fn stored(&self) -> StoredOrigin {
-        StoredOrigin {
-            source: self.source,
-            device_id: self.device_id.clone(),
-            sync_batch_id: self.sync_batch_id,
-            received_at: self.received_at,
-            request_id: Some(self.request_id.clone()),
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 // At most one per order of a request, decided and consumed at once: boxing
@@ -189,51 +146,4 @@ fn decide(
     let status =
         OrderStatus::parse(&row.status).ok_or_else(|| ApiError::Internal(format!("bad status {}", row.status)))?;
     Ok(Admission::Same { order_id, status, stored: row.request.0.clone(), origin: row.origin()? })
-}
-
-type Key = (TenantId, Uuid, [u8; 32]);
-
-/// Identical requests in flight in this process, so that the second waits
-/// for the first's outcome instead of racing it.
-#[derive(Clone, Default)]
-pub struct InFlight {
-    cells: Arc<Mutex<HashMap<Key, Arc<OnceCell<crate::accept::Accepted>>>>>,
-}
-
-/// A request's place in the in-flight map, given up when the request is
-/// done however it ends: answered, failed, or dropped mid-way (its client
-/// hung up, or it ran out of time).
-pub struct InFlightEntry {
-    map: InFlight,
-    key: Key,
-    pub cell: Arc<OnceCell<crate::accept::Accepted>>,
-}
-
-impl Drop for InFlightEntry {
-    fn drop(&mut self) {
-        let mut cells = self.map.lock();
-        if cells.get(&self.key).is_some_and(|current| Arc::ptr_eq(current, &self.cell)) {
-            cells.remove(&self.key);
-        }
-    }
-}
-
-impl InFlight {
-    pub fn enter(&self, key: Key) -> InFlightEntry {
-        let cell = self.lock().entry(key).or_default().clone();
-        InFlightEntry { map: self.clone(), key, cell }
-    }
-
-    /// Entries held now (what tests check is back to zero).
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<OnceCell<crate::accept::Accepted>>>> {
-        self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
