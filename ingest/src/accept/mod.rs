@@ -12,18 +12,31 @@ pub mod in_flight;
 pub mod publish;
 
 use crate::http::error::ApiError;
-use crate::state::AppState;
 use admission::{Admission, admit};
 use candidate::{Accepted, Candidate, Origin};
+use common::broker::Publisher;
 use common::ids::OrderId;
 use common::order::{OrderStatus, hex};
+use duplicates::DuplicateCache;
+use in_flight::InFlight;
 use publish::Outgoing;
+use sqlx::PgPool;
+
+/// What accepting orders needs: the database (admission), the broker
+/// (publish), Redis (duplicates) and this process's requests in flight.
+#[derive(Clone)]
+pub struct Acceptor {
+    pub db: PgPool,
+    pub publisher: Publisher,
+    pub duplicates: DuplicateCache,
+    pub in_flight: InFlight,
+}
 
 /// One candidate's result: accepted (or a duplicate), or why not.
 type Outcome = Result<Accepted, ApiError>;
 
 /// Accept one order; identical requests in flight share the first one's outcome.
-pub async fn accept_one(state: &AppState, origin: &Origin, candidate: Candidate) -> Outcome {
+pub async fn accept_one(state: &Acceptor, origin: &Origin, candidate: Candidate) -> Outcome {
     let key = (origin.tenant_id, candidate.order.client_order_id.0, candidate.request_hash);
     let entry = state.in_flight.enter(key);
     entry
@@ -48,7 +61,7 @@ struct Publish {
 /// Accept distinct orders; one result per candidate, in order. The outer
 /// error is for failures that concern them all (the database is down).
 pub async fn accept_many(
-    state: &AppState,
+    state: &Acceptor,
     origin: &Origin,
     candidates: &[Candidate],
 ) -> Result<Vec<Outcome>, ApiError> {
@@ -79,7 +92,7 @@ pub async fn accept_many(
 
 /// What Redis answers at once: orders it remembers as queued (or as taken
 /// by a different body); `None` for the others.
-async fn remembered(state: &AppState, origin: &Origin, candidates: &[Candidate]) -> Vec<Option<Outcome>> {
+async fn remembered(state: &Acceptor, origin: &Origin, candidates: &[Candidate]) -> Vec<Option<Outcome>> {
     let client_ids: Vec<_> = candidates.iter().map(|c| c.order.client_order_id.0).collect();
     let remembered = state.duplicates.lookup(origin.tenant_id, &client_ids).await;
     candidates
@@ -115,7 +128,7 @@ fn decide(origin: &Origin, index: usize, candidate: &Candidate, admission: Admis
 /// Publish the group, answer each order by its confirm, and let Redis
 /// remember the confirmed ones.
 async fn publish_all(
-    state: &AppState,
+    state: &Acceptor,
     origin: &Origin,
     candidates: &[Candidate],
     publishes: Vec<Publish>,

@@ -7,10 +7,15 @@ use crate::accept::in_flight::InFlight;
 use crate::auth::tokens::TokenKeys;
 use crate::http::error::ApiError;
 use crate::http::extract::BodyDeadline;
-use crate::http::middleware::request_id;
+use crate::http::middleware::limits::{Limits, RateLimiter};
+use crate::http::middleware::maintenance::{self, Switch};
+use crate::http::middleware::overload::Overload;
+use crate::http::middleware::{client_ip, headers, limits, overload, request_id};
 use crate::http::routes;
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::FromRef;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use common::broker::Publisher;
 use common::config::Config;
@@ -51,20 +56,9 @@ impl Application {
         }
         crate::metrics::register();
         if state.config.ingest.maintenance_mode {
-            crate::http::middleware::maintenance::store(
-                &state,
-                &crate::http::middleware::maintenance::Switch { enabled: true, message: None },
-            )
-            .await?;
+            maintenance::store(&state.db, &Switch { enabled: true, message: None }).await?;
         }
-        let follower = tokio::spawn(crate::http::middleware::maintenance::follow(state.clone()));
-        let poller = tokio::spawn(crate::metrics::poll(state.clone(), state.config.ingest.metrics_poll));
-        let stop_poller = shutdown.clone();
-        tokio::spawn(async move {
-            stop_poller.cancelled().await;
-            poller.abort();
-            follower.abort();
-        });
+        background(&state, &shutdown);
         Ok(Self { listener, router: router(state.clone()), addr, shutdown, state })
     }
 
@@ -80,6 +74,18 @@ impl Application {
     }
 }
 
+/// The maintenance follower and the metrics poller, until shutdown.
+fn background(state: &AppState, shutdown: &Shutdown) {
+    let follower = tokio::spawn(maintenance::follow(state.db.clone(), state.maintenance.clone()));
+    let poller = tokio::spawn(crate::metrics::poll(state.db.clone(), state.publisher.clone(), state.config.clone()));
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        poller.abort();
+        follower.abort();
+    });
+}
+
 pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError> {
     let db = common::db::pool(&config.database.url, config.database.pool_size)?;
     let name =
@@ -87,31 +93,49 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
     let publisher = Publisher::start(&config.broker, name, shutdown);
     let keys = TokenKeys::new(&config.secrets, config.ingest.access_token_ttl, config.ingest.refresh_token_ttl);
     let redis = crate::redis::connect(config.redis_url.as_deref());
-    let trusted_proxies = crate::http::middleware::client_ip::parse_networks(&config.ingest.trusted_proxies)
-        .map_err(StartError::Config)?;
-    let admin_networks = crate::http::middleware::client_ip::parse_networks(&config.ingest.admin_allowed_cidrs)
-        .map_err(StartError::Config)?;
+    let trusted_proxies = client_ip::parse_networks(&config.ingest.trusted_proxies).map_err(StartError::Config)?;
+    let admin_networks = client_ip::parse_networks(&config.ingest.admin_allowed_cidrs).map_err(StartError::Config)?;
     let requests = Arc::new(tokio::sync::Semaphore::new(config.ingest.max_concurrent_requests));
     Ok(AppState {
         db,
         publisher,
         duplicates: DuplicateCache::new(redis.clone()),
         keys: Arc::new(keys),
-        limiter: Arc::new(crate::http::middleware::limits::RateLimiter::new(redis, &config.broker.prefix)),
+        limiter: Arc::new(RateLimiter::new(redis, &config.broker.prefix)),
         maintenance: Arc::default(),
         trusted_proxies: Arc::new(trusted_proxies),
         admin_networks: Arc::new(admin_networks),
         config: Arc::new(config),
         in_flight: InFlight::default(),
         requests,
-        health: Arc::default(),
     })
 }
 
+/// Every route, then the middleware around them (the last layer is the outermost).
 pub fn router(state: AppState) -> Router {
-    let cors = crate::http::middleware::headers::cors(&state.config.ingest.cors_allowed_origins);
+    let cors = headers::cors(&state.config.ingest.cors_allowed_origins);
+    let health = routes::health::Health::new(state.db.clone(), state.publisher.clone(), state.duplicates.clone());
+    routes(health)
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
+            ApiError::Internal("a handler panicked".to_owned()).into_response()
+        }))
+        .layer(axum::Extension(BodyDeadline(state.config.ingest.request_body_timeout)))
+        .layer(from_fn_with_state(state.maintenance.clone(), maintenance::middleware))
+        .layer(from_fn_with_state(Limits::from_ref(&state), limits::unauthenticated))
+        .layer(from_fn_with_state(Overload::from_ref(&state), overload::middleware))
+        .layer(from_fn(crate::metrics::http))
+        .layer(tower::util::option_layer(cors))
+        .layer(from_fn_with_state(state.trusted_proxies.clone(), client_ip::middleware))
+        .layer(from_fn(headers::middleware))
+        .layer(from_fn(request_id::middleware))
+        .with_state(state)
+}
+
+fn routes(health: routes::health::Health) -> Router<AppState> {
     Router::new()
-        .merge(crate::http::middleware::maintenance::router())
+        .merge(routes::maintenance::router())
         .merge(routes::admin::router())
         .merge(routes::auth::router())
         .merge(routes::users::router())
@@ -122,25 +146,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::orders::router())
         .merge(routes::sync::router())
         .merge(routes::failed_syncs::router())
-        .merge(routes::health::router())
+        .merge(routes::health::router(health))
         .merge(routes::ops::router())
         .route("/metrics", axum::routing::get(crate::metrics::render))
-        .fallback(|| async { ApiError::not_found("route") })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
-            ApiError::Internal("a handler panicked".to_owned()).into_response()
-        }))
-        .layer(axum::Extension(BodyDeadline(state.config.ingest.request_body_timeout)))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::middleware::maintenance::middleware))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::middleware::limits::unauthenticated))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::middleware::overload::middleware))
-        .layer(axum::middleware::from_fn(crate::metrics::http))
-        .layer(tower::util::option_layer(cors))
-        .layer(axum::middleware::from_fn_with_state(
-            state.trusted_proxies.clone(),
-            crate::http::middleware::client_ip::middleware,
-        ))
-        .layer(axum::middleware::from_fn(crate::http::middleware::headers::middleware))
-        .layer(axum::middleware::from_fn(request_id::middleware))
-        .with_state(state)
 }

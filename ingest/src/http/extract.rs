@@ -1,5 +1,7 @@
-//! Request extractors that answer bad input with the contract's errors
-//! (415, 413, 400, 422, 404) instead of axum's plain-text rejections.
+//! What handlers take from a request: bodies, queries and path ids, with
+//! bad input answered by the contract's errors (415, 413, 400, 422, 404)
+//! instead of axum's plain-text rejections; and the client address the
+//! middleware found.
 
 use crate::http::error::ApiError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -14,6 +16,11 @@ use uuid::Uuid;
 
 pub const ORDER_BODY_LIMIT: usize = 1024 * 1024;
 pub const SYNC_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The request's client address (an extension `middleware::client_ip`
+/// sets): what the rate limits count and the internal-key routes check.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub std::net::IpAddr);
 
 /// How long a body may take to arrive (`REQUEST_BODY_TIMEOUT`), as the
 /// router hands it to the extractors. A deadline for the whole body, not

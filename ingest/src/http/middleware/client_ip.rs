@@ -2,16 +2,13 @@
 //! trusted proxy, the right-most address in `X-Forwarded-For` that is not
 //! one of our proxies (anything further left a client could have forged).
 
+use crate::http::extract::ClientIp;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
-/// The request's client address, as an extension.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientIp(pub IpAddr);
 
 pub fn parse_networks(cidrs: &[String]) -> Result<Vec<IpNet>, String> {
     cidrs

@@ -3,11 +3,19 @@
 //! (with a warning): a weaker limit, never an open door. Keys carry the
 //! deployment's prefix, so one Redis can serve several deployments.
 
+use crate::auth::AuthUser;
+use crate::auth::tokens::TokenKeys;
 use crate::http::error::ApiError;
+use crate::http::extract::ClientIp;
+use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use common::config::RateLimits;
 use redis::aio::ConnectionManager;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const WINDOW_SECS: u64 = 60;
@@ -116,24 +124,25 @@ impl RateLimiter {
     }
 }
 
+/// What the limits need: the counters, the token keys (a token that
+/// verifies moves a request from the per-address limit to the per-user
+/// ones) and the configured limits.
+#[derive(Clone)]
+pub struct Limits {
+    pub limiter: Arc<RateLimiter>,
+    pub keys: Arc<TokenKeys>,
+    pub per_min: RateLimits,
+}
+
 /// Unauthenticated requests, per client address. Only a token that
 /// verifies (signature and expiry, no database) moves a request to the
 /// per-user limits; a missing, bogus or expired one counts here.
-pub async fn unauthenticated(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    if crate::auth::bearer(request.headers()).is_some_and(|token| state.keys.verify_access(token).is_ok()) {
+pub async fn unauthenticated(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    if crate::auth::bearer(request.headers()).is_some_and(|token| limits.keys.verify_access(token).is_ok()) {
         return next.run(request).await;
     }
-    let ip = request
-        .extensions()
-        .get::<crate::http::middleware::client_ip::ClientIp>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
-    let verdict = state.limiter.hit("ip", &ip, state.config.ingest.limits.ip_per_min).await;
+    let ip = request.extensions().get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
+    let verdict = limits.limiter.hit("ip", &ip, limits.per_min.ip_per_min).await;
     if let Err(refused) = verdict.refuse("requests from this address") {
         tracing::warn!(bucket = "ip", "rate limited");
         return refused.into_response();
@@ -156,9 +165,9 @@ impl LoginAttempt {
     }
 
     /// Take a place in both limits; refused (and given back) past either.
-    pub async fn reserve(&mut self, state: &crate::state::AppState) -> Result<(), ApiError> {
-        let limit = state.config.ingest.limits.login_failures_per_min;
-        let limiter = &state.limiter;
+    pub async fn reserve(&mut self, limits: &Limits) -> Result<(), ApiError> {
+        let limit = limits.per_min.login_failures_per_min;
+        let limiter = &limits.limiter;
         let taken =
             tokio::join!(limiter.hit("login_ip", &self.ip, limit), limiter.hit("login_account", &self.account, limit));
         self.taken = Some(taken);
@@ -166,17 +175,17 @@ impl LoginAttempt {
             return Ok(());
         }
         tracing::warn!(bucket = "login", "rate limited");
-        self.give_back(state).await;
+        self.give_back(limits).await;
         taken.0.refuse("failed logins")?;
         taken.1.refuse("failed logins")
     }
 
     /// The attempt did not fail (signed in, or never checked): it does not count.
-    pub async fn give_back(&mut self, state: &crate::state::AppState) {
+    pub async fn give_back(&mut self, limits: &Limits) {
         if let Some((by_ip, by_account)) = self.taken.take() {
             tokio::join!(
-                state.limiter.give_back("login_ip", &self.ip, by_ip),
-                state.limiter.give_back("login_account", &self.account, by_account)
+                limits.limiter.give_back("login_ip", &self.ip, by_ip),
+                limits.limiter.give_back("login_account", &self.account, by_account)
             );
         }
     }
@@ -185,29 +194,31 @@ impl LoginAttempt {
 /// A caller within its write limits, judged from the headers alone: a write
 /// over its limit is refused before its body (up to 2 MiB for a sync batch)
 /// is read. Handlers that write take this instead of `AuthUser`.
-pub struct Writer(pub crate::auth::AuthUser);
+pub struct Writer(pub AuthUser);
 
-impl axum::extract::FromRequestParts<crate::state::AppState> for Writer {
+impl<S> FromRequestParts<S> for Writer
+where
+    S: Send + Sync,
+    Limits: FromRef<S>,
+    Arc<TokenKeys>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &crate::state::AppState,
-    ) -> Result<Self, ApiError> {
-        let auth = crate::auth::AuthUser::from_request_parts(parts, state).await?;
-        writes(state, &auth).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        writes(&Limits::from_ref(state), &auth).await?;
         Ok(Writer(auth))
     }
 }
 
 /// Orders and sync batches, per user and per tenant (many shops share one
 /// carrier NAT address, so writes are limited by who, not by where).
-pub async fn writes(state: &crate::state::AppState, auth: &crate::auth::AuthUser) -> Result<(), ApiError> {
-    let limits = state.config.ingest.limits;
+pub async fn writes(limits: &Limits, auth: &AuthUser) -> Result<(), ApiError> {
+    let per_min = limits.per_min;
     let (user_key, tenant_key) = (auth.user_id.to_string(), auth.tenant_id.to_string());
     let (user, tenant) = tokio::join!(
-        state.limiter.hit("user_writes", &user_key, limits.user_writes_per_min),
-        state.limiter.hit("tenant_writes", &tenant_key, limits.tenant_writes_per_min),
+        limits.limiter.hit("user_writes", &user_key, per_min.user_writes_per_min),
+        limits.limiter.hit("tenant_writes", &tenant_key, per_min.tenant_writes_per_min),
     );
     for (bucket, verdict) in [("user_writes", user), ("tenant_writes", tenant)] {
         if !verdict.allowed() {

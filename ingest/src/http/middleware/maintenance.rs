@@ -2,20 +2,17 @@
 //! `Retry-After` and the operator's message; reads keep working and the
 //! workers keep draining the queue. The switch lives in Postgres
 //! (`platform_settings`), which every replica polls each second, so all of
-//! them obey within two seconds of `PUT /api/admin/maintenance`.
+//! them obey within two seconds of `PUT /api/admin/maintenance`
+//! (`routes::maintenance`).
 
-use crate::auth::InternalKey;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::Body;
-use crate::state::AppState;
+use crate::http::error::ApiError;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::put;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::sync::RwLock;
+use sqlx::PgPool;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +32,7 @@ impl Maintenance {
         self.0.read().map(|s| s.clone()).unwrap_or_default()
     }
 
-    fn set(&self, switch: Switch) {
+    pub fn set(&self, switch: Switch) {
         if let Ok(mut current) = self.0.write() {
             if *current != switch {
                 tracing::warn!(enabled = switch.enabled, message = switch.message, "maintenance mode changed");
@@ -45,34 +42,14 @@ impl Maintenance {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/admin/maintenance", put(change).get(show))
-}
-
-async fn show(State(state): State<AppState>, _key: InternalKey) -> Json<Switch> {
-    Json(state.maintenance.current())
-}
-
-async fn change(
-    State(state): State<AppState>,
-    _key: InternalKey,
-    Body(switch): Body<Switch>,
-) -> ApiResult<Json<Switch>> {
-    if switch.message.as_ref().is_some_and(|m| m.chars().count() > 500) {
-        return Err(ApiError::invalid("message", "must be at most 500 characters"));
-    }
-    store(&state, &switch).await?;
-    state.maintenance.set(switch.clone());
-    Ok(Json(switch))
-}
-
-pub async fn store(state: &AppState, switch: &Switch) -> Result<(), sqlx::Error> {
+/// Store the switch for every replica to follow.
+pub async fn store(db: &PgPool, switch: &Switch) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO platform_settings (key, value, updated_at) VALUES ('maintenance', $1, now())
          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
     )
     .bind(sqlx::types::Json(switch))
-    .execute(&state.db)
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -81,26 +58,26 @@ pub async fn store(state: &AppState, switch: &Switch) -> Result<(), sqlx::Error>
 pub const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 
 /// Follow the switch every `FOLLOW_EVERY` until shutdown.
-pub async fn follow(state: AppState) {
+pub async fn follow(db: PgPool, maintenance: Arc<Maintenance>) {
     let mut tick = tokio::time::interval(FOLLOW_EVERY);
     loop {
         tick.tick().await;
         let stored: Result<Option<sqlx::types::Json<Switch>>, _> =
             sqlx::query_scalar("SELECT value FROM platform_settings WHERE key = 'maintenance'")
-                .fetch_optional(&state.db)
+                .fetch_optional(&db)
                 .await;
         if let Ok(stored) = stored {
-            state.maintenance.set(stored.map(|s| s.0).unwrap_or_default());
+            maintenance.set(stored.map(|s| s.0).unwrap_or_default());
         }
     }
 }
 
 /// Writes stop while maintenance is on; sign-in and the platform's own
 /// routes (including the switch) keep working.
-pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn middleware(State(maintenance): State<Arc<Maintenance>>, request: Request, next: Next) -> Response {
     let write = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let exempt = request.uri().path().starts_with("/api/admin/") || request.uri().path().starts_with("/api/auth/");
-    let switch = state.maintenance.current();
+    let switch = maintenance.current();
     if switch.enabled && write && !exempt {
         let message = switch.message.unwrap_or_else(|| "Warungin is under maintenance; try again shortly".to_owned());
         return ApiError::Unavailable { code: "maintenance", message, retry_after_secs: 60 }.into_response();

@@ -3,11 +3,10 @@
 
 use crate::auth::{AuthUser, Role, password, tokens};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Body, OptionalBody};
-use crate::http::middleware::client_ip::ClientIp;
-use crate::http::middleware::limits::LoginAttempt;
+use crate::http::extract::{Body, ClientIp, OptionalBody};
+use crate::http::middleware::limits::{Limits, LoginAttempt};
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
@@ -58,15 +57,16 @@ async fn login(
     }
     // Failed logins are limited per address and per account: a brute force
     // stops, a shift of cashiers signing in (successfully) never does.
+    let limits = Limits::from_ref(&state);
     let mut attempt = LoginAttempt::new(ip.to_string(), email.clone());
-    attempt.reserve(&state).await?;
+    attempt.reserve(&limits).await?;
     // Login knows no tenant yet: the one narrow lookup across tenants.
     let found =
         sqlx::query_as::<_, UserRow>("SELECT * FROM auth_find_user($1)").bind(&email).fetch_optional(&state.db).await;
     let user = match found {
         Ok(user) => user,
         Err(error) => {
-            attempt.give_back(&state).await;
+            attempt.give_back(&limits).await;
             return Err(error.into());
         }
     };
@@ -76,7 +76,7 @@ async fn login(
         tracing::info!(email_domain = email.rsplit('@').next(), "failed login");
         return Err(INVALID_CREDENTIALS);
     }
-    attempt.give_back(&state).await;
+    attempt.give_back(&limits).await;
     let user = user.ok_or(INVALID_CREDENTIALS)?;
     let mut tx = state.tx(TenantId(user.tenant_id)).await?;
     let tokens = issue(&state, &mut tx, &user, Uuid::now_v7(), None).await?;

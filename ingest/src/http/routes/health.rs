@@ -7,16 +7,18 @@
 //! round trips: callers share the probe in progress, and a probe's result is
 //! reused for `PROBE_REUSE`: at most one probe of each dependency a second.
 
-use crate::state::AppState;
+use crate::accept::duplicates::DuplicateCache;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use common::broker::Publisher;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use serde_json::{Value, json};
+use sqlx::PgPool;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long each dependency's check may take; a probe takes no longer.
@@ -26,8 +28,14 @@ pub const PROBE_REUSE: Duration = Duration::from_secs(1);
 /// Below this much free disk the service reports itself down.
 const MIN_FREE_DISK_BYTES: u64 = 256 * 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/health", get(health)).route("/livez", get(|| async { "ok" })).route("/readyz", get(ready))
+/// The routes, with their own state: what they probe and the latest probe
+/// (one per application, shared by every caller).
+pub fn router<S: Clone + Send + Sync + 'static>(health: Health) -> Router<S> {
+    Router::new()
+        .route("/api/health", get(health_check))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(health)
 }
 
 /// One probe's findings.
@@ -41,16 +49,26 @@ struct Report {
 
 type Probe = Shared<BoxFuture<'static, Report>>;
 
-/// The latest probe (in progress or done) and when it started.
-#[derive(Default)]
-pub struct HealthCache {
-    latest: Mutex<Option<(Instant, Probe)>>,
+/// What the probe checks, and the latest probe (in progress or done) with
+/// when it started.
+#[derive(Clone)]
+pub struct Health {
+    db: PgPool,
+    publisher: Publisher,
+    duplicates: DuplicateCache,
+    latest: Arc<Mutex<Option<(Instant, Probe)>>>,
+}
+
+impl Health {
+    pub fn new(db: PgPool, publisher: Publisher, duplicates: DuplicateCache) -> Self {
+        Self { db, publisher, duplicates, latest: Arc::default() }
+    }
 }
 
 /// The latest probe's report, or a new probe's when that one is done and stale.
-async fn report(state: &AppState) -> Report {
+async fn report(state: &Health) -> Report {
     let probe = {
-        let mut latest = state.health.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut latest = state.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match latest.as_ref() {
             Some((started, probe)) if started.elapsed() < PROBE_REUSE || probe.peek().is_none() => probe.clone(),
             _ => {
@@ -65,7 +83,7 @@ async fn report(state: &AppState) -> Report {
 
 /// A probe in a task of its own: it finishes (and serves the others) even
 /// if the caller that started it hangs up.
-fn start_probe(state: AppState) -> Probe {
+fn start_probe(state: Health) -> Probe {
     crate::metrics::health_probe();
     let task = tokio::spawn(async move {
         let (db, redis, rabbitmq) = tokio::join!(database(&state), within(state.duplicates.ping()), broker(&state));
@@ -85,14 +103,14 @@ async fn within(check: impl Future<Output = Result<(), String>>) -> Result<(), S
     tokio::time::timeout(CHECK_BUDGET, check).await.unwrap_or_else(|_| Err("timed out".to_owned()))
 }
 
-async fn database(state: &AppState) -> Result<(), String> {
+async fn database(state: &Health) -> Result<(), String> {
     within(async { sqlx::query("SELECT 1").execute(&state.db).await.map(|_| ()).map_err(|e| e.to_string()) }).await
 }
 
 /// A round trip to the broker (a passive declare of the order queue), not
 /// just the connection's last known state: a hung broker times out here
 /// instead of looking connected until the heartbeat notices.
-async fn broker(state: &AppState) -> Result<(), String> {
+async fn broker(state: &Health) -> Result<(), String> {
     if state.publisher.is_blocked() {
         return Err("blocking publishers (resource alarm)".to_owned());
     }
@@ -113,7 +131,7 @@ fn label(result: &Result<(), String>) -> Value {
     }
 }
 
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+async fn health_check(State(state): State<Health>) -> (StatusCode, Json<Value>) {
     let Report { db, redis, rabbitmq, disk } = report(&state).await;
     let required_ok = db.is_ok() && rabbitmq.is_ok() && disk.is_ok();
     let (status, code) = match (required_ok, redis.is_ok()) {
@@ -130,7 +148,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     (code, Json(body))
 }
 
-async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+async fn ready(State(state): State<Health>) -> (StatusCode, &'static str) {
     let report = report(&state).await;
     match (report.db, report.rabbitmq) {
         (Ok(()), Ok(())) => (StatusCode::OK, "ready"),

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod discounts;
 pub mod failed_syncs;
 pub mod health;
+pub mod maintenance;
 pub mod members;
 pub mod ops;
 pub mod orders;

@@ -3,15 +3,15 @@
 //! the valid ones are admitted and published together, and the answer
 //! lists every order's result in request order.
 
-use crate::accept::accept_many;
 use crate::accept::candidate::{Candidate, Origin};
+use crate::accept::{Acceptor, accept_many};
 use crate::auth::AuthUser;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonValue, PathId, SYNC_BODY_LIMIT};
 use crate::http::middleware::limits::Writer;
 use crate::http::middleware::request_id::RequestId;
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -96,7 +96,7 @@ async fn sync(
         received_at,
         request_id,
     };
-    let accepted = accept_many(&state, &origin, &candidates).await?;
+    let accepted = accept_many(&Acceptor::from_ref(&state), &origin, &candidates).await?;
     // A publish that was not confirmed fails the upload: the terminal keeps
     // its sales and resends; what was confirmed comes back as duplicates.
     if let Some(Err(error)) = accepted.iter().find(|r| matches!(r, Err(ApiError::Unavailable { .. }))) {

@@ -3,8 +3,8 @@
 
 pub mod view;
 
-use crate::accept::accept_one;
 use crate::accept::candidate::{Candidate, Origin};
+use crate::accept::{Acceptor, accept_one};
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit, within_years};
@@ -12,7 +12,7 @@ use crate::http::middleware::limits::Writer;
 use crate::http::middleware::request_id::RequestId;
 use crate::order_columns;
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -64,7 +64,7 @@ async fn create(
         received_at,
         request_id,
     };
-    let accepted = accept_one(&state, &origin, Candidate { order, request_hash }).await?;
+    let accepted = accept_one(&Acceptor::from_ref(&state), &origin, Candidate { order, request_hash }).await?;
     tracing::info!(tenant_id = %auth.tenant_id, order_id = %accepted.order_id, %client_order_id, duplicate = accepted.duplicate, "order accepted");
     if let Some(wait) = wait {
         let row = view::wait_for_outcome(&state.db, auth.tenant_id, accepted.order_id, wait).await?;
