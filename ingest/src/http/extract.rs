@@ -7,9 +7,7 @@ use crate::http::error::ApiError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::Datelike;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
@@ -118,15 +116,6 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
-/// `?limit=` (default 50, at most 500).
-pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    match limit {
-        None => Ok(50),
-        Some(n) if (1..=500).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::invalid("limit", "must be between 1 and 500")),
-    }
-}
-
 /// Years a time from a request may name: RFC 3339's four digits. Outside
 /// them PostgreSQL refuses the value (or chrono cannot hold it), which
 /// must be the client's 422, not our 500.
@@ -138,53 +127,5 @@ pub fn within_years<T: Datelike>(field: &str, at: T) -> Result<T, ApiError> {
         Ok(at)
     } else {
         Err(ApiError::invalid(field, "must be a time in the years 0001 to 9999"))
-    }
-}
-
-/// An opaque list cursor: the sort key of the last item returned.
-pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
-}
-
-pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    let bad = || ApiError::invalid("cursor", "is not a cursor this API issued");
-    let text = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
-    let (micros, id) = text.split_once('|').ok_or_else(bad)?;
-    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad)?;
-    let at = within_years("cursor", at).map_err(|_| bad())?;
-    Ok(Some((at, Uuid::parse_str(id).map_err(|_| bad())?)))
-}
-
-/// The `{"data": [...], "nextCursor": ...}` list shape.
-pub fn page<T: serde::Serialize>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> (DateTime<Utc>, Uuid)) -> Value {
-    let limit = usize::try_from(limit).unwrap_or(50);
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|last| {
-            let (at, id) = key(last);
-            encode_cursor(at, id)
-        })
-    } else {
-        None
-    };
-    serde_json::json!({ "data": items, "nextCursor": next })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_garbage_is_rejected() {
-        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
-        let id = Uuid::now_v7();
-        assert_eq!(decode_cursor(Some(&encode_cursor(at, id))).unwrap(), Some((at, id)));
-        assert!(decode_cursor(Some("bm9wZQ")).is_err());
-        let ancient = URL_SAFE_NO_PAD.encode(format!("{}|{id}", -3_200_000_000_000_000_000_i64));
-        assert!(decode_cursor(Some(&ancient)).is_err(), "a cursor PostgreSQL cannot hold is refused");
-        assert_eq!(decode_cursor(None).unwrap(), None);
     }
 }

@@ -5,7 +5,8 @@
 
 use crate::auth::{AuthUser, MANAGERS};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Body, PathId, Query, decode_cursor, page, page_limit};
+use crate::http::extract::{Body, PathId, Query};
+use crate::http::page::PageQuery;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -353,30 +354,17 @@ async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId)
     Ok(Json(fetch(&mut *state.tx(auth.tenant_id).await?, &auth, id).await?.json()))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
-async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
-    let limit = page_limit(q.limit)?;
-    let cursor = decode_cursor(q.cursor.as_deref())?;
+async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+    let page = q.page()?;
     let sql = format!(
         "SELECT {COLUMNS} FROM discount_rules WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
          ORDER BY created_at, id LIMIT $4"
     );
     let mut tx = state.tx(auth.tenant_id).await?;
-    let rules = sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(sql))
-        .bind(auth.tenant_id.0)
-        .bind(cursor.map(|c| c.0))
-        .bind(cursor.map(|c| c.1))
-        .bind(limit + 1)
-        .fetch_all(&mut *tx)
-        .await?;
+    let query = sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(sql)).bind(auth.tenant_id.0);
+    let rules = page.bind(query).fetch_all(&mut *tx).await?;
     let views: Vec<RuleView> = rules.into_iter().map(Rule::json).collect();
-    Ok(Json(page(views, limit, |v| (v.rule.created_at, v.rule.id))))
+    Ok(Json(page.finish(views, |v| (v.rule.created_at, v.rule.id))))
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Body, OptionalBody, PathId, Query, decode_cursor, page, page_limit};
+use crate::http::extract::{Body, OptionalBody, PathId, Query};
+use crate::http::page::{self, Page};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -128,13 +129,13 @@ struct ListQuery {
 
 async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
     auth.require(SUPERVISORS)?;
-    let limit = page_limit(q.limit)?;
+    let limit = page::limit(q.limit)?;
     if q.status.as_deref().is_some_and(|s| !["open", "resolved", "discarded"].contains(&s)) {
         return Err(ApiError::invalid("status", "must be open, resolved or discarded"));
     }
-    let cursor = decode_cursor(q.cursor.as_deref())?;
+    let page = Page::new(limit, q.cursor.as_deref())?;
     let mut tx = state.tx(auth.tenant_id).await?;
-    let rows = sqlx::query_as::<_, Row>(concat!(
+    let query = sqlx::query_as::<_, Row>(concat!(
         "SELECT ",
         columns!(),
         " FROM failed_syncs
@@ -144,12 +145,8 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
     ))
     .bind(auth.tenant_id.0)
     .bind(q.status)
-    .bind(q.reason)
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1))
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    .bind(q.reason);
+    let rows = page.bind(query).fetch_all(&mut *tx).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut histories = history(&mut tx, auth.tenant_id.0, &ids).await?;
     let views: Vec<FailedSyncView> = rows
@@ -159,7 +156,7 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
             view(row, entries)
         })
         .collect();
-    Ok(Json(page(views, limit, |v| (v.last_failed_at, v.id))))
+    Ok(Json(page.finish(views, |v| (v.last_failed_at, v.id))))
 }
 
 async fn one(db: &mut PgConnection, auth: &AuthUser, id: Uuid) -> ApiResult<Value> {

@@ -3,7 +3,8 @@
 
 use crate::auth::{AuthUser, MANAGERS};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Body, PathId, Query, decode_cursor, page, page_limit};
+use crate::http::extract::{Body, PathId, Query};
+use crate::http::page::SearchQuery;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -198,23 +199,10 @@ async fn update(
     Ok(Json(saved.view()))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    search: Option<String>,
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
-async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
-    let limit = page_limit(q.limit)?;
-    let cursor = decode_cursor(q.cursor.as_deref())?;
-    let pattern = q
-        .search
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<SearchQuery>) -> ApiResult<Json<Value>> {
+    let page = q.page()?;
     let mut tx = state.tx(auth.tenant_id).await?;
-    let members = sqlx::query_as::<_, Member>(concat!(
+    let query = sqlx::query_as::<_, Member>(concat!(
         "SELECT ",
         columns!(),
         " FROM members WHERE tenant_id = $1
@@ -223,14 +211,10 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Lis
          ORDER BY created_at, id LIMIT $5"
     ))
     .bind(auth.tenant_id.0)
-    .bind(pattern)
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1))
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    .bind(q.pattern());
+    let members = page.bind(query).fetch_all(&mut *tx).await?;
     let views: Vec<MemberView> = members.into_iter().map(Member::view).collect();
-    Ok(Json(page(views, limit, |v| (v.member.created_at, v.member.id))))
+    Ok(Json(page.finish(views, |v| (v.member.created_at, v.member.id))))
 }
 
 #[cfg(test)]

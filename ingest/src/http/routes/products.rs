@@ -4,7 +4,8 @@
 
 use crate::auth::{AuthUser, MANAGERS, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Body, PathId, Query, decode_cursor, page, page_limit};
+use crate::http::extract::{Body, PathId, Query};
+use crate::http::page::{PageQuery, SearchQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -152,27 +153,14 @@ async fn record_movement(
     Ok(())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    search: Option<String>,
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
 async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let limit = page_limit(q.limit)?;
-    let cursor = decode_cursor(q.cursor.as_deref())?;
+    let page = q.page()?;
     let mut tx = state.tx(auth.tenant_id).await?;
-    let pattern = q
-        .search
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-    let products = sqlx::query_as::<_, Product>(concat!(
+    let query = sqlx::query_as::<_, Product>(concat!(
         "SELECT ",
         product!(),
         " FROM products
@@ -181,13 +169,9 @@ async fn list(
          ORDER BY created_at, id LIMIT $5"
     ))
     .bind(auth.tenant_id.0)
-    .bind(pattern)
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1))
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(Json(page(products, limit, |p| (p.created_at, p.id))))
+    .bind(q.pattern());
+    let products = page.bind(query).fetch_all(&mut *tx).await?;
+    Ok(Json(page.finish(products, |p| (p.created_at, p.id))))
 }
 
 async fn fetch(db: &mut PgConnection, auth: &AuthUser, id: Uuid) -> ApiResult<Product> {
@@ -264,13 +248,6 @@ struct Movement {
     by: Option<Uuid>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
 async fn movements(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -280,21 +257,16 @@ async fn movements(
     auth.require(SUPERVISORS)?;
     let mut tx = state.tx(auth.tenant_id).await?;
     fetch(&mut tx, &auth, id).await?;
-    let limit = page_limit(q.limit)?;
-    let cursor = decode_cursor(q.cursor.as_deref())?;
-    let rows = sqlx::query_as::<_, Movement>(
+    let page = q.page()?;
+    let query = sqlx::query_as::<_, Movement>(
         "SELECT id, kind, delta, order_id, reason, at, by_user AS by FROM stock_movements
          WHERE tenant_id = $1 AND product_id = $2 AND ($3::timestamptz IS NULL OR (at, id) < ($3, $4))
          ORDER BY at DESC, id DESC LIMIT $5",
     )
     .bind(auth.tenant_id.0)
-    .bind(id)
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1))
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(Json(page(rows, limit, |m| (m.at, m.id))))
+    .bind(id);
+    let rows = page.bind(query).fetch_all(&mut *tx).await?;
+    Ok(Json(page.finish(rows, |m| (m.at, m.id))))
 }
 
 #[derive(Deserialize)]

@@ -7,10 +7,10 @@ use crate::accept::candidate::{Candidate, Origin};
 use crate::accept::{Acceptor, accept_one};
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Body, JsonValue, PathId, Query, decode_cursor, page, page_limit, within_years};
+use crate::http::extract::{Body, JsonValue, PathId, Query, within_years};
 use crate::http::middleware::limits::Writer;
 use crate::http::middleware::request_id::RequestId;
-use crate::order_columns;
+use crate::http::page::{self, Page};
 use crate::state::AppState;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
@@ -119,36 +119,17 @@ async fn list(
     auth: AuthUser,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let limit = page_limit(q.limit)?;
+    let limit = page::limit(q.limit)?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(OrderStatus::parse(s).ok_or_else(|| ApiError::invalid("status", "is not an order status"))?),
     };
-    let cursor = decode_cursor(q.cursor.as_deref())?;
+    let page = Page::new(limit, q.cursor.as_deref())?;
     let from = q.from.map(|t| within_years("from", t)).transpose()?;
     let to = q.to.map(|t| within_years("to", t)).transpose()?;
-    let sql = concat!(
-        "SELECT ",
-        order_columns!(),
-        " FROM orders
-         WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
-           AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
-           AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
-         ORDER BY created_at DESC, id DESC LIMIT $7"
-    );
-    let mut tx = state.tx(auth.tenant_id).await?;
-    let rows = sqlx::query_as::<_, OrderRow>(sql)
-        .bind(auth.tenant_id.0)
-        .bind(status.map(|s| s.as_str()))
-        .bind(from)
-        .bind(to)
-        .bind(cursor.map(|c| c.0))
-        .bind(cursor.map(|c| c.1))
-        .bind(limit + 1)
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows = view::list(&state.db, auth.tenant_id, view::Filter { status, from, to }, &page).await?;
     let views: Vec<_> = rows.into_iter().map(OrderRow::into_view).collect();
-    Ok(Json(page(views, limit, |o| (o.created_at, o.order_id))))
+    Ok(Json(page.finish(views, |o| (o.created_at, o.order_id))))
 }
 
 #[derive(Deserialize)]

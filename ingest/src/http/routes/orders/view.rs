@@ -1,9 +1,11 @@
-//! An order as the API shows it (the contract's `Order`), read from its
-//! row alone: the row carries the validated request (lines, payment) and,
-//! once a worker priced it, the totals; order_items and payments are the
-//! books the workers write in the same transaction.
+//! The read side of orders: an order as the API shows it (the contract's
+//! `Order`), read from its row alone, one at a time or a page of them. The
+//! row carries the validated request (lines, payment) and, once a worker
+//! priced it, the totals; order_items and payments are the books the
+//! workers write in the same transaction, not what the API reads.
 
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::page::Page;
 use chrono::{DateTime, Utc};
 use common::ids::{OrderId, TenantId};
 use common::money::Money;
@@ -15,7 +17,6 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// The columns an `OrderRow` reads (a macro, so queries stay literal SQL).
-#[macro_export]
 macro_rules! order_columns {
     () => {
         "id, client_order_id, source, status, request, subtotal, discount_total, total, discounts, payment_change, \
@@ -170,6 +171,33 @@ pub async fn fetch(db: &PgPool, tenant: TenantId, order_id: OrderId) -> ApiResul
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(ApiError::not_found("order"))
+}
+
+/// What a list of orders may be narrowed to.
+pub struct Filter {
+    pub status: Option<OrderStatus>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A page of the tenant's orders, newest first.
+pub async fn list(db: &PgPool, tenant: TenantId, filter: Filter, page: &Page) -> ApiResult<Vec<OrderRow>> {
+    let sql = concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders
+         WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
+           AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
+           AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
+         ORDER BY created_at DESC, id DESC LIMIT $7"
+    );
+    let mut tx = common::db::tenant_tx(db, &[tenant.0]).await?;
+    let query = sqlx::query_as::<_, OrderRow>(sql)
+        .bind(tenant.0)
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.from)
+        .bind(filter.to);
+    Ok(page.bind(query).fetch_all(&mut *tx).await?)
 }
 
 /// Poll until the order left `pending` or the deadline passed.
