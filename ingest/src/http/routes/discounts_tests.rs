@@ -1,3 +1,6 @@
+//! Whatever the discount rule validator accepts must fit `discount_rules`'
+//! CHECK constraints: a rule the database refused would be a 500, not a 422.
+
 #![allow(clippy::unwrap_used)]
 
 use super::*;

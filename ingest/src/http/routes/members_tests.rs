@@ -1,3 +1,6 @@
+//! Whatever the member validator accepts must fit `members`' CHECK
+//! constraints: a member the database refused would be a 500, not a 422.
+
 #![allow(clippy::unwrap_used)]
 
 use super::*;

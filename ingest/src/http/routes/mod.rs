@@ -1,4 +1,7 @@
-//! The HTTP routes, one module per resource with its SQL.
+//! The HTTP routes, one module per resource with its SQL, so that what a
+//! resource checks, reads, writes and answers is read in one place. The
+//! handlers (and `http::app`) are the only code that sees the whole
+//! `AppState`; everything they call takes just what it needs.
 
 pub mod admin;
 pub mod auth;

@@ -1,3 +1,6 @@
+//! Whatever the product and stock-adjustment validators accept must fit the
+//! tables' CHECK constraints: a refused row would be a 500, not a 422.
+
 #![allow(clippy::unwrap_used)]
 
 use super::*;

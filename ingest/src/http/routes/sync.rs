@@ -3,7 +3,7 @@
 //! the valid ones are admitted and published together, and the answer
 //! lists every order's result in request order.
 
-use crate::accept::candidate::{Candidate, Origin};
+use crate::accept::candidate::{Accepted, Candidate, Origin};
 use crate::accept::{Acceptor, accept_many};
 use crate::auth::AuthUser;
 use crate::http::error::{ApiError, ApiResult};
@@ -55,6 +55,14 @@ enum Slot {
     Invalid(Value),
 }
 
+/// The request's orders sorted out before acceptance: the distinct valid
+/// ones to accept, and where each order of the request went.
+struct Sorted {
+    candidates: Vec<Candidate>,
+    slots: Vec<Slot>,
+    client_ids: Vec<Value>,
+}
+
 async fn sync(
     State(state): State<AppState>,
     Writer(auth): Writer,
@@ -64,29 +72,7 @@ async fn sync(
     let request: SyncRequest = from_value(body)?;
     let (device_id, orders) = check_envelope(request)?;
     let received_at = Utc::now();
-    let mut candidates: Vec<Candidate> = Vec::new();
-    let mut seen: HashMap<Uuid, usize> = HashMap::new();
-    let mut slots = Vec::with_capacity(orders.len());
-    let mut client_ids = Vec::with_capacity(orders.len());
-    for value in orders {
-        client_ids.push(value.get("clientOrderId").cloned().unwrap_or(Value::Null));
-        let request_hash = canonical_hash(&value);
-        let slot = match validate_order(value, received_at) {
-            Err(error) => Slot::Invalid(error_json(&ApiError::from(error))),
-            Ok(order) => match seen.get(&order.client_order_id.0) {
-                Some(&first) if candidates[first].request_hash == request_hash => Slot::DuplicateOf(first),
-                Some(_) => Slot::Invalid(
-                    json!({"code": "idempotency_conflict", "message": "clientOrderId appears twice in this batch with different bodies"}),
-                ),
-                None => {
-                    seen.insert(order.client_order_id.0, candidates.len());
-                    candidates.push(Candidate { order, request_hash });
-                    Slot::Candidate(candidates.len() - 1)
-                }
-            },
-        };
-        slots.push(slot);
-    }
+    let sorted = sort_out(orders, received_at);
     let batch_id = SyncBatchId::generate();
     let origin = Origin {
         tenant_id: auth.tenant_id,
@@ -96,28 +82,14 @@ async fn sync(
         received_at,
         request_id,
     };
-    let accepted = accept_many(&Acceptor::from_ref(&state), &origin, &candidates).await?;
+    let accepted = accept_many(&Acceptor::from_ref(&state), &origin, &sorted.candidates).await?;
     // A publish that was not confirmed fails the upload: the terminal keeps
     // its sales and resends; what was confirmed comes back as duplicates.
     if let Some(Err(error)) = accepted.iter().find(|r| matches!(r, Err(ApiError::Unavailable { .. }))) {
         return Err(error.clone());
     }
-    let mut results = Vec::with_capacity(slots.len());
-    let mut batch_orders = Vec::new();
-    for (slot, client_order_id) in slots.into_iter().zip(client_ids) {
-        let (order_id, status, error) = match slot {
-            Slot::Invalid(error) => (None, "invalid", Some(error)),
-            Slot::Candidate(i) | Slot::DuplicateOf(i) => match &accepted[i] {
-                Err(error) => (None, "invalid", Some(error_json(error))),
-                Ok(a) => {
-                    let duplicate = a.duplicate || matches!(slot, Slot::DuplicateOf(_));
-                    (Some(a.order_id), if duplicate { "duplicate" } else { "accepted" }, None)
-                }
-            },
-        };
-        batch_orders.extend(order_id.map(|id| id.0));
-        results.push(SyncResult { client_order_id, order_id, status, error });
-    }
+    let results = results(sorted, &accepted);
+    let batch_orders: Vec<Uuid> = results.iter().filter_map(|r| r.order_id).map(|id| id.0).collect();
     let mut tx = state.tx(auth.tenant_id).await?;
     sqlx::query("INSERT INTO sync_batches (id, tenant_id, device_id, received_at, created_by, order_ids) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(batch_id.0)
@@ -132,6 +104,56 @@ async fn sync(
     let accepted_count = results.iter().filter(|r| r.status == "accepted").count();
     tracing::info!(tenant_id = %auth.tenant_id, %batch_id, device_id, orders = results.len(), accepted = accepted_count, "sync batch accepted");
     Ok((StatusCode::ACCEPTED, Json(json!({ "batchId": batch_id, "results": results }))))
+}
+
+/// Validate each order on its own; an order repeated in the batch is
+/// accepted once (same body) or refused (different body).
+fn sort_out(orders: Vec<Value>, received_at: DateTime<Utc>) -> Sorted {
+    let mut sorted = Sorted {
+        candidates: Vec::new(),
+        slots: Vec::with_capacity(orders.len()),
+        client_ids: Vec::with_capacity(orders.len()),
+    };
+    let mut seen: HashMap<Uuid, usize> = HashMap::new();
+    for value in orders {
+        sorted.client_ids.push(value.get("clientOrderId").cloned().unwrap_or(Value::Null));
+        let request_hash = canonical_hash(&value);
+        let slot = match validate_order(value, received_at) {
+            Err(error) => Slot::Invalid(error_json(&ApiError::from(error))),
+            Ok(order) => match seen.get(&order.client_order_id.0) {
+                Some(&first) if sorted.candidates[first].request_hash == request_hash => Slot::DuplicateOf(first),
+                Some(_) => Slot::Invalid(
+                    json!({"code": "idempotency_conflict", "message": "clientOrderId appears twice in this batch with different bodies"}),
+                ),
+                None => {
+                    seen.insert(order.client_order_id.0, sorted.candidates.len());
+                    sorted.candidates.push(Candidate { order, request_hash });
+                    Slot::Candidate(sorted.candidates.len() - 1)
+                }
+            },
+        };
+        sorted.slots.push(slot);
+    }
+    sorted
+}
+
+/// Every order's result, in request order.
+fn results(sorted: Sorted, accepted: &[Result<Accepted, ApiError>]) -> Vec<SyncResult> {
+    let mut results = Vec::with_capacity(sorted.slots.len());
+    for (slot, client_order_id) in sorted.slots.into_iter().zip(sorted.client_ids) {
+        let (order_id, status, error) = match slot {
+            Slot::Invalid(error) => (None, "invalid", Some(error)),
+            Slot::Candidate(i) | Slot::DuplicateOf(i) => match &accepted[i] {
+                Err(error) => (None, "invalid", Some(error_json(error))),
+                Ok(a) => {
+                    let duplicate = a.duplicate || matches!(slot, Slot::DuplicateOf(_));
+                    (Some(a.order_id), if duplicate { "duplicate" } else { "accepted" }, None)
+                }
+            },
+        };
+        results.push(SyncResult { client_order_id, order_id, status, error });
+    }
+    results
 }
 
 fn check_envelope(request: SyncRequest) -> Result<(String, Vec<Value>), ApiError> {

@@ -106,36 +106,14 @@ impl OrderRow {
 
     pub fn into_view(self) -> OrderView {
         let order = self.request.0;
-        // Before a worker priced it, an order shows a quote: its lines and
-        // manual discount (the rules are applied by the worker at commit).
-        let quote = price_order(&PricingInput::plain(&order.items, order.discount, order.created_at)).ok();
-        let subtotal = self.subtotal.map(Money::from_rupiah).or(quote.as_ref().map(|q| q.subtotal)).unwrap_or_default();
-        let discount_total = self
-            .discount_total
-            .map(Money::from_rupiah)
-            .or(quote.as_ref().map(|q| q.discount_total))
-            .unwrap_or_default();
-        let total = self.total.map(Money::from_rupiah).or(quote.as_ref().map(|q| q.total)).unwrap_or_default();
-        let applied =
-            if self.total.is_some() { self.discounts.0 } else { quote.map(|q| q.discounts).unwrap_or_default() };
-        let discounts =
-            applied.into_iter().map(|d| DiscountView { kind: d.kind, name: d.name, amount: d.amount }).collect();
+        let Totals { subtotal, discount_total, total, discounts } =
+            totals(&order, [self.subtotal, self.discount_total, self.total], self.discounts.0);
         let change = self.payment_change.map(Money::from_rupiah).unwrap_or_else(|| match order.payment.method {
             PaymentMethod::Cash => {
                 order.payment.amount.checked_sub(total).filter(|c| !c.is_negative()).unwrap_or_default()
             }
             _ => Money::ZERO,
         });
-        let items = order
-            .items
-            .iter()
-            .map(|l| Item {
-                product_id: l.product_id.0,
-                quantity: l.quantity,
-                price: l.price,
-                line_total: l.price.checked_mul(l.quantity).unwrap_or_default(),
-            })
-            .collect();
         OrderView {
             order_id: self.id,
             client_order_id: self.client_order_id,
@@ -144,7 +122,7 @@ impl OrderRow {
             rejection: self
                 .rejection_code
                 .map(|code| Rejection { code, message: self.rejection_message.unwrap_or_default() }),
-            items,
+            items: items(&order),
             subtotal,
             discounts,
             discount_total,
@@ -161,6 +139,45 @@ impl OrderRow {
             cancelled_at: self.cancelled_at,
         }
     }
+}
+
+/// An order's money as the API shows it.
+struct Totals {
+    subtotal: Money,
+    discount_total: Money,
+    total: Money,
+    discounts: Vec<DiscountView>,
+}
+
+/// The money as a worker priced it (`priced`: subtotal, discount total and
+/// total, with `applied` the discounts), or else a quote: before a worker
+/// priced it, an order shows its lines and manual discount (the rules are
+/// applied by the worker at commit).
+fn totals(order: &ValidatedOrder, priced: [Option<i64>; 3], applied: Vec<AppliedDiscount>) -> Totals {
+    let [subtotal, discount_total, total] = priced;
+    let quote = price_order(&PricingInput::plain(&order.items, order.discount, order.created_at)).ok();
+    let subtotal = subtotal.map(Money::from_rupiah).or(quote.as_ref().map(|q| q.subtotal)).unwrap_or_default();
+    let discount_total =
+        discount_total.map(Money::from_rupiah).or(quote.as_ref().map(|q| q.discount_total)).unwrap_or_default();
+    let priced = total.is_some();
+    let total = total.map(Money::from_rupiah).or(quote.as_ref().map(|q| q.total)).unwrap_or_default();
+    let applied = if priced { applied } else { quote.map(|q| q.discounts).unwrap_or_default() };
+    let discounts =
+        applied.into_iter().map(|d| DiscountView { kind: d.kind, name: d.name, amount: d.amount }).collect();
+    Totals { subtotal, discount_total, total, discounts }
+}
+
+fn items(order: &ValidatedOrder) -> Vec<Item> {
+    order
+        .items
+        .iter()
+        .map(|l| Item {
+            product_id: l.product_id.0,
+            quantity: l.quantity,
+            price: l.price,
+            line_total: l.price.checked_mul(l.quantity).unwrap_or_default(),
+        })
+        .collect()
 }
 
 pub async fn fetch(db: &PgPool, tenant: TenantId, order_id: OrderId) -> ApiResult<OrderRow> {
