@@ -29,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             cancel_on_signal(shutdown.clone());
-            let app = ingest::app::Application::build(config, shutdown).await.context("starting ingest")?;
+            let app = ingest::http::app::Application::build(config, shutdown).await.context("starting ingest")?;
             app.run().await.context("serving HTTP")?;
         }
         Command::SeedDemo => {

@@ -6,13 +6,15 @@
 //! the age of the oldest pending order (from Postgres), so the alerts work
 //! without extra exporters.
 
-use crate::state::AppState;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use common::broker::Topology;
+use common::broker::{Publisher, Topology};
+use common::config::Config;
 use metrics::{counter, gauge, histogram};
+use sqlx::PgPool;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const ORDERS_TOTAL: &str = "warungin_orders_total";
@@ -75,33 +77,33 @@ pub async fn render() -> String {
     common::metrics::render()
 }
 
-/// Poll the broker and Postgres for the pipeline gauges until shutdown.
-pub async fn poll(state: AppState, every: Duration) {
-    let topology = state.publisher.topology().clone();
-    let management = Management::from_amqp_url(&state.config.broker.url);
+/// Poll the broker and Postgres for the pipeline gauges every
+/// `METRICS_POLL_INTERVAL` until shutdown.
+pub async fn poll(db: PgPool, publisher: Publisher, config: Arc<Config>) {
+    let topology = publisher.topology().clone();
+    let management = Management::from_amqp_url(&config.broker.url);
     let mut reasons_seen: HashSet<String> = HashSet::new();
-    let mut tick = tokio::time::interval(every);
+    let mut tick = tokio::time::interval(config.ingest.metrics_poll);
     loop {
         tick.tick().await;
         let (queues, database) =
-            tokio::join!(queues(&state, &topology, &management), database(&state, &mut reasons_seen));
+            tokio::join!(queues(&publisher, &topology, &management), database(&db, &mut reasons_seen));
         if queues.is_err() || database.is_err() {
             error("metrics_poll");
         }
-        let pool = &state.db;
-        let idle = u32::try_from(pool.num_idle()).unwrap_or(0);
-        gauge!(DB_POOL, "state" => "in_use").set(f64::from(pool.size().saturating_sub(idle)));
+        let idle = u32::try_from(db.num_idle()).unwrap_or(0);
+        gauge!(DB_POOL, "state" => "in_use").set(f64::from(db.size().saturating_sub(idle)));
         gauge!(DB_POOL, "state" => "idle").set(f64::from(idle));
-        gauge!(DB_POOL_MAX).set(f64::from(state.config.database.pool_size));
+        gauge!(DB_POOL_MAX).set(f64::from(config.database.pool_size));
         if let Ok(stats) = rustix::fs::statvfs(".") {
             gauge!(DISK_FREE).set(stats.f_bavail.saturating_mul(stats.f_frsize) as f64);
         }
     }
 }
 
-async fn queues(state: &AppState, topology: &Topology, management: &Management) -> Result<(), String> {
+async fn queues(publisher: &Publisher, topology: &Topology, management: &Management) -> Result<(), String> {
     let names = topology.all_queues();
-    let (live, unacked) = tokio::join!(state.publisher.queue_states(&names), management.unacked(&names));
+    let (live, unacked) = tokio::join!(publisher.queue_states(&names), management.unacked(&names));
     let live = live.map_err(|e| e.to_string())?;
     for (queue, (ready, consumers)) in names.into_iter().zip(live) {
         gauge!(QUEUE_DEPTH, "queue" => queue.clone(), "state" => "ready").set(f64::from(ready));
@@ -113,11 +115,11 @@ async fn queues(state: &AppState, topology: &Topology, management: &Management) 
     Ok(())
 }
 
-async fn database(state: &AppState, seen: &mut HashSet<String>) -> Result<(), sqlx::Error> {
+async fn database(db: &PgPool, seen: &mut HashSet<String>) -> Result<(), sqlx::Error> {
     // Platform-wide by nature: counts over every tenant, through functions
     // that return counts only (the services' role sees one tenant's rows).
     let open: Vec<(String, i64)> =
-        sqlx::query_as("SELECT reason_code, open FROM platform_open_failed_syncs()").fetch_all(&state.db).await?;
+        sqlx::query_as("SELECT reason_code, open FROM platform_open_failed_syncs()").fetch_all(db).await?;
     let now_seen: HashSet<String> = open.iter().map(|(r, _)| r.clone()).collect();
     for (reason, count) in open {
         gauge!(FAILED_SYNCS_OPEN, "reason" => reason).set(count as f64);
@@ -126,8 +128,7 @@ async fn database(state: &AppState, seen: &mut HashSet<String>) -> Result<(), sq
         gauge!(FAILED_SYNCS_OPEN, "reason" => gone.clone()).set(0.0);
     }
     *seen = now_seen;
-    let oldest: Option<f64> =
-        sqlx::query_scalar("SELECT platform_oldest_pending_seconds()").fetch_one(&state.db).await?;
+    let oldest: Option<f64> = sqlx::query_scalar("SELECT platform_oldest_pending_seconds()").fetch_one(db).await?;
     gauge!(OLDEST_PENDING).set(oldest.unwrap_or(0.0));
     Ok(())
 }

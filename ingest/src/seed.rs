@@ -2,9 +2,9 @@
 //! products. Idempotent: running it again changes nothing.
 
 use crate::auth::{AuthUser, Role};
-use crate::error::{ApiError, ApiResult};
-use crate::routes::admin::{NewOwner, NewTenant, insert_tenant};
-use crate::routes::products::{NewProduct, insert};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::routes::admin::{NewOwner, NewTenant, insert_tenant};
+use crate::http::routes::products::{NewProduct, insert};
 use common::ids::{TenantId, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;

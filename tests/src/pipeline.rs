@@ -111,7 +111,8 @@ impl Pipeline {
         broker.sweep().await;
         let ingest_shutdown = Shutdown::new();
         let (base_url, ingest) = if options.in_process_ingest {
-            let app = ingest::app::Application::build(config, ingest_shutdown.clone()).await.expect("starting ingest");
+            let app =
+                ingest::http::app::Application::build(config, ingest_shutdown.clone()).await.expect("starting ingest");
             let base_url = format!("http://{}", app.addr());
             let state = app.state.clone();
             tokio::spawn(app.run());

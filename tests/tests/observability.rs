@@ -218,7 +218,7 @@ async fn health(p: &Pipeline) -> (u16, serde_json::Value, Duration) {
 }
 
 /// Health's own deadline, with a margin for a loaded machine.
-const HEALTH_BOUND: Duration = Duration::from_millis(ingest::routes::health::CHECK_BUDGET.as_millis() as u64 * 2);
+const HEALTH_BOUND: Duration = Duration::from_millis(ingest::http::routes::health::CHECK_BUDGET.as_millis() as u64 * 2);
 
 /// Poll health until `wanted` holds (a fresh probe: results are reused for
 /// a second), checking that every answer came within its bound.

@@ -459,7 +459,7 @@ async fn maintenance_mode_stops_writes_on_every_replica_and_keeps_reads() {
     assert_eq!(switch(true).await.status().as_u16(), 200);
     // A replica reads the switch every FOLLOW_EVERY; three of those leave room
     // for a read that a loaded machine delays.
-    let bound = ingest::maintenance::FOLLOW_EVERY * 3;
+    let bound = ingest::http::middleware::maintenance::FOLLOW_EVERY * 3;
     let started = std::time::Instant::now();
     harness::eventually("the replica to follow", bound, || async {
         let reply = p

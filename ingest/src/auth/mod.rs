@@ -5,12 +5,14 @@
 pub mod password;
 pub mod tokens;
 
-use crate::error::ApiError;
-use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use crate::http::error::ApiError;
+use crate::http::extract::ClientIp;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use common::ids::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokens::TokenKeys;
 
 /// Roles, from most to least powerful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -66,14 +68,18 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     header.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
 }
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    Arc<TokenKeys>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Some(token) = bearer(&parts.headers) else {
             return Err(ApiError::Unauthorized { code: "unauthorized", message: "a bearer access token is required" });
         };
-        let claims = state.keys.verify_access(token).map_err(|e| match e {
+        let claims = Arc::<TokenKeys>::from_ref(state).verify_access(token).map_err(|e| match e {
             tokens::TokenError::Expired => {
                 ApiError::Unauthorized { code: "token_expired", message: "the access token has expired" }
             }
@@ -94,22 +100,31 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// Networks the internal-key routes answer (`ADMIN_ALLOWED_CIDRS`); empty: any.
+#[derive(Clone, Debug, Default)]
+pub struct AdminNetworks(pub Arc<Vec<ipnet::IpNet>>);
+
 /// Platform administration: a valid `X-Internal-Api-Key`.
 pub struct InternalKey;
 
-impl FromRequestParts<AppState> for InternalKey {
+impl<S> FromRequestParts<S> for InternalKey
+where
+    S: Send + Sync,
+    Arc<TokenKeys>: FromRef<S>,
+    AdminNetworks: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let client = parts.extensions.get::<crate::client_ip::ClientIp>().map(|c| c.0);
-        let admitted = state.admin_networks.is_empty()
-            || client.is_some_and(|ip| state.admin_networks.iter().any(|n| n.contains(&ip)));
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let client = parts.extensions.get::<ClientIp>().map(|c| c.0);
+        let AdminNetworks(networks) = AdminNetworks::from_ref(state);
+        let admitted = networks.is_empty() || client.is_some_and(|ip| networks.iter().any(|n| n.contains(&ip)));
         if !admitted {
             tracing::warn!(path = %parts.uri.path(), client = ?client, "internal API refused: address not in ADMIN_ALLOWED_CIDRS");
             return Err(ApiError::forbidden("this address may not use the internal API"));
         }
         let presented = parts.headers.get("x-internal-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if state.keys.internal_key_matches(presented) {
+        if Arc::<TokenKeys>::from_ref(state).internal_key_matches(presented) {
             tracing::info!(path = %parts.uri.path(), client = ?client, "internal API key used");
             Ok(InternalKey)
         } else {
