@@ -32,6 +32,12 @@ pub const DISK_FREE: &str = "warungin_disk_free_bytes";
 /// Probes `/api/health` and `/readyz` made (not calls: callers share probes).
 pub const HEALTH_PROBES: &str = "warungin_health_probes_total";
 
+/// Requests and orders per admission group (group commit of pending rows).
+pub const ADMISSION_GROUP_REQUESTS: &str = "warungin_admission_group_requests";
+pub const ADMISSION_GROUP_ORDERS: &str = "warungin_admission_group_orders";
+/// Groups written again in halves because one row failed them.
+pub const ADMISSION_SPLITS: &str = "warungin_admission_splits_total";
+
 /// Error kinds ingest counts (`warungin_errors_total{kind}`).
 pub const ERROR_KINDS: &[&str] = &["broker_unavailable", "database_unavailable", "internal", "metrics_poll"];
 
@@ -45,6 +51,16 @@ pub fn register() {
         counter!(ERRORS_TOTAL, "kind" => *kind).absolute(0);
     }
     counter!(HEALTH_PROBES).absolute(0);
+    counter!(ADMISSION_SPLITS).absolute(0);
+}
+
+pub fn admission_group(requests: usize, orders: usize) {
+    histogram!(ADMISSION_GROUP_REQUESTS).record(requests as f64);
+    histogram!(ADMISSION_GROUP_ORDERS).record(orders as f64);
+}
+
+pub fn admission_split() {
+    counter!(ADMISSION_SPLITS).increment(1);
 }
 
 pub fn health_probe() {

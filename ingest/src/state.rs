@@ -6,6 +6,7 @@
 use crate::accept::Acceptor;
 use crate::accept::duplicates::DuplicateCache;
 use crate::accept::in_flight::InFlight;
+use crate::accept::writer::AdmissionWriter;
 use crate::auth::AdminNetworks;
 use crate::auth::tokens::TokenKeys;
 use crate::http::error::ApiError;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     pub config: Arc<Config>,
     pub in_flight: InFlight,
+    /// Group commit of pending rows (its own pool of `ADMIT_WRITERS` connections).
+    pub admission: AdmissionWriter,
     pub limiter: Arc<RateLimiter>,
     pub maintenance: Arc<Maintenance>,
     /// Proxies whose X-Forwarded-For is believed.
@@ -89,8 +92,7 @@ impl FromRef<AppState> for Overload {
 impl FromRef<AppState> for Acceptor {
     fn from_ref(state: &AppState) -> Self {
         Acceptor {
-            db: state.db.clone(),
-            publisher: state.publisher.clone(),
+            writer: state.admission.clone(),
             duplicates: state.duplicates.clone(),
             in_flight: state.in_flight.clone(),
         }

@@ -3,7 +3,11 @@
 //! broker) decides what a clientOrderId means. The unique key (tenant,
 //! clientOrderId) decides: a new id inserts, the same id with the same body
 //! (canonical hash) is a duplicate answered with the first orderId, a
-//! different body is a 409. Any number of orders take two statements.
+//! different body is a 409. A group of requests (several tenants among
+//! them) takes one transaction and two statements, whatever its size; row-
+//! level security admits the group's tenants, and every row and lookup is
+//! keyed by (tenant, clientOrderId), so one tenant's answer never names
+//! another's order.
 
 use crate::accept::candidate::{Candidate, Origin, StoredOrigin};
 use crate::http::error::ApiError;
@@ -11,7 +15,7 @@ use chrono::{DateTime, Utc};
 use common::ids::{OrderId, SyncBatchId};
 use common::order::{OrderStatus, Source, ValidatedOrder};
 use sqlx::PgPool;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -32,20 +36,24 @@ pub enum Admission {
 const INSERT_PENDING: &str = "
 INSERT INTO orders (id, tenant_id, client_order_id, source, request, request_hash, outlet_id, member_id,
                     device_id, sync_batch_id, created_at, received_at, request_id)
-SELECT k.id, $1, k.client_order_id, $2, k.request, k.request_hash, k.outlet_id, k.member_id, $3, $4, k.created_at, $5, $6
-FROM unnest($7::uuid[], $8::uuid[], $9::jsonb[], $10::bytea[], $11::uuid[], $12::uuid[], $13::timestamptz[])
-     AS k(id, client_order_id, request, request_hash, outlet_id, member_id, created_at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::bytea[], $7::uuid[], $8::uuid[],
+                     $9::text[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], $13::text[])
 ON CONFLICT (tenant_id, client_order_id) DO NOTHING
-RETURNING client_order_id, id";
+RETURNING id";
 
+// Own-transaction rows included: a clientOrderId twice in one group finds
+// the row its first copy inserted.
 const EXISTING: &str = "
-SELECT id, client_order_id, status, request_hash, request, source, device_id, sync_batch_id, received_at, request_id
-FROM orders WHERE tenant_id = $1 AND client_order_id = ANY($2)";
+SELECT o.id, o.tenant_id, o.client_order_id, o.status, o.request_hash, o.request, o.source, o.device_id,
+       o.sync_batch_id, o.received_at, o.request_id
+FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
+JOIN orders o ON o.tenant_id = k.tenant_id AND o.client_order_id = k.client_order_id";
 
 /// A pending (or later) row found under a clientOrderId.
 #[derive(sqlx::FromRow)]
 struct Existing {
     id: Uuid,
+    tenant_id: Uuid,
     client_order_id: Uuid,
     status: String,
     request_hash: Vec<u8>,
@@ -71,73 +79,156 @@ impl Existing {
     }
 }
 
-/// Admit candidates (distinct clientOrderIds) in two statements whatever their number.
-pub async fn admit(db: &PgPool, origin: &Origin, candidates: &[Candidate]) -> Result<Vec<Admission>, ApiError> {
-    let mut tx = common::db::tenant_tx(db, &[origin.tenant_id.0]).await?;
-    let inserted = insert_pending(&mut tx, origin, candidates).await?;
-    let others: Vec<Uuid> =
-        candidates.iter().map(|c| c.order.client_order_id.0).filter(|id| !inserted.contains_key(id)).collect();
-    let existing: HashMap<Uuid, Existing> = if others.is_empty() {
+/// One request of a group: its call and its candidates (distinct clientOrderIds).
+pub struct Group<'a> {
+    pub origin: &'a Origin,
+    pub candidates: &'a [Candidate],
+}
+
+/// Per request, per candidate: what its clientOrderId means now.
+pub type Admissions = Vec<Vec<Result<Admission, ApiError>>>;
+
+/// Admit a group of requests in one transaction. The error is the
+/// transaction's, for the caller to sort (one row's fault, or everyone's).
+pub async fn admit(db: &PgPool, group: &[Group<'_>]) -> Result<Admissions, sqlx::Error> {
+    let rows = Rows::of(group);
+    let mut tenants = rows.tenants.clone();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let mut tx = common::db::tenant_tx(db, &tenants).await?;
+    let inserted: HashSet<Uuid> = rows.insert(&mut tx).await?.into_iter().collect();
+    let (lookup_tenants, lookup_clients): (Vec<Uuid>, Vec<Uuid>) = (0..rows.ids.len())
+        .filter(|&i| !inserted.contains(&rows.ids[i]))
+        .map(|i| (rows.tenants[i], rows.client_ids[i]))
+        .unzip();
+    let existing: HashMap<(Uuid, Uuid), Existing> = if lookup_tenants.is_empty() {
         HashMap::new()
     } else {
         sqlx::query_as::<_, Existing>(EXISTING)
-            .bind(origin.tenant_id.0)
-            .bind(&others)
+            .bind(&lookup_tenants)
+            .bind(&lookup_clients)
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(|row| (row.client_order_id, row))
+            .map(|row| ((row.tenant_id, row.client_order_id), row))
             .collect()
     };
     tx.commit().await?;
-    candidates.iter().map(|candidate| decide(candidate, &inserted, &existing)).collect()
-}
-
-/// Insert the candidates' pending rows; clientOrderId → new order id for those that were new.
-async fn insert_pending(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    origin: &Origin,
-    candidates: &[Candidate],
-) -> Result<HashMap<Uuid, Uuid>, ApiError> {
-    let ids: Vec<Uuid> = candidates.iter().map(|_| Uuid::now_v7()).collect();
-    let client_ids: Vec<Uuid> = candidates.iter().map(|c| c.order.client_order_id.0).collect();
-    let requests: Vec<serde_json::Value> =
-        candidates.iter().map(|c| serde_json::to_value(&c.order).unwrap_or_default()).collect();
-    let hashes: Vec<Vec<u8>> = candidates.iter().map(|c| c.request_hash.to_vec()).collect();
-    let outlets: Vec<Option<Uuid>> = candidates.iter().map(|c| c.order.outlet_id).collect();
-    let members: Vec<Option<Uuid>> = candidates.iter().map(|c| c.order.member_id).collect();
-    let created: Vec<DateTime<Utc>> = candidates.iter().map(|c| c.order.created_at).collect();
-    Ok(sqlx::query_as::<_, (Uuid, Uuid)>(INSERT_PENDING)
-        .bind(origin.tenant_id.0)
-        .bind(origin.source.as_str())
-        .bind(origin.device_id.as_deref())
-        .bind(origin.sync_batch_id.map(|b| b.0))
-        .bind(origin.received_at)
-        .bind(&origin.request_id)
-        .bind(&ids)
-        .bind(&client_ids)
-        .bind(&requests)
-        .bind(&hashes)
-        .bind(&outlets)
-        .bind(&members)
-        .bind(&created)
-        .fetch_all(&mut **tx)
-        .await?
-        .into_iter()
+    let mut ids = rows.ids.iter();
+    Ok(group
+        .iter()
+        .map(|request| {
+            let tenant = request.origin.tenant_id.0;
+            let decide = |(c, id): (&Candidate, &Uuid)| decide(tenant, c, *id, &inserted, &existing);
+            request.candidates.iter().zip(ids.by_ref()).map(decide).collect()
+        })
         .collect())
 }
 
-fn decide(
-    candidate: &Candidate,
-    inserted: &HashMap<Uuid, Uuid>,
-    existing: &HashMap<Uuid, Existing>,
-) -> Result<Admission, ApiError> {
-    let client_id = candidate.order.client_order_id.0;
-    if let Some(id) = inserted.get(&client_id) {
-        return Ok(Admission::New { order_id: OrderId(*id) });
+/// Errors that one row of a group may have caused alone (bad data, a
+/// constraint, a trigger's refusal), as opposed to the database failing everyone.
+pub fn is_row_specific(error: &sqlx::Error) -> bool {
+    error.as_database_error().and_then(|db| db.code()).is_some_and(|code| {
+        code.starts_with("22") || code.starts_with("23") || code.starts_with("P0") || code.starts_with("42")
+    })
+}
+
+/// The group's pending rows, column by column, in request then candidate order.
+struct Rows {
+    ids: Vec<Uuid>,
+    tenants: Vec<Uuid>,
+    client_ids: Vec<Uuid>,
+    sources: Vec<&'static str>,
+    requests: Vec<serde_json::Value>,
+    hashes: Vec<Vec<u8>>,
+    outlets: Vec<Option<Uuid>>,
+    members: Vec<Option<Uuid>>,
+    devices: Vec<Option<String>>,
+    batches: Vec<Option<Uuid>>,
+    created: Vec<DateTime<Utc>>,
+    received: Vec<DateTime<Utc>>,
+    request_ids: Vec<String>,
+}
+
+impl Rows {
+    fn of(group: &[Group<'_>]) -> Self {
+        let n = group.iter().map(|r| r.candidates.len()).sum();
+        let mut rows = Rows {
+            ids: Vec::with_capacity(n),
+            tenants: Vec::with_capacity(n),
+            client_ids: Vec::with_capacity(n),
+            sources: Vec::with_capacity(n),
+            requests: Vec::with_capacity(n),
+            hashes: Vec::with_capacity(n),
+            outlets: Vec::with_capacity(n),
+            members: Vec::with_capacity(n),
+            devices: Vec::with_capacity(n),
+            batches: Vec::with_capacity(n),
+            created: Vec::with_capacity(n),
+            received: Vec::with_capacity(n),
+            request_ids: Vec::with_capacity(n),
+        };
+        for request in group {
+            for candidate in request.candidates {
+                rows.push(request.origin, candidate);
+            }
+        }
+        rows
     }
+
+    fn push(&mut self, origin: &Origin, candidate: &Candidate) {
+        let order = &candidate.order;
+        self.ids.push(Uuid::now_v7());
+        self.tenants.push(origin.tenant_id.0);
+        self.client_ids.push(order.client_order_id.0);
+        self.sources.push(origin.source.as_str());
+        self.requests.push(serde_json::to_value(order).unwrap_or_default());
+        self.hashes.push(candidate.request_hash.to_vec());
+        self.outlets.push(order.outlet_id);
+        self.members.push(order.member_id);
+        self.devices.push(origin.device_id.clone());
+        self.batches.push(origin.sync_batch_id.map(|b| b.0));
+        self.created.push(order.created_at);
+        self.received.push(origin.received_at);
+        self.request_ids.push(origin.request_id.clone());
+    }
+
+    /// Insert the rows; the ids of those that were new.
+    async fn insert(&self, tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<Vec<Uuid>, sqlx::Error> {
+        sqlx::query_scalar(INSERT_PENDING)
+            .bind(&self.ids)
+            .bind(&self.tenants)
+            .bind(&self.client_ids)
+            .bind(&self.sources)
+            .bind(&self.requests)
+            .bind(&self.hashes)
+            .bind(&self.outlets)
+            .bind(&self.members)
+            .bind(&self.devices)
+            .bind(&self.batches)
+            .bind(&self.created)
+            .bind(&self.received)
+            .bind(&self.request_ids)
+            .fetch_all(&mut **tx)
+            .await
+    }
+}
+
+/// A candidate whose row went in is new; any other finds the row under its
+/// (tenant, clientOrderId): the same body is a duplicate, another a conflict.
+fn decide(
+    tenant: Uuid,
+    candidate: &Candidate,
+    id: Uuid,
+    inserted: &HashSet<Uuid>,
+    existing: &HashMap<(Uuid, Uuid), Existing>,
+) -> Result<Admission, ApiError> {
+    if inserted.contains(&id) {
+        return Ok(Admission::New { order_id: OrderId(id) });
+    }
+    let client_id = candidate.order.client_order_id.0;
     let row = existing
-        .get(&client_id)
+        .get(&(tenant, client_id))
         .ok_or_else(|| ApiError::Internal(format!("order {client_id} neither inserted nor found")))?;
     let order_id = OrderId(row.id);
     if row.request_hash.as_slice() != candidate.request_hash {

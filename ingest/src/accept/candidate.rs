@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use common::ids::{OrderId, SyncBatchId, TenantId};
-use common::order::{Source, ValidatedOrder};
+use common::order::{OrderStatus, Source, ValidatedOrder};
 
 /// An order as it arrives, validated and hashed.
 #[derive(Clone, Debug)]
@@ -55,4 +55,14 @@ pub struct Accepted {
     pub order_id: OrderId,
     /// The clientOrderId was already known (same body).
     pub duplicate: bool,
+    /// Its status when admitted, when the admission knew it (not when Redis answered).
+    pub status: Option<OrderStatus>,
+}
+
+/// The 409 for a clientOrderId already used by `order_id` with another body.
+pub fn conflict(order_id: OrderId) -> crate::http::error::ApiError {
+    crate::http::error::ApiError::conflict(
+        "idempotency_conflict",
+        format!("clientOrderId is already used by order {order_id} with a different body"),
+    )
 }

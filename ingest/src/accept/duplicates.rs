@@ -62,8 +62,9 @@ impl DuplicateCache {
         }
     }
 
-    /// Remember orders whose messages the broker confirmed.
-    pub async fn remember(&self, tenant: TenantId, entries: &[(Uuid, OrderId, String)]) {
+    /// Remember orders whose messages the broker confirmed: (tenant,
+    /// clientOrderId, order, request hash), one pipeline for them all.
+    pub async fn remember(&self, entries: &[(TenantId, Uuid, OrderId, String)]) {
         let Some(mut redis) = self.redis.clone() else {
             return;
         };
@@ -71,9 +72,9 @@ impl DuplicateCache {
             return;
         }
         let mut pipe = redis::pipe();
-        for (client_order_id, order_id, hash) in entries {
+        for (tenant, client_order_id, order_id, hash) in entries {
             pipe.cmd("SET")
-                .arg(key(tenant, *client_order_id))
+                .arg(key(*tenant, *client_order_id))
                 .arg(format!("{order_id}:{hash}"))
                 .arg("EX")
                 .arg(REMEMBER_FOR_SECS)

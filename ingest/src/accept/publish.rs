@@ -1,14 +1,14 @@
 //! The message an admitted order travels as, and its publish: persistent,
 //! to the orders exchange, and done only when the broker confirmed it. A
-//! group of orders is published at once and confirmed one by one, so one
-//! refused message fails only its own order.
+//! group of orders is published at once on one channel, its confirms
+//! awaited together; each message is confirmed on its own, so one refused
+//! message fails only its own order.
 
 use crate::accept::candidate::StoredOrigin;
 use common::broker::{ORDER_ROUTING_KEY, PublishError, Publisher, Target, headers};
 use common::ids::{MessageId, OrderId, TenantId};
 use common::message::{Message, OrderMessage};
 use common::order::ValidatedOrder;
-use futures::future::join_all;
 
 /// A message and its body, encoded once.
 pub struct Outgoing {
@@ -46,17 +46,17 @@ pub fn order(
     }))
 }
 
-/// Publish every message at once; each one's confirm, in order.
+/// Publish every message on one channel, their confirms awaited together;
+/// each one's result, in order.
 pub async fn confirm_all<'a>(
     publisher: &Publisher,
     outgoing: impl IntoIterator<Item = &'a Outgoing>,
 ) -> Vec<Result<(), PublishError>> {
     let exchange = publisher.topology().orders_exchange();
     let target = Target { exchange: &exchange, routing_key: ORDER_ROUTING_KEY };
-    join_all(
-        outgoing.into_iter().map(|o| publisher.publish(target, o.body.as_slice(), headers::for_message(&o.message, 1))),
-    )
-    .await
+    let messages: Vec<(&[u8], _)> =
+        outgoing.into_iter().map(|o| (o.body.as_slice(), headers::for_message(&o.message, 1))).collect();
+    publisher.publish_many(target, &messages).await
 }
 
 /// Publish one message (a cancellation, say) and wait for its confirm.

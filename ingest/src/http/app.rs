@@ -4,6 +4,7 @@
 
 use crate::accept::duplicates::DuplicateCache;
 use crate::accept::in_flight::InFlight;
+use crate::accept::writer::AdmissionWriter;
 use crate::auth::tokens::TokenKeys;
 use crate::http::error::ApiError;
 use crate::http::extract::BodyDeadline;
@@ -96,10 +97,15 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
     let trusted_proxies = client_ip::parse_networks(&config.ingest.trusted_proxies).map_err(StartError::Config)?;
     let admin_networks = client_ip::parse_networks(&config.ingest.admin_allowed_cidrs).map_err(StartError::Config)?;
     let requests = Arc::new(tokio::sync::Semaphore::new(config.ingest.max_concurrent_requests));
+    let duplicates = DuplicateCache::new(redis.clone());
+    let admission_pool = common::db::busy_pool(&config.database.url, config.ingest.admission.writers)?;
+    let admission =
+        AdmissionWriter::start(admission_pool, publisher.clone(), duplicates.clone(), config.ingest.admission);
     Ok(AppState {
         db,
         publisher,
-        duplicates: DuplicateCache::new(redis.clone()),
+        duplicates,
+        admission,
         keys: Arc::new(keys),
         limiter: Arc::new(RateLimiter::new(redis, &config.broker.prefix)),
         maintenance: Arc::default(),

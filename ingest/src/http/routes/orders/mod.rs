@@ -70,10 +70,9 @@ async fn create(
         let row = view::wait_for_outcome(&state.db, auth.tenant_id, accepted.order_id, wait).await?;
         return Ok(outcome_response(row));
     }
-    let status = if accepted.duplicate {
-        view::fetch(&state.db, auth.tenant_id, accepted.order_id).await?.status()
-    } else {
-        OrderStatus::Pending
+    let status = match accepted.status {
+        Some(status) => status,
+        None => view::fetch(&state.db, auth.tenant_id, accepted.order_id).await?.status(),
     };
     Ok(accepted_response(accepted.order_id, client_order_id, status))
 }
