@@ -57,7 +57,7 @@ pub fn parse_json(body: &[u8]) -> Result<Value, RequestError> {
 }
 
 /// The path of the first string (or key) holding a NUL character.
-fn nul_at(value: &Value, path: &str) -> Option<String> {
+pub(crate) fn nul_at(value: &Value, path: &str) -> Option<String> {
     let here = || if path.is_empty() { "body".to_owned() } else { path.to_owned() };
     match value {
         Value::String(s) if s.contains('\0') => Some(here()),
@@ -70,7 +70,7 @@ fn nul_at(value: &Value, path: &str) -> Option<String> {
     }
 }
 
-fn depth(value: &Value) -> usize {
+pub(crate) fn depth(value: &Value) -> usize {
     match value {
         Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
         Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
@@ -87,7 +87,7 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, RequestError> 
     })
 }
 
-fn classify(path: String, message: String) -> RequestError {
+pub(crate) fn classify(path: String, message: String) -> RequestError {
     let field = if path == "." { None } else { Some(path) };
     let unknown = message.starts_with("unknown field");
     let missing = message.starts_with("missing field");

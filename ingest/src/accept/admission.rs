@@ -90,7 +90,7 @@ pub type Admissions = Vec<Vec<Result<Admission, ApiError>>>;
 
 /// Admit a group of requests in one transaction. The error is the
 /// transaction's, for the caller to sort (one row's fault, or everyone's).
-pub async fn admit(db: &PgPool, group: &[Group<'_>]) -> Result<Admissions, sqlx::Error> {
+pub async fn admit<'a>(db: &PgPool, group: &[Group<'a>]) -> Result<Admissions, sqlx::Error> {
     let rows = Rows::of(group);
     let mut tenants = rows.tenants.clone();
     tenants.sort_unstable();
@@ -133,13 +133,15 @@ pub fn is_row_specific(error: &sqlx::Error) -> bool {
     })
 }
 
-/// The group's pending rows, column by column, in request then candidate order.
-struct Rows {
+/// The group's pending rows, column by column, in request then candidate
+/// order. Requests are bound as `Json` of the validated order: serialized
+/// straight into the statement, never copied into JSON values first.
+struct Rows<'a> {
     ids: Vec<Uuid>,
     tenants: Vec<Uuid>,
     client_ids: Vec<Uuid>,
     sources: Vec<&'static str>,
-    requests: Vec<serde_json::Value>,
+    requests: Vec<sqlx::types::Json<&'a ValidatedOrder>>,
     hashes: Vec<Vec<u8>>,
     outlets: Vec<Option<Uuid>>,
     members: Vec<Option<Uuid>>,
@@ -150,8 +152,8 @@ struct Rows {
     request_ids: Vec<String>,
 }
 
-impl Rows {
-    fn of(group: &[Group<'_>]) -> Self {
+impl<'a> Rows<'a> {
+    fn of(group: &[Group<'a>]) -> Self {
         let n = group.iter().map(|r| r.candidates.len()).sum();
         let mut rows = Rows {
             ids: Vec::with_capacity(n),
@@ -176,13 +178,13 @@ impl Rows {
         rows
     }
 
-    fn push(&mut self, origin: &Origin, candidate: &Candidate) {
+    fn push(&mut self, origin: &Origin, candidate: &'a Candidate) {
         let order = &candidate.order;
         self.ids.push(Uuid::now_v7());
         self.tenants.push(origin.tenant_id.0);
         self.client_ids.push(order.client_order_id.0);
         self.sources.push(origin.source.as_str());
-        self.requests.push(serde_json::to_value(order).unwrap_or_default());
+        self.requests.push(sqlx::types::Json(order));
         self.hashes.push(candidate.request_hash.to_vec());
         self.outlets.push(order.outlet_id);
         self.members.push(order.member_id);

@@ -34,6 +34,19 @@ pub struct JsonValue<const LIMIT: usize = ORDER_BODY_LIMIT>(pub Value);
 impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonValue<LIMIT> {
     type Rejection = ApiError;
 
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBytes(bytes) = JsonBytes::<LIMIT>::from_request(request, state).await?;
+        Ok(JsonValue(common::order::parse_json(&bytes)?))
+    }
+}
+
+/// A JSON body of at most `LIMIT` bytes, as it arrived (a sync batch is
+/// read from these one order at a time, never as one JSON value).
+pub struct JsonBytes<const LIMIT: usize>(pub axum::body::Bytes);
+
+impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBytes<LIMIT> {
+    type Rejection = ApiError;
+
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
         let is_json = request
             .headers()
@@ -50,7 +63,7 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonValue<LIMIT> {
             .await
             .map_err(|_| ApiError::RequestTimeout { after: deadline })?
             .map_err(|_| ApiError::PayloadTooLarge { limit: LIMIT })?;
-        Ok(JsonValue(common::order::parse_json(&bytes)?))
+        Ok(JsonBytes(bytes))
     }
 }
 

@@ -1,5 +1,6 @@
-//! Offline sync: a terminal uploads the sales it made while offline. Each
-//! order is validated on its own (an invalid one never blocks the rest),
+//! Offline sync: a terminal uploads the sales it made while offline. The
+//! body (up to 2 MiB) is read one order at a time, never held as one JSON
+//! value; each order is validated on its own (an invalid one never blocks the rest),
 //! the valid ones are admitted and published together, and the answer
 //! lists every order's result in request order.
 
@@ -7,7 +8,7 @@ use crate::accept::candidate::{Accepted, Candidate, Origin};
 use crate::accept::{Acceptor, accept_many};
 use crate::auth::AuthUser;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonValue, PathId, SYNC_BODY_LIMIT};
+use crate::http::extract::{JsonBytes, PathId, SYNC_BODY_LIMIT};
 use crate::http::middleware::limits::Writer;
 use crate::http::middleware::request_id::RequestId;
 use crate::state::AppState;
@@ -17,8 +18,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use common::ids::{OrderId, SyncBatchId};
-use common::order::{FieldError, Source, canonical_hash, from_value, validate_order};
-use serde::{Deserialize, Serialize};
+use common::order::{FieldError, Source, SyncEnvelope, canonical_hash, read_sync_body, validate_order};
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -28,13 +29,6 @@ const MAX_DEVICE_ID_CHARS: usize = 100;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/sync/orders", post(sync)).route("/api/sync/batches/{id}", get(batch))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SyncRequest {
-    device_id: Option<String>,
-    orders: Option<Vec<Value>>,
 }
 
 #[derive(Serialize)]
@@ -57,22 +51,26 @@ enum Slot {
 
 /// The request's orders sorted out before acceptance: the distinct valid
 /// ones to accept, and where each order of the request went.
+#[derive(Default)]
 struct Sorted {
     candidates: Vec<Candidate>,
     slots: Vec<Slot>,
     client_ids: Vec<Value>,
+    /// clientOrderId → its candidate.
+    seen: HashMap<Uuid, usize>,
 }
 
 async fn sync(
     State(state): State<AppState>,
     Writer(auth): Writer,
     Extension(RequestId(request_id)): Extension<RequestId>,
-    JsonValue(body): JsonValue<SYNC_BODY_LIMIT>,
+    JsonBytes(body): JsonBytes<SYNC_BODY_LIMIT>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let request: SyncRequest = from_value(body)?;
-    let (device_id, orders) = check_envelope(request)?;
     let received_at = Utc::now();
-    let sorted = sort_out(orders, received_at);
+    let mut sorted = Sorted::default();
+    let envelope = read_sync_body(&body, MAX_ORDERS, |_, order| sorted.push(order, received_at))?;
+    drop(body);
+    let device_id = check_envelope(envelope)?;
     let batch_id = SyncBatchId::generate();
     let origin = Origin {
         tenant_id: auth.tenant_id,
@@ -106,35 +104,28 @@ async fn sync(
     Ok((StatusCode::ACCEPTED, Json(json!({ "batchId": batch_id, "results": results }))))
 }
 
-/// Validate each order on its own; an order repeated in the batch is
-/// accepted once (same body) or refused (different body).
-fn sort_out(orders: Vec<Value>, received_at: DateTime<Utc>) -> Sorted {
-    let mut sorted = Sorted {
-        candidates: Vec::new(),
-        slots: Vec::with_capacity(orders.len()),
-        client_ids: Vec::with_capacity(orders.len()),
-    };
-    let mut seen: HashMap<Uuid, usize> = HashMap::new();
-    for value in orders {
-        sorted.client_ids.push(value.get("clientOrderId").cloned().unwrap_or(Value::Null));
+impl Sorted {
+    /// Validate one order on its own, as it is read; an order repeated in
+    /// the batch is accepted once (same body) or refused (different body).
+    fn push(&mut self, value: Value, received_at: DateTime<Utc>) {
+        self.client_ids.push(value.get("clientOrderId").cloned().unwrap_or(Value::Null));
         let request_hash = canonical_hash(&value);
         let slot = match validate_order(value, received_at) {
             Err(error) => Slot::Invalid(error_json(&ApiError::from(error))),
-            Ok(order) => match seen.get(&order.client_order_id.0) {
-                Some(&first) if sorted.candidates[first].request_hash == request_hash => Slot::DuplicateOf(first),
+            Ok(order) => match self.seen.get(&order.client_order_id.0) {
+                Some(&first) if self.candidates[first].request_hash == request_hash => Slot::DuplicateOf(first),
                 Some(_) => Slot::Invalid(
                     json!({"code": "idempotency_conflict", "message": "clientOrderId appears twice in this batch with different bodies"}),
                 ),
                 None => {
-                    seen.insert(order.client_order_id.0, sorted.candidates.len());
-                    sorted.candidates.push(Candidate { order, request_hash });
-                    Slot::Candidate(sorted.candidates.len() - 1)
+                    self.seen.insert(order.client_order_id.0, self.candidates.len());
+                    self.candidates.push(Candidate { order, request_hash });
+                    Slot::Candidate(self.candidates.len() - 1)
                 }
             },
         };
-        sorted.slots.push(slot);
+        self.slots.push(slot);
     }
-    sorted
 }
 
 /// Every order's result, in request order.
@@ -156,17 +147,16 @@ fn results(sorted: Sorted, accepted: &[Result<Accepted, ApiError>]) -> Vec<SyncR
     results
 }
 
-fn check_envelope(request: SyncRequest) -> Result<(String, Vec<Value>), ApiError> {
+fn check_envelope(envelope: SyncEnvelope) -> Result<String, ApiError> {
     let mut errors = Vec::new();
-    let device_id = request.device_id.map(|d| d.trim().to_owned()).unwrap_or_default();
+    let device_id = envelope.device_id.map(|d| d.trim().to_owned()).unwrap_or_default();
     if device_id.is_empty() || device_id.chars().count() > MAX_DEVICE_ID_CHARS {
         errors.push(FieldError::new("deviceId", format!("is required, at most {MAX_DEVICE_ID_CHARS} characters")));
     }
-    let orders = request.orders.unwrap_or_default();
-    if orders.is_empty() || orders.len() > MAX_ORDERS {
+    if envelope.orders == 0 || envelope.orders > MAX_ORDERS {
         errors.push(FieldError::new("orders", format!("must hold 1 to {MAX_ORDERS} orders")));
     }
-    if errors.is_empty() { Ok((device_id, orders)) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() { Ok(device_id) } else { Err(ApiError::Validation(errors)) }
 }
 
 /// An error as a sync result carries it: `{code, message, details?}`.
