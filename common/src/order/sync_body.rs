@@ -38,10 +38,9 @@ pub fn read_sync_body(
         Ok((envelope, Ok(()))) => Ok(envelope),
         Ok((_, Err(refused))) => Err(refused),
         Err(error) if error.is_data() => Err(classify(track.path().to_string(), without_position(&error))),
-        Err(error) => Err(RequestError::Malformed {
-            field: None,
-            message: format!("request body is not valid JSON: {error}"),
-        }),
+        Err(error) => {
+            Err(RequestError::Malformed { field: None, message: format!("request body is not valid JSON: {error}") })
+        }
     }
 }
 
@@ -102,10 +101,8 @@ impl<'de, F: FnMut(usize, Value)> Visitor<'de> for EnvelopeSeed<F> {
         }
         let nul = envelope.device_id.as_deref().is_some_and(|d| d.contains('\0'));
         if nul && self.nested.is_ok() {
-            self.nested = Err(RequestError::Invalid(vec![super::FieldError::new(
-                "deviceId",
-                "must not contain NUL characters",
-            )]));
+            self.nested =
+                Err(RequestError::Invalid(vec![super::FieldError::new("deviceId", "must not contain NUL characters")]));
         }
         Ok((envelope, self.nested))
     }

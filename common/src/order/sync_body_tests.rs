@@ -29,7 +29,9 @@ fn kind(result: &Result<(Option<String>, Vec<Value>), RequestError>) -> String {
     match result {
         Ok(_) => "ok".into(),
         Err(RequestError::Malformed { .. }) => "malformed".into(),
-        Err(RequestError::Invalid(fields)) => format!("invalid {:?}", fields.iter().map(|f| &f.field).collect::<Vec<_>>()),
+        Err(RequestError::Invalid(fields)) => {
+            format!("invalid {:?}", fields.iter().map(|f| &f.field).collect::<Vec<_>>())
+        }
         Err(RequestError::SaleTimeOutOfRange { .. }) => "sale time".into(),
     }
 }
