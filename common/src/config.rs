@@ -117,6 +117,10 @@ pub struct AdmissionConfig {
     pub max_batch: usize,
     /// Groups written at once (`ADMIT_WRITERS`); while all are busy the next group grows.
     pub writers: usize,
+    /// Sync uploads read and validated at once (`SYNC_MAX_CONCURRENT`); the
+    /// rest wait for a turn before their body is read, so ingest's memory is
+    /// bounded by this many 2 MiB bodies, not by the number of terminals.
+    pub sync_uploads: usize,
 }
 
 /// Requests per minute; 0 turns a limit off.
@@ -236,6 +240,7 @@ impl Config {
                     max_wait: env.duration("ADMIT_MAX_WAIT", "1ms")?,
                     max_batch: env.number("ADMIT_MAX_BATCH", 256)?,
                     writers: env.number("ADMIT_WRITERS", 4)?,
+                    sync_uploads: env.number("SYNC_MAX_CONCURRENT", 4)?,
                 },
             },
             worker: WorkerConfig {
@@ -304,6 +309,9 @@ impl IngestConfig {
         }
         if !(1..=10_000).contains(&a.max_batch) || !(1..=64).contains(&a.writers) {
             return Err(invalid("ADMIT_MAX_BATCH", "batch 1..=10000 orders, writers (ADMIT_WRITERS) 1..=64".into()));
+        }
+        if !(1..=1_000).contains(&a.sync_uploads) {
+            return Err(invalid("SYNC_MAX_CONCURRENT", "must be 1..=1000".into()));
         }
         Ok(())
     }

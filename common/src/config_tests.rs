@@ -78,4 +78,6 @@ fn request_bounds_are_validated() {
     assert_eq!(error_names(config(&[("REQUEST_BODY_TIMEOUT", "0")])), "REQUEST_BODY_TIMEOUT");
     assert_eq!(error_names(config(&[("REQUEST_BODY_TIMEOUT", "1m")])), "REQUEST_BODY_TIMEOUT");
     assert_eq!(error_names(config(&[("REQUEST_BODY_TIMEOUT", "2s")])), "ok");
+    assert_eq!(c.ingest.admission.sync_uploads, 4);
+    assert_eq!(error_names(config(&[("SYNC_MAX_CONCURRENT", "0")])), "SYNC_MAX_CONCURRENT");
 }

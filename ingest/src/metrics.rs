@@ -35,6 +35,8 @@ pub const HEALTH_PROBES: &str = "warungin_health_probes_total";
 /// Requests and orders per admission group (group commit of pending rows).
 pub const ADMISSION_GROUP_REQUESTS: &str = "warungin_admission_group_requests";
 pub const ADMISSION_GROUP_ORDERS: &str = "warungin_admission_group_orders";
+/// How long a group's transaction took (the WAL flush included).
+pub const ADMISSION_WRITE: &str = "warungin_admission_write_seconds";
 /// Groups written again in halves because one row failed them.
 pub const ADMISSION_SPLITS: &str = "warungin_admission_splits_total";
 
@@ -57,6 +59,10 @@ pub fn register() {
 pub fn admission_group(requests: usize, orders: usize) {
     histogram!(ADMISSION_GROUP_REQUESTS).record(requests as f64);
     histogram!(ADMISSION_GROUP_ORDERS).record(orders as f64);
+}
+
+pub fn admission_written(took: Duration) {
+    histogram!(ADMISSION_WRITE).record(took.as_secs_f64());
 }
 
 pub fn admission_split() {

@@ -37,6 +37,8 @@ pub struct AppState {
     pub admin_networks: Arc<Vec<ipnet::IpNet>>,
     /// Permits for requests in progress (`MAX_CONCURRENT_REQUESTS`).
     pub requests: Arc<tokio::sync::Semaphore>,
+    /// Turns for sync uploads to be read (`SYNC_MAX_CONCURRENT`).
+    pub sync_uploads: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

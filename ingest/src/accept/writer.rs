@@ -127,7 +127,10 @@ impl Writer {
         while let Some(part) = parts.pop() {
             let rows: Vec<Group<'_>> =
                 part.iter().map(|r| Group { origin: &r.origin, candidates: &r.candidates }).collect();
-            match admission::admit(&self.db, &rows).await {
+            let started = std::time::Instant::now();
+            let admitted = admission::admit(&self.db, &rows).await;
+            crate::metrics::admission_written(started.elapsed());
+            match admitted {
                 Ok(admissions) => self.publish(part, admissions).await,
                 Err(error) if part.len() > 1 && admission::is_row_specific(&error) => {
                     tracing::warn!(%error, requests = part.len(), "admission group failed; admitting its halves apart");

@@ -97,6 +97,7 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
     let trusted_proxies = client_ip::parse_networks(&config.ingest.trusted_proxies).map_err(StartError::Config)?;
     let admin_networks = client_ip::parse_networks(&config.ingest.admin_allowed_cidrs).map_err(StartError::Config)?;
     let requests = Arc::new(tokio::sync::Semaphore::new(config.ingest.max_concurrent_requests));
+    let config_sync_uploads = config.ingest.admission.sync_uploads;
     let duplicates = DuplicateCache::new(redis.clone());
     let admission_pool = common::db::busy_pool(&config.database.url, config.ingest.admission.writers)?;
     let admission =
@@ -114,6 +115,7 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
         config: Arc::new(config),
         in_flight: InFlight::default(),
         requests,
+        sync_uploads: Arc::new(tokio::sync::Semaphore::new(config_sync_uploads)),
     })
 }
 

@@ -4,6 +4,7 @@
 //! pipeline figure the median of several runs, with the spread reported.
 
 pub mod cpu;
+pub mod latency;
 pub mod pgbench;
 pub mod report;
 
@@ -117,6 +118,15 @@ impl System {
         let summary = loadgen::summarise(&p.db, shop.tenant_id, &scenario, tally, pending, audit).await?;
         let orders = if self.workers.is_empty() { summary.accepted as i64 } else { summary.committed };
         Ok((summary, before.per_order(&after, orders)))
+    }
+
+    /// Ingest's metrics exposition now (empty when it does not answer).
+    pub async fn ingest_metrics(&self) -> String {
+        let url = format!("{}/metrics", self.ingest.base_url);
+        match self.pipeline.http.get(url).send().await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 
     /// Peak resident memory (VmHWM) of a process, in MiB.

@@ -49,6 +49,8 @@ pub struct Results {
     pub half_ingest_p99_ms: f64,
     pub half_e2e_p99_ms: f64,
     pub half_error_rate: f64,
+    /// p50/p99 of each step of an order's acceptance, from ingest's histograms.
+    pub half_latency_split: String,
     pub audits_clean: bool,
     pub rss_ingest_mib: f64,
     pub rss_worker_mib: f64,

@@ -14,6 +14,9 @@ struct Args {
     settings: Settings,
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Only the open-loop latency run, at this many orders/s (for working on latency).
+    #[arg(long)]
+    only_latency_at: Option<f64>,
 }
 
 type Run = (harness::loadgen::Summary, PerOrder);
@@ -28,8 +31,11 @@ fn figure(runs: &[Run], of: impl Fn(&harness::loadgen::Summary) -> f64) -> (Figu
 
 #[tokio::main]
 async fn main() -> anyhow::Result<std::process::ExitCode> {
-    let Args { settings, json } = Args::parse();
+    let Args { settings, json, only_latency_at } = Args::parse();
     let mut system = System::start(settings.workers).await;
+    if let Some(rate) = only_latency_at {
+        return latency_only(system, &settings, rate).await;
+    }
     let p = &system.pipeline;
     let mut r = Results { audits_clean: true, ..Results::default() };
 
@@ -90,7 +96,9 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
 
     r.half_rate = (r.uniform_committed.median / 2.0).max(1.0);
     eprintln!("half of peak: {:.0} orders/s, open loop …", r.half_rate);
+    let before = system.ingest_metrics().await;
     let (half, _) = system.load(plan(Scenario::Uniform, &settings, Some(r.half_rate)), 10_000).await?;
+    r.half_latency_split = harness::bench::latency::split(&before, &system.ingest_metrics().await);
     r.half_ingest_p99_ms = half.ingest_latency_ms.p99;
     r.half_e2e_p99_ms = half.end_to_end_ms.p99;
     r.half_error_rate = half.error_rate;
@@ -107,6 +115,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     ] {
         println!("CPU per order, {name}: {}", split.line());
     }
+    println!("Latency at half of peak, as ingest measured it: {}", r.half_latency_split);
     println!(
         "direct SQL by clients: {}",
         r.direct_sql_uniform_by_clients.iter().map(|(c, t)| format!("{c}: {t:.0}")).collect::<Vec<_>>().join(", ")
@@ -118,4 +127,23 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     system.stop_workers().await;
     system.pipeline.stop().await;
     Ok(if audits_clean { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
+}
+
+/// The open-loop run alone: ingest's p99, 202 → committed p99, the latency split.
+async fn latency_only(mut system: System, settings: &Settings, rate: f64) -> anyhow::Result<std::process::ExitCode> {
+    let before = system.ingest_metrics().await;
+    let (run, cpu) = system.load(plan(Scenario::Uniform, settings, Some(rate)), 10_000).await?;
+    let split = harness::bench::latency::split(&before, &system.ingest_metrics().await);
+    println!(
+        "{rate:.0} orders/s open loop: ingest p50 {:.1} ms p99 {:.1} ms; 202 → committed p99 {:.0} ms; errors {:.3} %",
+        run.ingest_latency_ms.p50,
+        run.ingest_latency_ms.p99,
+        run.end_to_end_ms.p99,
+        run.error_rate * 100.0
+    );
+    println!("as ingest measured it: {split}");
+    println!("CPU per order: {}", cpu.line());
+    system.stop_workers().await;
+    system.pipeline.stop().await;
+    Ok(std::process::ExitCode::SUCCESS)
 }

@@ -12,8 +12,9 @@ use crate::http::extract::{JsonBytes, PathId, SYNC_BODY_LIMIT};
 use crate::http::middleware::limits::Writer;
 use crate::http::middleware::request_id::RequestId;
 use crate::state::AppState;
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
@@ -60,10 +61,30 @@ struct Sorted {
     seen: HashMap<Uuid, usize>,
 }
 
+/// A turn to have a sync body read: at most `SYNC_MAX_CONCURRENT` bodies
+/// are held at once, however many terminals upload; the others wait here,
+/// before reading, within the request's timeout.
+struct SyncTurn(tokio::sync::OwnedSemaphorePermit);
+
+impl FromRequestParts<AppState> for SyncTurn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let turns = state.sync_uploads.clone();
+        // Never closed; were it, the terminal would resend as after any 503.
+        turns.acquire_owned().await.map(SyncTurn).map_err(|_| ApiError::Unavailable {
+            code: "overloaded",
+            message: "ingest is shutting down".into(),
+            retry_after_secs: 1,
+        })
+    }
+}
+
 async fn sync(
     State(state): State<AppState>,
     Writer(auth): Writer,
     Extension(RequestId(request_id)): Extension<RequestId>,
+    SyncTurn(_turn): SyncTurn,
     JsonBytes(body): JsonBytes<SYNC_BODY_LIMIT>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let received_at = Utc::now();
