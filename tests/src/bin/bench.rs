@@ -68,6 +68,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
                         .load(plan(scenario, &settings, None), if scenario == Scenario::Hot { 5 } else { 10_000 })
                         .await?,
                 );
+                eprintln!("  ingest's peak RSS so far: {:.1} MiB", System::peak_rss_mib(&system.ingest));
             }
             anyhow::Ok(summaries)
         }
