@@ -24,8 +24,10 @@
 //! order discounts).
 
 mod apply;
+pub mod charges;
 pub mod rules;
 
+pub use charges::{CashRounding, ChargeSettings, Charges, TaxMode, charges};
 pub use rules::{DiscountRule, Member, Rate, RuleKind, percent_of};
 
 use crate::money::Money;
