@@ -56,7 +56,9 @@ impl System {
     pub async fn start(workers: usize) -> Self {
         let mut options = Options { in_process_workers: 0, in_process_ingest: false, env: Vec::new() };
         for (k, v) in env() {
-            options = options.with_env(k, v);
+            // A setting given to the benchmark itself wins (to try one).
+            let v = std::env::var(k).unwrap_or_else(|_| v.to_owned());
+            options = options.with_env(k, &v);
         }
         let pipeline = Pipeline::start_with(options).await;
         let ingest = pipeline.spawn_ingest_process("bench", &[], None).await;
