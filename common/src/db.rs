@@ -28,21 +28,6 @@ pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
         .connect_lazy_with(options))
 }
 
-/// A pool for a path that keeps its few connections busy (ingest's
-/// admission writer): no liveness round trip before each use. A connection
-/// that died fails its statement (the caller answers 503 and the client
-/// retries) and the pool replaces it.
-pub fn busy_pool(url: &str, max_connections: usize) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(url)?;
-    Ok(PgPoolOptions::new()
-        .max_connections(u32::try_from(max_connections).unwrap_or(u32::MAX))
-        .min_connections(0)
-        .test_before_acquire(false)
-        .acquire_timeout(Duration::from_secs(3))
-        .idle_timeout(Some(Duration::from_secs(300)))
-        .connect_lazy_with(options))
-}
-
 /// Development and test machines with password authentication: give the
 /// services' and operators' roles a known password (never in production).
 pub async fn set_role_passwords(url: &str, password: &str) -> Result<(), sqlx::Error> {

@@ -99,7 +99,11 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
     let requests = Arc::new(tokio::sync::Semaphore::new(config.ingest.max_concurrent_requests));
     let config_sync_uploads = config.ingest.admission.sync_uploads;
     let duplicates = DuplicateCache::new(redis.clone());
-    let admission_pool = common::db::busy_pool(&config.database.url, config.ingest.admission.writers)?;
+    // Its own pool, so groups never wait behind API reads. The liveness check
+    // on acquire costs a round trip per group, not per order, and replaces
+    // the connections a database restart or restore left dead.
+    let writers = u32::try_from(config.ingest.admission.writers).unwrap_or(u32::MAX);
+    let admission_pool = common::db::pool(&config.database.url, writers)?;
     let admission =
         AdmissionWriter::start(admission_pool, publisher.clone(), duplicates.clone(), config.ingest.admission);
     Ok(AppState {

@@ -180,14 +180,25 @@ impl From<sqlx::Error> for ApiError {
         {
             return ApiError::conflict(code, *message);
         }
+        // A server shutting down, restarting or refusing sessions (SQLSTATE
+        // 08xxx, 57P01–57P03) is the database being away, as is a dead socket.
+        let away = error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03"));
         match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => ApiError::Unavailable {
-                code: "database_unavailable",
-                message: "the database is unavailable, try again shortly".to_owned(),
-                retry_after_secs: 2,
-            },
+            _ if away => database_unavailable(),
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => database_unavailable(),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+fn database_unavailable() -> ApiError {
+    ApiError::Unavailable {
+        code: "database_unavailable",
+        message: "the database is unavailable, try again shortly".to_owned(),
+        retry_after_secs: 2,
     }
 }
 
