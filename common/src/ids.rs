@@ -44,6 +44,8 @@ id_type!(/// An order, as the server knows it.
     OrderId);
 id_type!(/// The terminal-made idempotency key of an order.
     ClientOrderId);
+id_type!(/// A refund of some of an order's items, as the server knows it.
+    RefundId);
 id_type!(/// An offline sync batch.
     SyncBatchId);
 id_type!(/// A failed sync under review.

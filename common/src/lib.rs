@@ -1,5 +1,5 @@
 //! What ingest and workers share: configuration and telemetry, the domain
-//! (money, ids, the validated order, pricing), the message contract, the
+//! (money, ids, the validated order and refund, pricing), the message contract, the
 //! broker topology and publisher, and the database pool and migrations.
 
 pub mod broker;
@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod money;
 pub mod order;
 pub mod pricing;
+pub mod refund;
 pub mod replay;
 pub mod shutdown;
 pub mod telemetry;

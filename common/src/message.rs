@@ -6,23 +6,29 @@
 //! Unknown fields are tolerated (a newer writer may add optional ones); an
 //! unknown `type` is undecodable and goes to the dead-letter queue.
 
-use crate::ids::{FailedSyncId, MessageId, OrderId, SyncBatchId, TenantId, UserId};
+use crate::ids::{FailedSyncId, MessageId, OrderId, RefundId, SyncBatchId, TenantId, UserId};
 use crate::order::{Source, ValidatedOrder};
+use crate::refund::ValidatedRefund;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
-// A cancel is smaller than an order; both are decoded once per delivery and
+// A cancel is smaller than an order; all are decoded once per delivery and
 // never held in bulk, so boxing would buy nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum Message {
     /// Apply an order (first time, redelivery, or an operator's replay).
-    #[serde(rename = "order.v1")]
+    /// v2: `order.payments` (split tender); v1 carried one `order.payment`
+    /// and still decodes into the same order.
+    #[serde(rename = "order.v2", alias = "order.v1")]
     Order(OrderMessage),
     /// Cancel a committed order and give its stock back.
     #[serde(rename = "cancel.v1")]
     Cancel(CancelMessage),
+    /// Refund some of a committed order's items and return them to stock.
+    #[serde(rename = "refund.v1")]
+    Refund(RefundMessage),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +80,26 @@ pub struct CancelMessage {
     pub request_id: Option<String>,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundMessage {
+    pub message_id: MessageId,
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub refund_id: RefundId,
+    /// Hex SHA-256 of the request as sent, as for orders.
+    pub request_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<UserId>,
+    pub received_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Set only on an operator's retry of the refund's failed sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+    pub refund: ValidatedRefund,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("undecodable message: {0}")]
 pub struct DecodeError(#[from] serde_json::Error);
@@ -91,8 +117,9 @@ impl Message {
     /// The AMQP `type` property, mirroring the serde tag.
     pub fn kind(&self) -> &'static str {
         match self {
-            Message::Order(_) => "order.v1",
+            Message::Order(_) => "order.v2",
             Message::Cancel(_) => "cancel.v1",
+            Message::Refund(_) => "refund.v1",
         }
     }
 
@@ -100,6 +127,7 @@ impl Message {
         match self {
             Message::Order(m) => m.message_id,
             Message::Cancel(m) => m.message_id,
+            Message::Refund(m) => m.message_id,
         }
     }
 
@@ -107,6 +135,7 @@ impl Message {
         match self {
             Message::Order(m) => m.tenant_id,
             Message::Cancel(m) => m.tenant_id,
+            Message::Refund(m) => m.tenant_id,
         }
     }
 
@@ -114,6 +143,7 @@ impl Message {
         match self {
             Message::Order(m) => m.order_id,
             Message::Cancel(m) => m.order_id,
+            Message::Refund(m) => m.order_id,
         }
     }
 
@@ -121,6 +151,7 @@ impl Message {
         match self {
             Message::Order(m) => m.request_id.as_deref(),
             Message::Cancel(m) => m.request_id.as_deref(),
+            Message::Refund(m) => m.request_id.as_deref(),
         }
     }
 }

@@ -107,7 +107,7 @@ proptest! {
         if let Ok(validated) = validate_order(order, now()) {
             let line = &validated.items[0];
             prop_assert!((1..=10_000).contains(&line.quantity));
-            for money in [line.price, validated.payment.amount, validated.discount] {
+            for money in [line.price, validated.payments[0].amount, validated.discount] {
                 prop_assert!((0..=common::order::limits::MAX_AMOUNT).contains(&money.rupiah()));
             }
         }

@@ -21,18 +21,38 @@ fn round_trip(name: &str) -> Message {
     message
 }
 
-#[test]
-fn order_v1_round_trips() {
-    let Message::Order(order) = round_trip("order.v1.json") else { panic!("not an order") };
-    assert_eq!(order.order.items.len(), 2);
-    assert_eq!(order.order.discount.rupiah(), 500);
-    assert!(order.replay.is_none());
+fn decode(name: &str) -> Message {
+    Message::decode(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 #[test]
-fn order_v1_replay_round_trips() {
-    let Message::Order(order) = round_trip("order.v1.replay.json") else { panic!("not an order") };
-    assert!(order.replay.is_some_and(|r| r.allow_oversell && !r.accept_client_prices));
+fn order_v2_round_trips_with_split_tender() {
+    let Message::Order(order) = round_trip("order.v2.json") else { panic!("not an order") };
+    assert_eq!(order.order.items.len(), 2);
+    assert_eq!(order.order.discount.rupiah(), 500);
+    assert_eq!(order.order.payments.len(), 2);
+    assert!(order.replay.is_none());
+}
+
+/// A v1 order (one `payment`) still decodes, into the same order as v2
+/// with that payment first: workers read both while ingest upgrades.
+#[test]
+fn order_v1_decodes_as_an_order_with_one_payment() {
+    let (Message::Order(v1), Message::Order(mut v2)) = (decode("order.v1.json"), decode("order.v2.json")) else {
+        panic!("not orders")
+    };
+    v2.order.payments.truncate(1);
+    assert_eq!(v1, v2);
+    let Message::Order(replay) = decode("order.v1.replay.json") else { panic!("not an order") };
+    assert!(replay.replay.is_some_and(|r| r.allow_oversell && !r.accept_client_prices));
+    assert_eq!(replay.order.payments.len(), 1);
+}
+
+#[test]
+fn refund_v1_round_trips() {
+    let Message::Refund(refund) = round_trip("refund.v1.json") else { panic!("not a refund") };
+    assert_eq!(refund.refund.items[0].quantity, 1);
+    assert_eq!(refund.refund.payments[1].amount, None);
 }
 
 #[test]

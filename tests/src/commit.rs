@@ -211,11 +211,11 @@ pub fn order_message(tenant: TenantId, lines: &[(Uuid, u32)], source: Source, pa
                 .collect(),
             member_id: None,
             discount: Money::ZERO,
-            payment: Payment {
+            payments: vec![Payment {
                 method: PaymentMethod::Qris,
                 amount: Money::from_rupiah(paid.unwrap_or(total)),
                 reference: None,
-            },
+            }],
             created_at: Utc::now(),
             notes: None,
         },

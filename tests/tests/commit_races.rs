@@ -21,16 +21,7 @@ async fn failed_sale(c: &CommitDb, stock: i64, quantity: u32) -> (common::messag
 }
 
 fn kinds(effects: &[Effect]) -> Vec<&'static str> {
-    effects
-        .iter()
-        .map(|e| match e {
-            Effect::Committed { .. } => "committed",
-            Effect::Rejected { .. } => "rejected",
-            Effect::Failed { .. } => "failed",
-            Effect::Cancelled { .. } => "cancelled",
-            Effect::Skipped { .. } => "skipped",
-        })
-        .collect()
+    effects.iter().map(Effect::kind).collect()
 }
 
 #[tokio::test]

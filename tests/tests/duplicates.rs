@@ -20,7 +20,7 @@ async fn the_same_message_published_twice_onto_the_queue_has_one_effect() {
         items: vec![OrderLine { product_id: ProductId(product), quantity: 2, price: Money::from_rupiah(7_500) }],
         member_id: None,
         discount: Money::ZERO,
-        payment: Payment { method: PaymentMethod::Qris, amount: Money::from_rupiah(15_000), reference: None },
+        payments: vec![Payment { method: PaymentMethod::Qris, amount: Money::from_rupiah(15_000), reference: None }],
         created_at: chrono::Utc::now(),
         notes: None,
     };

@@ -94,7 +94,10 @@ impl OrderHandler {
         while let Some(group) = groups.pop() {
             let messages: Vec<&Message> = group.iter().map(|(_, m)| *m).collect();
             match self.commit(&messages).await {
-                Ok(plan) => log_effects(&messages, &plan),
+                Ok(plan) => {
+                    log_effects(&messages, &plan);
+                    self.defer(&group, &plan, incoming, outcomes);
+                }
                 Err(error) if group.len() > 1 && error.is_batch_specific() => {
                     tracing::warn!(%error, size = group.len(), "batch failed; committing its halves apart");
                     crate::metrics::error("batch_split");
@@ -104,6 +107,16 @@ impl OrderHandler {
                     groups.push(first);
                 }
                 Err(error) => self.fail(&group, incoming, outcomes, &error),
+            }
+        }
+    }
+
+    /// A message the batch could not apply yet (a refund of an order still
+    /// pending) goes through the delay queues like a transient failure.
+    fn defer(&self, group: &[(usize, &Message)], plan: &Plan, incoming: &[Incoming], outcomes: &mut [Outcome]) {
+        for ((index, _), effect) in group.iter().zip(&plan.effects) {
+            if let Effect::Deferred { reason, .. } = effect {
+                outcomes[*index] = outcome::decide(Failure::Transient(reason), incoming[*index].attempt, self.policy);
             }
         }
     }
@@ -145,7 +158,7 @@ fn log_effects(messages: &[&Message], plan: &Plan) {
         let (tenant_id, request_id) = (message.tenant_id(), message.request_id());
         let (client_order_id, accepted_at) = match message {
             Message::Order(m) => (Some(m.order.client_order_id.to_string()), Some(m.received_at)),
-            Message::Cancel(_) => (None, None),
+            Message::Cancel(_) | Message::Refund(_) => (None, None),
         };
         crate::metrics::effect(effect, accepted_at);
         let client_order_id = client_order_id.as_deref();
@@ -160,6 +173,15 @@ fn log_effects(messages: &[&Message], plan: &Plan) {
                 tracing::warn!(%tenant_id, %order_id, client_order_id, request_id, %code, "order failed; kept as a failed sync");
             }
             Effect::Cancelled { order_id } => tracing::info!(%tenant_id, %order_id, request_id, "order cancelled"),
+            Effect::Refunded { order_id, amount } => {
+                tracing::info!(%tenant_id, %order_id, request_id, amount = amount.rupiah(), "refund committed")
+            }
+            Effect::RefundFailed { order_id, code } => {
+                tracing::warn!(%tenant_id, %order_id, request_id, %code, "refund failed; kept as a failed sync")
+            }
+            Effect::Deferred { order_id, reason } => {
+                tracing::info!(%tenant_id, %order_id, request_id, reason, "deferred")
+            }
             Effect::Skipped { order_id, reason } => {
                 tracing::info!(%tenant_id, %order_id, client_order_id, request_id, reason, "message skipped")
             }

@@ -66,15 +66,9 @@ pub fn batch_committed(size: usize, took: Duration, lock_wait: Duration) {
 }
 
 pub fn effect(effect: &Effect, accepted_at: Option<chrono::DateTime<chrono::Utc>>) {
-    let status = match effect {
-        Effect::Committed { .. } => "committed",
-        Effect::Rejected { .. } => "rejected",
-        Effect::Failed { .. } => "failed",
-        Effect::Cancelled { .. } => "cancelled",
-        Effect::Skipped { .. } => "skipped",
-    };
+    let status = effect.kind();
     counter!(ORDERS_TOTAL, "status" => status).increment(1);
-    if let Effect::Rejected { code, .. } | Effect::Failed { code, .. } = effect {
+    if let Effect::Rejected { code, .. } | Effect::Failed { code, .. } | Effect::RefundFailed { code, .. } = effect {
         counter!(REJECTIONS_TOTAL, "code" => code.as_str()).increment(1);
     }
     if let (Effect::Committed { .. }, Some(at)) = (effect, accepted_at) {

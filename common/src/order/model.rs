@@ -15,6 +15,8 @@ pub mod limits {
     pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
     pub const MAX_NOTES_CHARS: usize = 500;
     pub const MAX_REFERENCE_CHARS: usize = 200;
+    /// Payment lines of one order or refund (split tender).
+    pub const MAX_PAYMENTS: usize = 10;
     /// The longest a terminal may stay offline.
     pub const MAX_SALE_AGE_HOURS: i64 = 72;
     /// Clock skew tolerated on a terminal.
@@ -75,6 +77,8 @@ RejectionCode {
     InactiveProduct = "inactive_product",
     PriceMismatch = "price_mismatch",
     PaymentMismatch = "payment_mismatch",
+    RefundExceedsSold = "refund_exceeds_sold",
+    NotRefundable = "not_refundable",
     NegativeTotal = "negative_total",
     Malformed = "malformed",
     RetriesExhausted = "retries_exhausted",
@@ -97,24 +101,87 @@ pub struct Payment {
     pub reference: Option<String>,
 }
 
-/// An order request that passed validation at the door.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// An order request that passed validation at the door. Its JSON is the
+/// request's shape: one payment as `payment`, split tender as `payments`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "OrderWire")]
 pub struct ValidatedOrder {
     pub client_order_id: ClientOrderId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outlet_id: Option<Uuid>,
     pub items: Vec<OrderLine>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_id: Option<Uuid>,
     /// Manual discount in rupiah.
-    #[serde(default)]
     pub discount: Money,
-    pub payment: Payment,
+    /// One or more payments (split tender), in the order the till took them.
+    pub payments: Vec<Payment>,
     /// Time of sale; the server's receipt time when the terminal sent none.
     pub created_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+}
+
+impl Serialize for ValidatedOrder {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("clientOrderId", &self.client_order_id)?;
+        if let Some(outlet) = &self.outlet_id {
+            map.serialize_entry("outletId", outlet)?;
+        }
+        map.serialize_entry("items", &self.items)?;
+        if let Some(member) = &self.member_id {
+            map.serialize_entry("memberId", member)?;
+        }
+        map.serialize_entry("discount", &self.discount)?;
+        match self.payments.as_slice() {
+            [one] => map.serialize_entry("payment", one)?,
+            split => map.serialize_entry("payments", split)?,
+        }
+        map.serialize_entry("createdAt", &self.created_at)?;
+        if let Some(notes) = &self.notes {
+            map.serialize_entry("notes", notes)?;
+        }
+        map.end()
+    }
+}
+
+/// A stored or queued order in either form: `payments` (since split
+/// tender) or the single `payment` of `order.v1` messages and of orders
+/// accepted before it, so neither needs migrating.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderWire {
+    client_order_id: ClientOrderId,
+    #[serde(default)]
+    outlet_id: Option<Uuid>,
+    items: Vec<OrderLine>,
+    #[serde(default)]
+    member_id: Option<Uuid>,
+    #[serde(default)]
+    discount: Money,
+    #[serde(default)]
+    payment: Option<Payment>,
+    #[serde(default)]
+    payments: Vec<Payment>,
+    created_at: DateTime<Utc>,
+    #[serde(default)]
+    notes: Option<String>,
+}
+
+impl From<OrderWire> for ValidatedOrder {
+    fn from(w: OrderWire) -> Self {
+        let mut payments = w.payments;
+        payments.extend(w.payment);
+        ValidatedOrder {
+            client_order_id: w.client_order_id,
+            outlet_id: w.outlet_id,
+            items: w.items,
+            member_id: w.member_id,
+            discount: w.discount,
+            payments,
+            created_at: w.created_at,
+            notes: w.notes,
+        }
+    }
 }
 
 impl ValidatedOrder {

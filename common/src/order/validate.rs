@@ -22,6 +22,7 @@ struct OrderRequestWire {
     member_id: Option<String>,
     discount: Option<Number>,
     payment: Option<PaymentWire>,
+    payments: Option<Vec<PaymentWire>>,
     created_at: Option<String>,
     notes: Option<String>,
 }
@@ -52,12 +53,12 @@ pub fn validate_order(value: Value, now: DateTime<Utc>) -> Result<ValidatedOrder
     let discount = c.int("discount", wire.discount, 0, limits::MAX_AMOUNT, false).unwrap_or(0);
     let notes = c.text("notes", wire.notes, limits::MAX_NOTES_CHARS);
     let items = c.items(wire.items);
-    let payment = c.payment(wire.payment);
+    let payments = c.payments(wire.payment, wire.payments);
     let created_at = c.time("createdAt", wire.created_at);
     if !c.errors.is_empty() {
         return Err(RequestError::Invalid(c.errors));
     }
-    let (Some(client_order_id), Some(items), Some(payment)) = (client_order_id, items, payment) else {
+    let (Some(client_order_id), Some(items), Some(payments)) = (client_order_id, items, payments) else {
         return Err(RequestError::Invalid(vec![FieldError::new("body", "incomplete order")]));
     };
     // Microseconds, as PostgreSQL keeps them: the time in the message and
@@ -70,13 +71,13 @@ pub fn validate_order(value: Value, now: DateTime<Utc>) -> Result<ValidatedOrder
         items,
         member_id,
         discount: Money::from_rupiah(discount),
-        payment,
+        payments,
         created_at,
         notes,
     })
 }
 
-fn check_sale_time(created_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), RequestError> {
+pub(crate) fn check_sale_time(created_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), RequestError> {
     let earliest = now - Duration::hours(limits::MAX_SALE_AGE_HOURS);
     let latest = now + Duration::minutes(limits::MAX_SALE_AHEAD_MINUTES);
     if created_at < earliest || created_at > latest {
@@ -93,17 +94,18 @@ fn check_sale_time(created_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), 
     Ok(())
 }
 
+/// Collects every offending field of a request (orders and refunds alike).
 #[derive(Default)]
-struct Checker {
-    errors: Vec<FieldError>,
+pub(crate) struct Checker {
+    pub(crate) errors: Vec<FieldError>,
 }
 
 impl Checker {
-    fn fail(&mut self, field: &str, message: impl Into<String>) {
+    pub(crate) fn fail(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message));
     }
 
-    fn uuid(&mut self, field: &str, value: Option<String>, required: bool) -> Option<Uuid> {
+    pub(crate) fn uuid(&mut self, field: &str, value: Option<String>, required: bool) -> Option<Uuid> {
         match value {
             None if required => self.fail(field, "is required"),
             None => {}
@@ -115,7 +117,14 @@ impl Checker {
         None
     }
 
-    fn int(&mut self, field: &str, value: Option<Number>, min: i64, max: i64, required: bool) -> Option<i64> {
+    pub(crate) fn int(
+        &mut self,
+        field: &str,
+        value: Option<Number>,
+        min: i64,
+        max: i64,
+        required: bool,
+    ) -> Option<i64> {
         let Some(number) = value else {
             if required {
                 self.fail(field, "is required");
@@ -139,7 +148,7 @@ impl Checker {
         }
     }
 
-    fn text(&mut self, field: &str, value: Option<String>, max_chars: usize) -> Option<String> {
+    pub(crate) fn text(&mut self, field: &str, value: Option<String>, max_chars: usize) -> Option<String> {
         let text = value?;
         if text.chars().count() > max_chars {
             self.fail(field, format!("must be at most {max_chars} characters"));
@@ -148,7 +157,7 @@ impl Checker {
         Some(text)
     }
 
-    fn time(&mut self, field: &str, value: Option<String>) -> Option<DateTime<Utc>> {
+    pub(crate) fn time(&mut self, field: &str, value: Option<String>) -> Option<DateTime<Utc>> {
         let text = value?;
         match DateTime::parse_from_rfc3339(&text) {
             Ok(t) => Some(t.with_timezone(&Utc)),
@@ -185,26 +194,45 @@ impl Checker {
         (self.errors.len() == errors_before).then_some(lines)
     }
 
-    fn payment(&mut self, payment: Option<PaymentWire>) -> Option<Payment> {
-        let Some(payment) = payment else {
-            self.fail("payment", "is required");
-            return None;
-        };
-        let method = match payment.method.as_deref().map(|m| (m, PaymentMethod::parse(m))) {
-            None => {
-                self.fail("payment.method", "is required");
-                None
+    /// `payment` (one) or `payments` (split tender), exactly one of them.
+    fn payments(&mut self, one: Option<PaymentWire>, split: Option<Vec<PaymentWire>>) -> Option<Vec<Payment>> {
+        match (one, split) {
+            (Some(_), Some(_)) => self.fail("payments", "send either payment or payments, not both"),
+            (None, None) => self.fail("payment", "is required (or payments, for split tender)"),
+            (Some(one), None) => return self.payment("payment", one).map(|p| vec![p]),
+            (None, Some(split)) if split.is_empty() || split.len() > limits::MAX_PAYMENTS => {
+                self.fail("payments", format!("must hold 1 to {} payments", limits::MAX_PAYMENTS));
             }
-            Some((_, None)) => {
-                let allowed: Vec<_> = PaymentMethod::ALL.iter().map(|m| m.as_str()).collect();
-                self.fail("payment.method", format!("must be one of {}", allowed.join(", ")));
-                None
+            (None, Some(split)) => {
+                let errors_before = self.errors.len();
+                let payments: Vec<_> = split
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| self.payment(&format!("payments[{i}]"), p))
+                    .collect();
+                return (self.errors.len() == errors_before).then_some(payments);
             }
-            Some((_, Some(m))) => Some(m),
-        };
-        let amount = self.int("payment.amount", payment.amount, 0, limits::MAX_AMOUNT, true);
-        let reference = self.text("payment.reference", payment.reference, limits::MAX_REFERENCE_CHARS);
+        }
+        None
+    }
+
+    fn payment(&mut self, field: &str, payment: PaymentWire) -> Option<Payment> {
+        let method = self.method(&format!("{field}.method"), payment.method);
+        let amount = self.int(&format!("{field}.amount"), payment.amount, 0, limits::MAX_AMOUNT, true);
+        let reference = self.text(&format!("{field}.reference"), payment.reference, limits::MAX_REFERENCE_CHARS);
         Some(Payment { method: method?, amount: Money::from_rupiah(amount?), reference })
+    }
+
+    pub(crate) fn method(&mut self, field: &str, method: Option<String>) -> Option<PaymentMethod> {
+        match method.as_deref().map(PaymentMethod::parse) {
+            None => self.fail(field, "is required"),
+            Some(None) => {
+                let allowed: Vec<_> = PaymentMethod::ALL.iter().map(|m| m.as_str()).collect();
+                self.fail(field, format!("must be one of {}", allowed.join(", ")));
+            }
+            Some(Some(m)) => return Some(m),
+        }
+        None
     }
 }
 

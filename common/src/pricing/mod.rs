@@ -25,7 +25,9 @@
 
 mod apply;
 pub mod charges;
+pub mod refund;
 pub mod rules;
+pub mod tender;
 
 pub use charges::{CashRounding, ChargeSettings, Charges, TaxMode, charges};
 pub use rules::{DiscountRule, Member, Rate, RuleKind, percent_of};

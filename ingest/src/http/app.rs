@@ -156,6 +156,7 @@ fn routes(health: routes::health::Health) -> Router<AppState> {
         .merge(routes::members::router())
         .merge(routes::reports::router())
         .merge(routes::orders::router())
+        .merge(routes::refunds::router())
         .merge(routes::sync::router())
         .merge(routes::failed_syncs::router())
         .merge(routes::health::router(health))

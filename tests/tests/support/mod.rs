@@ -123,6 +123,56 @@ pub async fn table_contents(db: &PgPool, except: &[&str]) -> BTreeMap<String, (i
     contents
 }
 
+/// Every row of every table but `except`, as JSON objects in a stable
+/// order, so what a down migration keeps can be compared column by column.
+#[allow(dead_code)] // not every test binary that shares this module uses it
+pub async fn table_rows(db: &PgPool, except: &[&str]) -> BTreeMap<String, Vec<serde_json::Value>> {
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            .fetch_all(db)
+            .await
+            .expect("listing tables");
+    let mut rows = BTreeMap::new();
+    for (table,) in tables.into_iter().filter(|(t,)| !except.contains(&t.as_str())) {
+        let quoted: String =
+            sqlx::query_scalar("SELECT quote_ident($1)").bind(&table).fetch_one(db).await.expect("quote");
+        let sql = format!("SELECT to_jsonb(t) FROM {quoted} t ORDER BY t::text");
+        let all: Vec<serde_json::Value> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(db).await.unwrap_or_else(|e| panic!("{table}: {e}"));
+        rows.insert(table, all);
+    }
+    rows
+}
+
+/// `rows` with only the tables and columns `like` has.
+#[allow(dead_code)]
+pub fn project(
+    rows: &BTreeMap<String, Vec<serde_json::Value>>,
+    like: &BTreeMap<String, Vec<serde_json::Value>>,
+) -> BTreeMap<String, Vec<serde_json::Value>> {
+    let columns = |table: &str| -> Vec<String> {
+        let from_rows = like.get(table).and_then(|r| r.first()).and_then(|r| r.as_object());
+        from_rows.map(|r| r.keys().cloned().collect()).unwrap_or_default()
+    };
+    like.keys()
+        .filter_map(|table| {
+            let keep = columns(table);
+            let mut projected: Vec<serde_json::Value> = rows
+                .get(table)?
+                .iter()
+                .map(|row| {
+                    let object = row.as_object().into_iter().flatten();
+                    serde_json::Value::Object(
+                        object.filter(|(k, _)| keep.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    )
+                })
+                .collect();
+            projected.sort_by_key(|r| r.to_string());
+            Some((table.clone(), projected))
+        })
+        .collect()
+}
+
 /// The schema as text, one line per object: tables (row-level security,
 /// owner, privileges), columns, constraints, indexes, policies, functions
 /// (definition, privileges) and the schema's privileges. Privileges are

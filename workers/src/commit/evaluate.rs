@@ -1,14 +1,15 @@
 //! The checks one order goes through at commit, in the contract's order
 //! (the first failure decides): products exist and are active, prices,
-//! pricing (`negative_total`), stock, payment.
+//! pricing (`negative_total`; then the tenant's service charge and tax),
+//! stock, payment (split tender, cash rounding).
 
 use super::plan::LockedProduct;
 use super::pricing_data::PricingData;
 use common::ids::{ProductId, TenantId};
 use common::message::OrderMessage;
-use common::money::Money;
-use common::order::{PaymentMethod, RejectionCode, Source};
-use common::pricing::{PricedOrder, PricingError, PricingInput, price_order};
+use common::order::{RejectionCode, Source};
+use common::pricing::tender::{Tender, settle};
+use common::pricing::{Charges, PricedOrder, PricingError, PricingInput, charges, price_order};
 use std::collections::HashMap;
 
 pub struct Rejection {
@@ -21,7 +22,8 @@ pub struct Rejection {
 
 pub struct Accepted {
     pub priced: PricedOrder,
-    pub change: Money,
+    pub charges: Charges,
+    pub tender: Tender,
     /// (product, quantity, oversold shortfall)
     pub takes: Vec<(ProductId, i64, i64)>,
 }
@@ -69,6 +71,10 @@ pub fn evaluate(
         }
         Err(e @ PricingError::Overflow) => return reject(RejectionCode::Malformed, e.to_string()),
     };
+    let settings = pricing.settings(tenant_id);
+    let Some(charges) = charges(priced.total, &settings.charges) else {
+        return reject(RejectionCode::Malformed, "the order's tax or service charge overflows".to_owned());
+    };
     let allow_oversell = m.replay.as_ref().is_some_and(|r| r.allow_oversell);
     let mut takes = Vec::new();
     for (product_id, quantity) in order.quantities_by_product() {
@@ -81,11 +87,12 @@ pub fn evaluate(
         }
         takes.push((product_id, quantity, (quantity - available).max(0)));
     }
-    let change = check_payment(m, priced.total).map_err(|rejection| Rejection {
+    let tender = settle(charges.total, &order.payments, settings.rounding).map_err(|e| Rejection {
+        code: RejectionCode::PaymentMismatch,
+        message: e.to_string(),
         stock_checked: takes.iter().map(|&(product, quantity, _)| (product, quantity)).collect(),
-        ..rejection
     })?;
-    Ok(Accepted { priced, change, takes })
+    Ok(Accepted { priced, charges, tender, takes })
 }
 
 /// Online orders sell at the current price. An offline order's line may
@@ -117,24 +124,4 @@ fn check_prices(
         }
     }
     Ok(())
-}
-
-/// Cash may exceed the total (the rest is change); any other method must equal it.
-fn check_payment(m: &OrderMessage, total: Money) -> Result<Money, Rejection> {
-    let payment = &m.order.payment;
-    match payment.method {
-        PaymentMethod::Cash if payment.amount >= total => Ok(payment.amount.checked_sub(total).unwrap_or_default()),
-        method if method != PaymentMethod::Cash && payment.amount == total => Ok(Money::ZERO),
-        method => {
-            let rule = if method == PaymentMethod::Cash { "at least" } else { "exactly" };
-            reject(
-                RejectionCode::PaymentMismatch,
-                format!(
-                    "a {method} payment must be {rule} the total {}; got {}",
-                    total.rupiah(),
-                    payment.amount.rupiah()
-                ),
-            )
-        }
-    }
 }

@@ -7,7 +7,10 @@ pub mod evaluate;
 pub mod plan;
 pub mod pricing_data;
 pub mod read;
+pub mod read_refunds;
+pub mod refund;
 pub mod sql;
+pub mod sql_refunds;
 pub mod store;
 pub mod writes;
 

@@ -1,6 +1,7 @@
 //! Deciding a batch, in memory, with the rows already locked: for each
 //! message in delivery order, is the order applied, rejected, failed,
-//! cancelled or skipped, and what rows does that write. Pure: no I/O.
+//! cancelled, refunded (`refund.rs`) or skipped, and what rows does that
+//! write. Pure: no I/O.
 //!
 //! Checks run in the contract's order (the first failure decides): products
 //! exist and are active, prices, pricing (`negative_total`), stock, payment.
@@ -9,10 +10,11 @@
 
 use super::evaluate::{Accepted, Rejection, evaluate};
 use super::pricing_data::PricingData;
+use super::refund::{LockedRefund, Sold};
 use super::writes::{
     CancelRow, CommitRow, FailedSyncRow, ItemRow, MovementKind, PaymentRow, RejectRow, ResolvedRow, Writes,
 };
-use common::ids::{OrderId, ProductId, TenantId};
+use common::ids::{OrderId, ProductId, RefundId, TenantId};
 use common::message::{CancelMessage, Message, OrderMessage};
 use common::money::Money;
 use common::order::{OrderStatus, RejectionCode, Source};
@@ -70,11 +72,42 @@ pub enum Effect {
     Cancelled {
         order_id: OrderId,
     },
+    Refunded {
+        order_id: OrderId,
+        amount: Money,
+    },
+    /// A refund that cannot apply, kept as a failed sync for review.
+    RefundFailed {
+        order_id: OrderId,
+        code: RejectionCode,
+    },
+    /// Not yet: the message waits for something not applied yet (a refund
+    /// of an order still pending) and is retried later.
+    Deferred {
+        order_id: OrderId,
+        reason: &'static str,
+    },
     /// Nothing to do: a duplicate delivery, a stale message, an order not in a state to change.
     Skipped {
         order_id: OrderId,
         reason: &'static str,
     },
+}
+
+impl Effect {
+    /// The effect's name, as metrics and logs label it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Effect::Committed { .. } => "committed",
+            Effect::Rejected { .. } => "rejected",
+            Effect::Failed { .. } => "failed",
+            Effect::Cancelled { .. } => "cancelled",
+            Effect::Refunded { .. } => "refunded",
+            Effect::RefundFailed { .. } => "refund_failed",
+            Effect::Deferred { .. } => "deferred",
+            Effect::Skipped { .. } => "skipped",
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -98,14 +131,25 @@ impl Plan {
     }
 }
 
+/// The refunds a batch carries, and the orders they refund.
+#[derive(Debug, Default)]
+pub struct RefundData {
+    pub refunds: Vec<LockedRefund>,
+    /// Committed orders the batch's refunds name.
+    pub sold: HashMap<(TenantId, OrderId), Sold>,
+}
+
 pub fn plan(
     messages: &[&Message],
     orders: &[LockedOrder],
     products: &[LockedProduct],
     sold: &[SoldLine],
     pricing: &PricingData,
+    refunds: &RefundData,
 ) -> Plan {
     let mut state = State {
+        refunds: refunds.refunds.iter().map(|r| ((r.tenant_id, r.id), r.clone())).collect(),
+        refundable: refunds.sold.clone(),
         read_stock: products.iter().map(|p| ((p.tenant_id, p.id), p.stock)).collect(),
         orders: orders.iter().map(|o| ((o.tenant_id, o.client_order_id), o.clone())).collect(),
         order_keys: orders.iter().map(|o| ((o.tenant_id, o.id), (o.tenant_id, o.client_order_id))).collect(),
@@ -122,21 +166,25 @@ pub fn plan(
         let effect = match message {
             Message::Order(m) => state.order(m),
             Message::Cancel(m) => state.cancel(m),
+            Message::Refund(m) => state.refund(m),
         };
         state.plan.effects.push(effect);
     }
     state.plan
 }
 
-struct State<'a> {
+pub(super) struct State<'a> {
     /// Stock as read, before this batch changed it in memory.
     read_stock: HashMap<(TenantId, ProductId), i64>,
-    orders: HashMap<(TenantId, Uuid), LockedOrder>,
-    order_keys: HashMap<(TenantId, OrderId), (TenantId, Uuid)>,
-    products: HashMap<(TenantId, ProductId), LockedProduct>,
-    sold: HashMap<(TenantId, OrderId), BTreeMap<ProductId, i64>>,
+    pub(super) orders: HashMap<(TenantId, Uuid), LockedOrder>,
+    pub(super) order_keys: HashMap<(TenantId, OrderId), (TenantId, Uuid)>,
+    pub(super) products: HashMap<(TenantId, ProductId), LockedProduct>,
+    /// What each order still has sold, per product (a cancel gives it back).
+    pub(super) sold: HashMap<(TenantId, OrderId), BTreeMap<ProductId, i64>>,
+    pub(super) refunds: HashMap<(TenantId, RefundId), LockedRefund>,
+    pub(super) refundable: HashMap<(TenantId, OrderId), Sold>,
     pricing: &'a PricingData,
-    plan: Plan,
+    pub(super) plan: Plan,
 }
 
 impl State<'_> {
@@ -214,31 +262,39 @@ impl State<'_> {
                 line_total: total.rupiah(),
             });
         }
-        let payment = &m.order.payment;
-        w.payments.push(PaymentRow {
-            tenant_id,
-            order_id,
-            method: payment.method.as_str(),
-            amount: payment.amount.rupiah(),
-            change: accepted.change.rupiah(),
-            reference: payment.reference.clone(),
-        });
-        let priced = &accepted.priced;
+        for (line_no, (payment, change)) in m.order.payments.iter().zip(&accepted.tender.line_change).enumerate() {
+            w.payments.push(PaymentRow {
+                tenant_id,
+                order_id,
+                line_no: i16::try_from(line_no).unwrap_or(i16::MAX),
+                method: payment.method.as_str(),
+                amount: payment.amount.rupiah(),
+                change: change.rupiah(),
+                reference: payment.reference.clone(),
+            });
+        }
+        let (priced, charges) = (&accepted.priced, &accepted.charges);
         w.commits.push(CommitRow {
             tenant_id,
             order_id,
             subtotal: priced.subtotal.rupiah(),
             discount_total: priced.discount_total.rupiah(),
-            total: priced.total.rupiah(),
+            service_charge: charges.service_charge.rupiah(),
+            tax_base: charges.tax_base.rupiah(),
+            tax: charges.tax.rupiah(),
+            total: charges.total.rupiah(),
+            rounding: accepted.tender.rounding.rupiah(),
             discounts: serde_json::to_value(&priced.discounts).unwrap_or_default(),
-            change: accepted.change.rupiah(),
+            change: accepted.tender.change.rupiah(),
             message_id: m.message_id.0,
+            outlet_id: m.order.outlet_id,
         });
+        self.refundable.insert((tenant_id, order_id), Sold::of(m, &accepted));
         if row.status == OrderStatus::Failed {
-            w.resolved.push(ResolvedRow { tenant_id, order_id });
+            w.resolved.push(ResolvedRow { tenant_id, order_id, refund_id: None });
         }
         self.set_status(m, OrderStatus::Committed);
-        Effect::Committed { order_id, total: priced.total }
+        Effect::Committed { order_id, total: accepted.charges.total }
     }
 
     fn reject(&mut self, m: &OrderMessage, row: LockedOrder, rejection: Rejection) -> Effect {
@@ -260,6 +316,7 @@ impl State<'_> {
                 tenant_id: m.tenant_id,
                 order_id,
                 client_order_id: m.order.client_order_id.0,
+                refund_id: None,
                 device_id: m.device_id.clone(),
                 code: rejection.code.as_str(),
                 message: rejection.message,

@@ -54,7 +54,11 @@ impl World {
                 items: vec![OrderLine { product_id: self.product.id, quantity, price: Money::from_rupiah(10_000) }],
                 member_id: None,
                 discount: Money::ZERO,
-                payment: Payment { method: PaymentMethod::Qris, amount: Money::from_rupiah(total), reference: None },
+                payments: vec![Payment {
+                    method: PaymentMethod::Qris,
+                    amount: Money::from_rupiah(total),
+                    reference: None,
+                }],
                 created_at: Utc::now(),
                 notes: None,
             },
@@ -67,7 +71,7 @@ impl World {
 
     fn run_priced(&self, messages: Vec<Message>, sold: &[SoldLine], pricing: &PricingData) -> Plan {
         let refs: Vec<&Message> = messages.iter().collect();
-        plan(&refs, &self.orders, std::slice::from_ref(&self.product), sold, pricing)
+        plan(&refs, &self.orders, std::slice::from_ref(&self.product), sold, pricing, &RefundData::default())
     }
 }
 
@@ -75,11 +79,11 @@ fn codes(plan: &Plan) -> Vec<String> {
     plan.effects
         .iter()
         .map(|e| match e {
-            Effect::Committed { .. } => "committed".to_owned(),
             Effect::Rejected { code, .. } => format!("rejected:{code}"),
             Effect::Failed { code, .. } => format!("failed:{code}"),
-            Effect::Cancelled { .. } => "cancelled".to_owned(),
+            Effect::RefundFailed { code, .. } => format!("refund_failed:{code}"),
             Effect::Skipped { reason, .. } => format!("skipped:{reason}"),
+            other => other.kind().to_owned(),
         })
         .collect()
 }
@@ -156,7 +160,7 @@ fn checks_run_in_contract_order_and_payment_comes_last() {
     let mut wrong_price_no_stock = w.order(1, Source::Online, OrderStatus::Pending);
     wrong_price_no_stock.order.items[0].price = Money::from_rupiah(9_000);
     let mut no_stock_bad_payment = w.order(1, Source::Online, OrderStatus::Pending);
-    no_stock_bad_payment.order.payment.amount = Money::from_rupiah(1);
+    no_stock_bad_payment.order.payments[0].amount = Money::from_rupiah(1);
     let plan = w.run(vec![Message::Order(wrong_price_no_stock), Message::Order(no_stock_bad_payment)], &[]);
     assert_eq!(codes(&plan), ["rejected:price_mismatch", "rejected:insufficient_stock"]);
 }
@@ -165,12 +169,14 @@ fn checks_run_in_contract_order_and_payment_comes_last() {
 fn cash_may_exceed_the_total_other_methods_must_equal_it() {
     let mut w = World::new(10);
     let mut cash = w.order(1, Source::Online, OrderStatus::Pending);
-    cash.order.payment = Payment { method: PaymentMethod::Cash, amount: Money::from_rupiah(50_000), reference: None };
+    cash.order.payments =
+        vec![Payment { method: PaymentMethod::Cash, amount: Money::from_rupiah(50_000), reference: None }];
     let mut card = w.order(1, Source::Online, OrderStatus::Pending);
-    card.order.payment = Payment { method: PaymentMethod::Card, amount: Money::from_rupiah(10_001), reference: None };
+    card.order.payments =
+        vec![Payment { method: PaymentMethod::Card, amount: Money::from_rupiah(10_001), reference: None }];
     let mut short_cash = w.order(1, Source::Online, OrderStatus::Pending);
-    short_cash.order.payment =
-        Payment { method: PaymentMethod::Cash, amount: Money::from_rupiah(9_999), reference: None };
+    short_cash.order.payments =
+        vec![Payment { method: PaymentMethod::Cash, amount: Money::from_rupiah(9_999), reference: None }];
     let plan = w.run(vec![Message::Order(cash), Message::Order(card), Message::Order(short_cash)], &[]);
     assert_eq!(codes(&plan), ["committed", "rejected:payment_mismatch", "rejected:payment_mismatch"]);
     assert_eq!(plan.writes.payments[0].change, 40_000);
@@ -225,7 +231,7 @@ fn the_tenants_rules_and_the_member_are_priced_in_before_payment_is_checked() {
     let member = uuid::Uuid::now_v7();
     m.order.member_id = Some(member);
     // 20,000 − 10 % rule = 18,000 − Rp 1,000 member = 17,000 to pay.
-    m.order.payment.amount = Money::from_rupiah(17_000);
+    m.order.payments[0].amount = Money::from_rupiah(17_000);
     let mut pricing = PricingData::default();
     let rule = DiscountRule {
         id: uuid::Uuid::now_v7(),

@@ -1,6 +1,7 @@
 //! What pricing needs from the database for a batch, read in the same
-//! round trip as the locks: the tenants' active discount rules, the members
-//! the orders name, and the prices in effect at offline orders' sale times.
+//! round trip as the locks: the tenants' active discount rules and charge
+//! settings, the members the orders name, and the prices in effect at
+//! offline orders' sale times.
 
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
@@ -8,7 +9,7 @@ use common::ids::{ProductId, TenantId};
 use common::message::Message;
 use common::money::Money;
 use common::order::Source;
-use common::pricing::{DiscountRule, Member, Rate, RuleKind};
+use common::pricing::{CashRounding, ChargeSettings, DiscountRule, Member, Rate, RuleKind, TaxMode};
 use deadpool_postgres::Transaction;
 use std::collections::HashMap;
 use tokio_postgres::Row;
@@ -22,11 +23,23 @@ pub struct PricingData {
     pub members: HashMap<(TenantId, Uuid), Member>,
     /// (tenant, product, sale time) → the price in effect then.
     pub prices_at: HashMap<(TenantId, ProductId, DateTime<Utc>), Money>,
+    pub settings: HashMap<TenantId, TenantCharges>,
+}
+
+/// A tenant's tax, service charge and cash rounding.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TenantCharges {
+    pub charges: ChargeSettings,
+    pub rounding: CashRounding,
 }
 
 impl PricingData {
     pub fn rules(&self, tenant: TenantId) -> &[DiscountRule] {
         self.rules.get(&tenant).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn settings(&self, tenant: TenantId) -> TenantCharges {
+        self.settings.get(&tenant).copied().unwrap_or_default()
     }
 
     pub fn member(&self, tenant: TenantId, member: Option<Uuid>) -> Member {
@@ -41,6 +54,10 @@ const RULES: &str = "
 SELECT tenant_id, id, name, kind, value_type, value, min_amount, min_quantity, product_ids,
        bundle_product_ids, bundle_discount_product_id, starts_at, ends_at
 FROM discount_rules WHERE tenant_id = ANY($1) AND is_active";
+
+const SETTINGS: &str = "
+SELECT id, tax_mode, tax_rate_bp, service_charge_bp, service_charge_taxed, cash_rounding
+FROM tenants WHERE id = ANY($1)";
 
 const MEMBERS: &str = "
 SELECT m.tenant_id, m.id, m.name, m.is_active, m.discount_type, m.discount_value
@@ -75,8 +92,9 @@ pub async fn load(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Pricing
     let rule_params: [&(dyn ToSql + Sync); 1] = [&tenants];
     let member_params: [&(dyn ToSql + Sync); 2] = [&member_tenants, &member_ids];
     let price_params: [&(dyn ToSql + Sync); 3] = [&price_tenants, &price_products, &price_times];
-    let (rules, members, prices) = futures::try_join!(
+    let (rules, settings, members, prices) = futures::try_join!(
         query_if(tx, RULES, !tenants.is_empty(), &rule_params),
+        query_if(tx, SETTINGS, !tenants.is_empty(), &rule_params),
         query_if(tx, MEMBERS, !member_ids.is_empty(), &member_params),
         query_if(tx, PRICES_AT, !price_products.is_empty(), &price_params),
     )?;
@@ -84,6 +102,9 @@ pub async fn load(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Pricing
     for row in rules {
         let (tenant, rule) = rule_from(&row)?;
         data.rules.entry(tenant).or_default().push(rule);
+    }
+    for row in settings {
+        data.settings.insert(TenantId(row.try_get(0)?), settings_from(&row)?);
     }
     for row in members {
         let tenant = TenantId(row.try_get(0)?);
@@ -120,6 +141,32 @@ async fn query_if(
     }
     let statement = tx.prepare_cached(sql).await?;
     Ok(tx.query(&statement, params).await?)
+}
+
+fn settings_from(row: &Row) -> Result<TenantCharges, StoreError> {
+    let invalid = |what: String| StoreError::Invariant(format!("tenant settings: {what}"));
+    let tax_mode = match row.try_get::<_, String>(1)?.as_str() {
+        "none" => TaxMode::None,
+        "inclusive" => TaxMode::Inclusive,
+        "exclusive" => TaxMode::Exclusive,
+        other => return Err(invalid(format!("tax mode {other}"))),
+    };
+    let rounding = match row.try_get::<_, String>(5)?.as_str() {
+        "none" => CashRounding::None,
+        "100" => CashRounding::To100,
+        "500" => CashRounding::To500,
+        other => return Err(invalid(format!("cash rounding {other}"))),
+    };
+    let bp = |i: usize| -> Result<u32, StoreError> {
+        u32::try_from(row.try_get::<_, i32>(i)?).map_err(|_| invalid(format!("negative rate in column {i}")))
+    };
+    let charges = ChargeSettings {
+        tax_mode,
+        tax_rate_bp: bp(2)?,
+        service_charge_bp: bp(3)?,
+        service_charge_taxed: row.try_get(4)?,
+    };
+    Ok(TenantCharges { charges, rounding })
 }
 
 fn rule_from(row: &Row) -> Result<(TenantId, DiscountRule), StoreError> {

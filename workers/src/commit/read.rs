@@ -1,9 +1,12 @@
 //! What a batch reads before it decides, in one pipelined round trip: its
 //! orders locked (`FOR UPDATE`, in id order), whether each has an open
 //! failed sync (read after the lock), its products (read, or locked when
-//! the batch is redone on locked rows) and what its cancelled orders sold.
+//! the batch is redone on locked rows), what its cancelled orders still
+//! have sold, and what its refunds' orders sold and refunded
+//! (`read_refunds`, read after the order lock so no refund is missed).
 
-use super::plan::{LockedOrder, LockedProduct, SoldLine};
+use super::plan::{LockedOrder, LockedProduct, RefundData, SoldLine};
+use super::read_refunds;
 use super::store::Products;
 use crate::error::StoreError;
 use common::ids::{OrderId, ProductId, TenantId};
@@ -11,12 +14,13 @@ use common::message::Message;
 use common::money::Money;
 use common::order::OrderStatus;
 use deadpool_postgres::Transaction;
+use futures::TryFutureExt;
 use std::collections::HashSet;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-pub(super) type Locked = (Vec<LockedOrder>, Vec<LockedProduct>, Vec<SoldLine>);
+pub(super) type Locked = (Vec<LockedOrder>, Vec<LockedProduct>, Vec<SoldLine>, RefundData);
 
 const LOCK_ORDERS: &str = "
 SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex')
@@ -62,20 +66,27 @@ const READ_PRODUCTS: &str = products_query!("");
 // on these rows (KEY SHARE) need not wait.
 const LOCK_PRODUCTS: &str = products_query!("\nFOR NO KEY UPDATE OF p");
 
-// DISTINCT: the same order cancelled twice in one batch must not double its lines.
+// What a cancel gives back: sold less returned by refunds. DISTINCT: the
+// same order cancelled twice in one batch must not double its lines.
 const SOLD_LINES: &str = "
 SELECT m.tenant_id, m.order_id, m.product_id, (-sum(m.delta))::bigint
 FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS c(tenant_id, order_id)
-JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind = 'sale'
+JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind IN ('sale', 'return')
 GROUP BY 1, 2, 3";
 
 /// The batch's keys, as the read statements take them.
 #[derive(Default)]
-struct Keys {
+pub(super) struct Keys {
     order_tenants: Vec<Uuid>,
     client_ids: Vec<Uuid>,
     cancel_tenants: Vec<Uuid>,
     cancel_ids: Vec<Uuid>,
+    /// Orders locked by id: cancelled and refunded ones.
+    lock_tenants: Vec<Uuid>,
+    lock_ids: Vec<Uuid>,
+    pub(super) refund_tenants: Vec<Uuid>,
+    pub(super) refund_ids: Vec<Uuid>,
+    pub(super) refund_order_ids: Vec<Uuid>,
     product_tenants: Vec<Uuid>,
     product_ids: Vec<Uuid>,
 }
@@ -97,8 +108,19 @@ impl Keys {
                     keys.cancel_tenants.push(m.tenant_id.0);
                     keys.cancel_ids.push(m.order_id.0);
                 }
+                Message::Refund(m) => {
+                    keys.refund_tenants.push(m.tenant_id.0);
+                    keys.refund_ids.push(m.refund_id.0);
+                    keys.refund_order_ids.push(m.order_id.0);
+                    for line in &m.refund.items {
+                        keys.product_tenants.push(m.tenant_id.0);
+                        keys.product_ids.push(line.product_id.0);
+                    }
+                }
             }
         }
+        keys.lock_tenants = [keys.cancel_tenants.as_slice(), &keys.refund_tenants].concat();
+        keys.lock_ids = [keys.cancel_ids.as_slice(), &keys.refund_order_ids].concat();
         keys
     }
 }
@@ -114,18 +136,20 @@ pub(super) async fn lock(tx: &Transaction<'_>, messages: &[&Message], mode: Prod
         tx.prepare_cached(if mode == Products::Locked { LOCK_PRODUCTS } else { READ_PRODUCTS }).await?,
         tx.prepare_cached(SOLD_LINES).await?,
     );
-    let order_params: [&(dyn ToSql + Sync); 4] = [&k.order_tenants, &k.client_ids, &k.cancel_tenants, &k.cancel_ids];
+    let order_params: [&(dyn ToSql + Sync); 4] = [&k.order_tenants, &k.client_ids, &k.lock_tenants, &k.lock_ids];
     let open_params: [&(dyn ToSql + Sync); 2] = [&k.order_tenants, &k.client_ids];
     let product_params: [&(dyn ToSql + Sync); 4] =
         [&k.product_tenants, &k.product_ids, &k.cancel_tenants, &k.cancel_ids];
     let sold_params: [&(dyn ToSql + Sync); 2] = [&k.cancel_tenants, &k.cancel_ids];
-    let (orders, open, products, sold) = futures::try_join!(
-        tx.query(&lock_orders, &order_params),
-        tx.query(&open_syncs, &open_params),
-        tx.query(&lock_products, &product_params),
-        tx.query(&sold_lines, &sold_params),
+    let refunds = read_refunds::Statements::prepare(tx, &k).await?;
+    let (orders, open, products, sold, refunds) = futures::try_join!(
+        tx.query(&lock_orders, &order_params).err_into::<StoreError>(),
+        tx.query(&open_syncs, &open_params).err_into(),
+        tx.query(&lock_products, &product_params).err_into(),
+        tx.query(&sold_lines, &sold_params).err_into(),
+        refunds.query(tx, &k),
     )?;
-    Ok((locked_orders(&orders, &open)?, locked_products(&products)?, sold_lines_of(&sold)?))
+    Ok((locked_orders(&orders, &open)?, locked_products(&products)?, sold_lines_of(&sold)?, refunds))
 }
 
 fn locked_orders(rows: &[Row], open: &[Row]) -> Result<Vec<LockedOrder>, StoreError> {

@@ -5,7 +5,7 @@ use super::writes::Writes;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-type Param = Box<dyn ToSql + Sync + Send>;
+pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 
 pub struct Statement {
     pub name: &'static str,
@@ -22,12 +22,12 @@ impl Statement {
 }
 
 /// A statement over `rows` rows, which it must change exactly; none for no rows.
-fn statement(name: &'static str, sql: &'static str, rows: usize, params: Vec<Param>) -> Option<Statement> {
+pub(super) fn statement(name: &'static str, sql: &'static str, rows: usize, params: Vec<Param>) -> Option<Statement> {
     let expect_rows = Some(u64::try_from(rows).unwrap_or(u64::MAX));
     (rows > 0).then_some(Statement { name, sql, params, expect_rows })
 }
 
-fn col<T, U: ToSql + Sync + Send + 'static>(rows: &[T], f: impl Fn(&T) -> U) -> Param {
+pub(super) fn col<T, U: ToSql + Sync + Send + 'static>(rows: &[T], f: impl Fn(&T) -> U) -> Param {
     Box::new(rows.iter().map(f).collect::<Vec<U>>())
 }
 
@@ -48,15 +48,42 @@ FROM d JOIN locked l ON l.tenant_id = d.tenant_id AND l.id = d.id
 WHERE p.tenant_id = d.tenant_id AND p.id = d.id AND p.stock + d.delta >= 0 AND p.stock >= d.needed";
 
 const INSERT_MOVEMENTS: &str = "
-INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, order_id)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::uuid[])";
+INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, order_id, refund_id)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::uuid[], $7::uuid[])";
 
+// Receipt numbers are taken here, in the commit transaction: each
+// (tenant, outlet, period) counter row is bumped once by the batch's count
+// (rows taken in key order, so batches never deadlock on them) and its
+// orders get the numbers below the new value in batch order. A rolled-back
+// batch rolls its bump back: no gaps. The period is the commit's day or
+// year in the tenant's timezone, so numbers rise with time.
 const UPDATE_COMMITTED: &str = "
-UPDATE orders o SET status = 'committed', subtotal = d.subtotal, discount_total = d.discount_total, total = d.total,
+WITH d AS (
+    SELECT d.*, coalesce(d.outlet_id, '00000000-0000-0000-0000-000000000000') AS outlet_key,
+           to_char(now() AT TIME ZONE t.timezone, CASE t.receipt_reset WHEN 'yearly' THEN 'YYYY' ELSE 'YYYYMMDD' END)
+               AS period,
+           t.receipt_prefix
+    FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                $8::bigint[], $9::bigint[], $10::jsonb[], $11::bigint[], $12::uuid[], $13::uuid[]) WITH ORDINALITY
+         AS d(tenant_id, id, subtotal, discount_total, service_charge, tax_base, tax, total, rounding, discounts,
+              change, message_id, outlet_id, n)
+    JOIN tenants t ON t.id = d.tenant_id),
+wanted AS (SELECT tenant_id, outlet_key, period, count(*) AS taken FROM d GROUP BY 1, 2, 3),
+bumped AS (
+    INSERT INTO receipt_counters AS c (tenant_id, outlet_key, period, last_number)
+    SELECT tenant_id, outlet_key, period, taken FROM wanted ORDER BY 1, 2, 3
+    ON CONFLICT (tenant_id, outlet_key, period) DO UPDATE SET last_number = c.last_number + EXCLUDED.last_number
+    RETURNING tenant_id, outlet_key, period, last_number),
+numbered AS (
+    SELECT d.*, b.last_number - w.taken + row_number() OVER (PARTITION BY d.tenant_id, d.outlet_key, d.period ORDER BY d.n)
+               AS seq
+    FROM d JOIN wanted w USING (tenant_id, outlet_key, period) JOIN bumped b USING (tenant_id, outlet_key, period))
+UPDATE orders o SET status = 'committed', subtotal = d.subtotal, discount_total = d.discount_total,
+       service_charge = d.service_charge, tax_base = d.tax_base, tax = d.tax, total = d.total, rounding = d.rounding,
        discounts = d.discounts, payment_change = d.change, rejection_code = NULL, rejection_message = NULL,
+       receipt_number = d.receipt_prefix || '-' || d.period || '-' || lpad(d.seq::text, greatest(6, length(d.seq::text)), '0'),
        committed_at = now(), applied_message_id = d.message_id, updated_at = now()
-FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::jsonb[], $7::bigint[], $8::uuid[])
-     AS d(tenant_id, id, subtotal, discount_total, total, discounts, change, message_id)
+FROM numbered d
 WHERE o.tenant_id = d.tenant_id AND o.id = d.id";
 
 const UPDATE_REJECTED: &str = "
@@ -76,8 +103,8 @@ INSERT INTO order_items (tenant_id, order_id, line_no, product_id, quantity, pri
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int2[], $4::uuid[], $5::int4[], $6::int8[], $7::int8[])";
 
 const INSERT_PAYMENTS: &str = "
-INSERT INTO payments (id, tenant_id, order_id, method, amount, change, reference)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int8[], $6::int8[], $7::text[])";
+INSERT INTO payments (id, tenant_id, order_id, line_no, method, amount, change, reference)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int2[], $5::text[], $6::int8[], $7::int8[], $8::text[])";
 
 // Open a failed sync, or count more failures on the open one (a retry
 // that failed again): attempts + n, the new reason. A discarded or
@@ -87,7 +114,7 @@ INSERT INTO failed_syncs AS f (id, tenant_id, order_id, client_order_id, device_
                                request, attempts)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
                      $9::int4[])
-ON CONFLICT (tenant_id, order_id) DO UPDATE
+ON CONFLICT (tenant_id, order_id) WHERE refund_id IS NULL DO UPDATE
    SET attempts = f.attempts + EXCLUDED.attempts, reason_code = EXCLUDED.reason_code,
        reason_message = EXCLUDED.reason_message, last_failed_at = now()
    WHERE f.status = 'open'";
@@ -97,15 +124,17 @@ ON CONFLICT (tenant_id, order_id) DO UPDATE
 const RESOLVE_FAILED_SYNCS: &str = "
 UPDATE failed_syncs f SET status = 'resolved'
 FROM unnest($1::uuid[], $2::uuid[]) AS i(tenant_id, order_id)
-WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id AND f.status = 'open'";
+WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id AND f.refund_id IS NULL AND f.status = 'open'";
 
 /// The statements for `w`, in the order they must run (the stock last, so
 /// its row locks are held only until the COMMIT); empty ones omitted.
 pub fn statements(w: &Writes) -> Vec<Statement> {
-    [movements(w), commits(w), rejections(w), cancels(w), items(w), payments(w), failed_syncs(w), resolved(w), stock(w)]
-        .into_iter()
-        .flatten()
-        .collect()
+    let refunds = super::sql_refunds::statements(w);
+    let head = [movements(w), rejections(w), items(w), payments(w), failed_syncs(w), resolved(w)];
+    // The receipt counters late, the stock last: their row locks are held
+    // to the COMMIT. A cancel after the commit of an order it may cancel.
+    let tail = [commits(w), cancels(w), stock(w)];
+    head.into_iter().flatten().chain(refunds).chain(tail.into_iter().flatten()).collect()
 }
 
 fn movements(w: &Writes) -> Option<Statement> {
@@ -117,6 +146,7 @@ fn movements(w: &Writes) -> Option<Statement> {
         col(m, |r| r.kind.as_str()),
         col(m, |r| r.delta),
         col(m, |r| r.order_id.0),
+        col(m, |r| r.refund_id.map(|id| id.0)),
     ];
     statement("stock movements", INSERT_MOVEMENTS, m.len(), params)
 }
@@ -128,10 +158,15 @@ fn commits(w: &Writes) -> Option<Statement> {
         col(c, |r| r.order_id.0),
         col(c, |r| r.subtotal),
         col(c, |r| r.discount_total),
+        col(c, |r| r.service_charge),
+        col(c, |r| r.tax_base),
+        col(c, |r| r.tax),
         col(c, |r| r.total),
+        col(c, |r| r.rounding),
         col(c, |r| r.discounts.clone()),
         col(c, |r| r.change),
         col(c, |r| r.message_id),
+        col(c, |r| r.outlet_id),
     ];
     statement("commit orders", UPDATE_COMMITTED, c.len(), params)
 }
@@ -175,6 +210,7 @@ fn payments(w: &Writes) -> Option<Statement> {
         col(p, |_| Uuid::now_v7()),
         col(p, |r| r.tenant_id.0),
         col(p, |r| r.order_id.0),
+        col(p, |r| r.line_no),
         col(p, |r| r.method),
         col(p, |r| r.amount),
         col(p, |r| r.change),
@@ -184,24 +220,24 @@ fn payments(w: &Writes) -> Option<Statement> {
 }
 
 fn failed_syncs(w: &Writes) -> Option<Statement> {
-    let f = &w.failed_syncs;
+    let f: Vec<_> = w.failed_syncs.iter().filter(|f| f.refund_id.is_none()).collect();
     let params = vec![
-        col(f, |_| Uuid::now_v7()),
-        col(f, |r| r.tenant_id.0),
-        col(f, |r| r.order_id.0),
-        col(f, |r| r.client_order_id),
-        col(f, |r| r.device_id.clone()),
-        col(f, |r| r.code),
-        col(f, |r| r.message.clone()),
-        col(f, |r| r.request.clone()),
-        col(f, |r| r.failures),
+        col(&f, |_| Uuid::now_v7()),
+        col(&f, |r| r.tenant_id.0),
+        col(&f, |r| r.order_id.0),
+        col(&f, |r| r.client_order_id),
+        col(&f, |r| r.device_id.clone()),
+        col(&f, |r| r.code),
+        col(&f, |r| r.message.clone()),
+        col(&f, |r| r.request.clone()),
+        col(&f, |r| r.failures),
     ];
     statement("failed syncs", UPSERT_FAILED_SYNCS, f.len(), params)
 }
 
 fn resolved(w: &Writes) -> Option<Statement> {
-    let v = &w.resolved;
-    let params = vec![col(v, |r| r.tenant_id.0), col(v, |r| r.order_id.0)];
+    let v: Vec<_> = w.resolved.iter().filter(|r| r.refund_id.is_none()).collect();
+    let params = vec![col(&v, |r| r.tenant_id.0), col(&v, |r| r.order_id.0)];
     statement("resolve failed syncs", RESOLVE_FAILED_SYNCS, v.len(), params)
 }
 

@@ -1,7 +1,7 @@
 //! The rows one batch writes, gathered by the plan and written set-based by
 //! the store: one statement per table per batch, whatever the batch size.
 
-use common::ids::{OrderId, ProductId, TenantId};
+use common::ids::{OrderId, ProductId, RefundId, TenantId};
 use common::order::OrderStatus;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -11,6 +11,8 @@ pub enum MovementKind {
     Sale,
     Cancel,
     Oversold,
+    /// Goods a refund brought back.
+    Return,
 }
 
 impl MovementKind {
@@ -19,6 +21,7 @@ impl MovementKind {
             MovementKind::Sale => "sale",
             MovementKind::Cancel => "cancel",
             MovementKind::Oversold => "oversold",
+            MovementKind::Return => "return",
         }
     }
 }
@@ -30,6 +33,7 @@ pub struct Movement {
     pub kind: MovementKind,
     pub delta: i64,
     pub order_id: OrderId,
+    pub refund_id: Option<RefundId>,
 }
 
 #[derive(Clone, Debug)]
@@ -47,6 +51,7 @@ pub struct ItemRow {
 pub struct PaymentRow {
     pub tenant_id: TenantId,
     pub order_id: OrderId,
+    pub line_no: i16,
     pub method: &'static str,
     pub amount: i64,
     pub change: i64,
@@ -59,10 +64,42 @@ pub struct CommitRow {
     pub order_id: OrderId,
     pub subtotal: i64,
     pub discount_total: i64,
+    pub service_charge: i64,
+    pub tax_base: i64,
+    pub tax: i64,
     pub total: i64,
+    pub rounding: i64,
     pub discounts: serde_json::Value,
     pub change: i64,
     pub message_id: Uuid,
+    /// Receipt numbers run per outlet.
+    pub outlet_id: Option<Uuid>,
+}
+
+/// A refund applied: its amount, and its payments in `refund_payments`.
+#[derive(Clone, Debug)]
+pub struct RefundRow {
+    pub tenant_id: TenantId,
+    pub refund_id: RefundId,
+    pub amount: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct RefundPaymentRow {
+    pub tenant_id: TenantId,
+    pub refund_id: RefundId,
+    pub line_no: i16,
+    pub method: &'static str,
+    pub amount: i64,
+}
+
+/// A refund that could not be applied (kept as a failed sync).
+#[derive(Clone, Debug)]
+pub struct RefundFailRow {
+    pub tenant_id: TenantId,
+    pub refund_id: RefundId,
+    pub code: &'static str,
+    pub message: String,
 }
 
 #[derive(Clone, Debug)]
@@ -89,6 +126,8 @@ pub struct FailedSyncRow {
     pub tenant_id: TenantId,
     pub order_id: OrderId,
     pub client_order_id: Uuid,
+    /// Set for a refund's failed sync (one per refund, not per order).
+    pub refund_id: Option<RefundId>,
     pub device_id: Option<String>,
     pub code: &'static str,
     pub message: String,
@@ -102,6 +141,7 @@ pub struct FailedSyncRow {
 pub struct ResolvedRow {
     pub tenant_id: TenantId,
     pub order_id: OrderId,
+    pub refund_id: Option<RefundId>,
 }
 
 #[derive(Debug, Default)]
@@ -120,11 +160,18 @@ pub struct Writes {
     pub cancels: Vec<CancelRow>,
     pub failed_syncs: Vec<FailedSyncRow>,
     pub resolved: Vec<ResolvedRow>,
+    pub refunds: Vec<RefundRow>,
+    pub refund_payments: Vec<RefundPaymentRow>,
+    pub refund_failures: Vec<RefundFailRow>,
 }
 
 impl Writes {
     pub fn is_empty(&self) -> bool {
-        self.commits.is_empty() && self.rejections.is_empty() && self.cancels.is_empty()
+        self.commits.is_empty()
+            && self.rejections.is_empty()
+            && self.cancels.is_empty()
+            && self.refunds.is_empty()
+            && self.refund_failures.is_empty()
     }
 
     pub fn move_stock(
@@ -136,7 +183,7 @@ impl Writes {
         order_id: OrderId,
     ) {
         *self.stock.entry((tenant_id, product_id)).or_default() += delta;
-        self.movements.push(Movement { tenant_id, product_id, kind, delta, order_id });
+        self.movements.push(Movement { tenant_id, product_id, kind, delta, order_id, refund_id: None });
     }
 
     /// The order's decision replaces any earlier one in this batch: its
@@ -147,7 +194,8 @@ impl Writes {
 
     /// Open a failed sync, or count one more failure on the one this batch already opens.
     pub fn fail_sync(&mut self, row: FailedSyncRow) {
-        let same = |f: &&mut FailedSyncRow| (f.tenant_id, f.order_id) == (row.tenant_id, row.order_id);
+        let key = |f: &FailedSyncRow| (f.tenant_id, f.order_id, f.refund_id);
+        let same = |f: &&mut FailedSyncRow| key(f) == key(&row);
         match self.failed_syncs.iter_mut().find(|f| same(f)) {
             Some(existing) => *existing = FailedSyncRow { failures: existing.failures + row.failures, ..row },
             None => self.failed_syncs.push(row),

@@ -13,6 +13,7 @@ pub mod members;
 pub mod ops;
 pub mod orders;
 pub mod products;
+pub mod refunds;
 pub mod reports;
 pub mod sync;
 pub mod users;

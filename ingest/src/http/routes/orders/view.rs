@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use common::ids::{OrderId, TenantId};
 use common::money::Money;
 use common::order::{OrderStatus, PaymentMethod, ValidatedOrder};
-use common::pricing::{AppliedDiscount, PricingInput, price_order};
+use common::pricing::tender::{settle, spread_change};
+use common::pricing::{AppliedDiscount, CashRounding, PricingInput, price_order};
 use serde::Serialize;
 use sqlx::PgPool;
 use sqlx::types::Json;
@@ -19,8 +20,9 @@ use uuid::Uuid;
 /// The columns an `OrderRow` reads (a macro, so queries stay literal SQL).
 macro_rules! order_columns {
     () => {
-        "id, client_order_id, source, status, request, subtotal, discount_total, total, discounts, payment_change, \
-         rejection_code, rejection_message, created_at, received_at, committed_at, cancelled_at"
+        "id, client_order_id, source, status, request, subtotal, discount_total, service_charge, tax_base, tax, total, \
+         rounding, discounts, payment_change, receipt_number, rejection_code, rejection_message, created_at, \
+         received_at, committed_at, cancelled_at"
     };
 }
 
@@ -33,9 +35,14 @@ pub struct OrderRow {
     pub request: Json<ValidatedOrder>,
     pub subtotal: Option<i64>,
     pub discount_total: Option<i64>,
+    pub service_charge: Option<i64>,
+    pub tax_base: Option<i64>,
+    pub tax: Option<i64>,
     pub total: Option<i64>,
+    pub rounding: Option<i64>,
     pub discounts: Json<Vec<AppliedDiscount>>,
     pub payment_change: Option<i64>,
+    pub receipt_number: Option<String>,
     pub rejection_code: Option<String>,
     pub rejection_message: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -57,8 +64,24 @@ pub struct OrderView {
     pub subtotal: Money,
     pub discounts: Vec<DiscountView>,
     pub discount_total: Money,
+    /// Service charge, tax base and tax: set once a worker committed the order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_charge: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_base: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Money>,
     pub total: Money,
-    pub payment: PaymentView,
+    /// Cash rounding: total + rounding is what the payments, net of change, add up to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounding: Option<Money>,
+    /// The order's one payment (absent for split tender: see `payments`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentView>,
+    pub payments: Vec<PaymentView>,
+    /// Assigned at commit, gap-free per tenant, outlet and day (or year).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt_number: Option<String>,
     pub created_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,7 +113,7 @@ pub struct Item {
     pub line_total: Money,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct PaymentView {
     pub method: PaymentMethod,
     pub amount: Money,
@@ -108,12 +131,22 @@ impl OrderRow {
         let order = self.request.0;
         let Totals { subtotal, discount_total, total, discounts } =
             totals(&order, [self.subtotal, self.discount_total, self.total], self.discounts.0);
-        let change = self.payment_change.map(Money::from_rupiah).unwrap_or_else(|| match order.payment.method {
-            PaymentMethod::Cash => {
-                order.payment.amount.checked_sub(total).filter(|c| !c.is_negative()).unwrap_or_default()
-            }
-            _ => Money::ZERO,
+        // Before a worker settled it, the change is quoted without rounding.
+        let change = self.payment_change.map(Money::from_rupiah).unwrap_or_else(|| {
+            settle(total, &order.payments, CashRounding::None).map(|t| t.change).unwrap_or_default()
         });
+        let payments: Vec<PaymentView> = order
+            .payments
+            .iter()
+            .zip(spread_change(&order.payments, change.rupiah()))
+            .map(|(p, change)| PaymentView {
+                method: p.method,
+                amount: p.amount,
+                change,
+                reference: p.reference.clone(),
+            })
+            .collect();
+        let money = |v: Option<i64>| v.map(Money::from_rupiah);
         OrderView {
             order_id: self.id,
             client_order_id: self.client_order_id,
@@ -126,13 +159,14 @@ impl OrderRow {
             subtotal,
             discounts,
             discount_total,
+            service_charge: money(self.service_charge),
+            tax_base: money(self.tax_base),
+            tax: money(self.tax),
             total,
-            payment: PaymentView {
-                method: order.payment.method,
-                amount: order.payment.amount,
-                change,
-                reference: order.payment.reference,
-            },
+            rounding: money(self.rounding),
+            payment: (payments.len() == 1).then(|| payments[0].clone()),
+            payments,
+            receipt_number: self.receipt_number,
             created_at: self.created_at,
             received_at: self.received_at,
             committed_at: self.committed_at,

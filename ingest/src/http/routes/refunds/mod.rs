@@ -1,0 +1,108 @@
+//! Refunds: take a refund of some of an order's items (validate → admit
+//! against what the order sold → publish → 202), and read refunds. The
+//! worker applies it exactly once: goods back to stock, money back.
+
+mod admit;
+pub mod view;
+
+use crate::auth::{AuthUser, SUPERVISORS};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonValue, PathId, Query};
+use crate::http::middleware::limits::Writer;
+use crate::http::middleware::request_id::RequestId;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::Utc;
+use common::ids::{MessageId, OrderId, RefundId};
+use common::message::{Message, RefundMessage};
+use common::order::{canonical_hash, hex};
+use common::refund::validate_refund;
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/orders/{id}/refunds", post(create).get(list)).route("/api/refunds/{id}", get(show))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateQuery {
+    wait: Option<u64>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Writer(auth): Writer,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    PathId(order_id): PathId,
+    Query(query): Query<CreateQuery>,
+    JsonValue(body): JsonValue,
+) -> ApiResult<Response> {
+    auth.require(SUPERVISORS)?;
+    let wait = match query.wait {
+        Some(ms) if Duration::from_millis(ms) > common::config::MAX_ORDER_WAIT => {
+            return Err(ApiError::invalid("wait", "must be at most 10000 milliseconds"));
+        }
+        other => other.map(Duration::from_millis),
+    };
+    let received_at = Utc::now();
+    let request_hash = hex(&canonical_hash(&body));
+    let refund = validate_refund(body, received_at)?;
+    let order_id = OrderId(order_id);
+    let admitted = admit::admit(&state.db, &auth, order_id, &refund, &request_hash, received_at).await?;
+    // A resend of a refund still pending publishes it again: the first
+    // publish may not have happened. The worker applies it once either way.
+    if admitted.status == "pending" {
+        let message = Message::Refund(RefundMessage {
+            message_id: MessageId::generate(),
+            tenant_id: auth.tenant_id,
+            order_id,
+            refund_id: admitted.refund_id,
+            request_hash,
+            requested_by: Some(auth.user_id),
+            received_at,
+            request_id: Some(request_id),
+            replay: None,
+            refund: refund.clone(),
+        });
+        crate::accept::publish::one(&state.publisher, &message).await?;
+    }
+    tracing::info!(tenant_id = %auth.tenant_id, %order_id, refund_id = %admitted.refund_id, duplicate = admitted.duplicate, "refund accepted");
+    if let Some(wait) = wait {
+        let row = view::wait_for_outcome(&state.db, auth.tenant_id, admitted.refund_id, wait).await?;
+        let status = match row.status.as_str() {
+            "pending" => return Ok(accepted(admitted.refund_id, refund.client_refund_id, order_id, "pending")),
+            "committed" => StatusCode::CREATED,
+            _ => StatusCode::OK,
+        };
+        return Ok((status, Json(row.into_view())).into_response());
+    }
+    Ok(accepted(admitted.refund_id, refund.client_refund_id, order_id, &admitted.status))
+}
+
+fn accepted(refund_id: RefundId, client_refund_id: uuid::Uuid, order_id: OrderId, status: &str) -> Response {
+    let body = json!({
+        "refundId": refund_id,
+        "clientRefundId": client_refund_id,
+        "orderId": order_id,
+        "status": status,
+        "statusUrl": format!("/api/refunds/{refund_id}"),
+    });
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<view::RefundView>> {
+    Ok(Json(view::fetch(&state.db, auth.tenant_id, RefundId(id)).await?.into_view()))
+}
+
+/// Every refund of one order, oldest first (an order has few).
+async fn list(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<Json<serde_json::Value>> {
+    let rows = view::of_order(&state.db, auth.tenant_id, OrderId(id)).await?;
+    let data: Vec<_> = rows.into_iter().map(view::RefundRow::into_view).collect();
+    Ok(Json(json!({ "data": data, "nextCursor": null })))
+}
