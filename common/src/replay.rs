@@ -1,7 +1,8 @@
 //! Retrying and discarding failed syncs, shared by the review API (one
 //! tenant) and the operator CLI (every tenant), so both act the same way.
 //!
-//! A retry republishes the order under its own clientOrderId with the
+//! A retry republishes the order (or, for a refund's failed sync, the
+//! refund) under its own idempotency key with the
 //! operator's overrides; the worker applies it only while the failed sync
 //! is open and at most once (`failed → committed`), so double clicks and
 //! two operators retrying at once are harmless. A discard locks the order
@@ -10,8 +11,8 @@
 //! retry's commit never both win.
 
 use crate::broker::{ORDER_ROUTING_KEY, PublishError, Publisher, Target, headers};
-use crate::ids::{FailedSyncId, MessageId, OrderId, SyncBatchId, TenantId};
-use crate::message::{Message, OrderMessage, Replay};
+use crate::ids::{FailedSyncId, MessageId, OrderId, RefundId, SyncBatchId, TenantId, UserId};
+use crate::message::{Message, OrderMessage, RefundMessage, Replay};
 use crate::order::{Source, ValidatedOrder};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -87,6 +88,17 @@ struct Replayable {
     request_hash: String,
     received_at: DateTime<Utc>,
     request_id: Option<String>,
+    refund_id: Option<Uuid>,
+}
+
+/// A refund as stored, for replaying its failed sync.
+#[derive(sqlx::FromRow)]
+struct ReplayableRefund {
+    request: Json<serde_json::Value>,
+    request_hash: String,
+    received_at: DateTime<Utc>,
+    requested_by: Option<Uuid>,
+    request_id: Option<String>,
 }
 
 /// Republish a failed sync's order with `overrides`, then record who did it.
@@ -101,7 +113,7 @@ pub async fn retry(
     let mut read = scope.begin(db).await?;
     let row = sqlx::query_as::<_, Replayable>(
         "SELECT f.tenant_id, f.order_id, f.status, f.request, o.source, o.device_id, o.sync_batch_id,
-                encode(o.request_hash, 'hex') AS request_hash, o.received_at, o.request_id
+                encode(o.request_hash, 'hex') AS request_hash, o.received_at, o.request_id, f.refund_id
          FROM failed_syncs f JOIN orders o ON o.tenant_id = f.tenant_id AND o.id = f.order_id
          WHERE f.id = $1 AND ($2::uuid IS NULL OR f.tenant_id = $2)",
     )
@@ -110,13 +122,67 @@ pub async fn retry(
     .fetch_optional(&mut *read)
     .await?
     .ok_or(ReviewError::NotFound)?;
+    let replay = Replay {
+        failed_sync_id: Some(id),
+        by: by.to_owned(),
+        accept_client_prices: overrides.accept_client_prices,
+        allow_oversell: overrides.allow_oversell,
+    };
+    let refund = match row.refund_id {
+        Some(refund_id) => Some(refund_message(&mut read, &row, RefundId(refund_id), replay.clone()).await?),
+        None => None,
+    };
     drop(read);
     if row.status != "open" {
         return Err(ReviewError::NotOpen(row.status));
     }
+    let message = match refund {
+        Some(message) => message,
+        None => order_message(row, replay)?,
+    };
+    let exchange = publisher.topology().orders_exchange();
+    let target = Target { exchange: &exchange, routing_key: ORDER_ROUTING_KEY };
+    publisher.publish(target, &message.encode(), headers::for_message(&message, 1)).await?;
+    let mut tx = scope.begin(db).await?;
+    sqlx::query("UPDATE failed_syncs SET last_retried_at = now() WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
+    record(&mut tx, message.tenant_id().0, id, "retried", by, overrides.note().as_deref()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn refund_message(
+    read: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    row: &Replayable,
+    refund_id: RefundId,
+    replay: Replay,
+) -> Result<Message, ReviewError> {
+    let refund = sqlx::query_as::<_, ReplayableRefund>(
+        "SELECT request, encode(request_hash, 'hex') AS request_hash, received_at, requested_by, request_id
+         FROM refunds WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(row.tenant_id)
+    .bind(refund_id.0)
+    .fetch_optional(&mut **read)
+    .await?
+    .ok_or(ReviewError::NotFound)?;
+    Ok(Message::Refund(RefundMessage {
+        message_id: MessageId::generate(),
+        tenant_id: TenantId(row.tenant_id),
+        order_id: OrderId(row.order_id),
+        refund_id,
+        request_hash: refund.request_hash,
+        requested_by: refund.requested_by.map(UserId),
+        received_at: refund.received_at,
+        request_id: refund.request_id,
+        replay: Some(replay),
+        refund: serde_json::from_value(refund.request.0).map_err(|e| ReviewError::Corrupt(e.to_string()))?,
+    }))
+}
+
+fn order_message(row: Replayable, replay: Replay) -> Result<Message, ReviewError> {
     let order: ValidatedOrder =
         serde_json::from_value(row.request.0).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
-    let message = Message::Order(OrderMessage {
+    Ok(Message::Order(OrderMessage {
         message_id: MessageId::generate(),
         tenant_id: TenantId(row.tenant_id),
         order_id: OrderId(row.order_id),
@@ -126,22 +192,9 @@ pub async fn retry(
         request_hash: row.request_hash,
         received_at: row.received_at,
         request_id: row.request_id,
-        replay: Some(Replay {
-            failed_sync_id: Some(id),
-            by: by.to_owned(),
-            accept_client_prices: overrides.accept_client_prices,
-            allow_oversell: overrides.allow_oversell,
-        }),
+        replay: Some(replay),
         order,
-    });
-    let exchange = publisher.topology().orders_exchange();
-    let target = Target { exchange: &exchange, routing_key: ORDER_ROUTING_KEY };
-    publisher.publish(target, &message.encode(), headers::for_message(&message, 1)).await?;
-    let mut tx = scope.begin(db).await?;
-    sqlx::query("UPDATE failed_syncs SET last_retried_at = now() WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
-    record(&mut tx, row.tenant_id, id, "retried", by, overrides.note().as_deref()).await?;
-    tx.commit().await?;
-    Ok(())
+    }))
 }
 
 /// Mark an open failed sync discarded (its order stays `failed`).

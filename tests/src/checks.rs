@@ -109,7 +109,7 @@ pub async fn assert_books_balance(db: &sqlx::PgPool) {
     // for review (open, or discarded by an operator); nothing else has one.
     let bad_reviews: i64 = count(
         db,
-        "SELECT count(*) FROM orders o LEFT JOIN failed_syncs f ON f.tenant_id = o.tenant_id AND f.order_id = o.id
+        "SELECT count(*) FROM orders o LEFT JOIN failed_syncs f ON f.tenant_id = o.tenant_id AND f.order_id = o.id AND f.refund_id IS NULL
          WHERE CASE o.status WHEN 'failed' THEN f.status IS NULL OR f.status = 'resolved'
                              WHEN 'committed' THEN f.status IS NOT NULL AND f.status <> 'resolved'
                              WHEN 'cancelled' THEN f.status IS NOT NULL AND f.status <> 'resolved'

@@ -157,6 +157,7 @@ fn routes(health: routes::health::Health) -> Router<AppState> {
         .merge(routes::reports::router())
         .merge(routes::orders::router())
         .merge(routes::refunds::router())
+        .merge(routes::settings::router())
         .merge(routes::sync::router())
         .merge(routes::failed_syncs::router())
         .merge(routes::health::router(health))

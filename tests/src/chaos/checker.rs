@@ -143,14 +143,14 @@ pub async fn check(
         db,
         tenant,
         "SELECT count(*) FROM orders o WHERE o.tenant_id = $1 AND o.status = 'failed' AND NOT EXISTS
-           (SELECT 1 FROM failed_syncs f WHERE f.tenant_id = o.tenant_id AND f.order_id = o.id
+           (SELECT 1 FROM failed_syncs f WHERE f.tenant_id = o.tenant_id AND f.order_id = o.id AND f.refund_id IS NULL
              AND f.status IN ('open', 'discarded') AND f.reason_code <> '')",
     )
     .await?;
     v.review_disagreements = count(
         db,
         tenant,
-        "SELECT count(*) FROM orders o JOIN failed_syncs f ON f.tenant_id = o.tenant_id AND f.order_id = o.id
+        "SELECT count(*) FROM orders o JOIN failed_syncs f ON f.tenant_id = o.tenant_id AND f.order_id = o.id AND f.refund_id IS NULL
          WHERE o.tenant_id = $1
            AND (o.status IN ('committed', 'cancelled')) <> (f.status = 'resolved')",
     )

@@ -93,7 +93,7 @@ async fn failed_syncs_of(db: &PgPool, tenant: Uuid, clients: &[Uuid], wait: Dura
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(sqlx::query_scalar(
-        "SELECT f.id FROM failed_syncs f JOIN orders o ON o.tenant_id = f.tenant_id AND o.id = f.order_id
+        "SELECT f.id FROM failed_syncs f JOIN orders o ON o.tenant_id = f.tenant_id AND o.id = f.order_id AND f.refund_id IS NULL
          WHERE o.tenant_id = $1 AND o.client_order_id = ANY($2) AND f.status = 'open'",
     )
     .bind(tenant)

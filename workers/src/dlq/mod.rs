@@ -5,3 +5,4 @@
 pub mod listing;
 pub mod operator;
 pub mod record;
+mod record_refund;

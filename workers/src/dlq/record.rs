@@ -2,7 +2,8 @@
 //! dead letter visible for review before acknowledging it.
 //!
 //! An order message becomes (or updates) its order's failed sync and the
-//! order reads `failed`, unless it was applied meanwhile. Anything else (an
+//! order reads `failed`, unless it was applied meanwhile; a refund likewise
+//! (`record_refund`). Anything else (an
 //! undecodable body, an unknown type, a cancel) is kept raw in
 //! `dead_letters` with its headers. A database outage never loses a dead
 //! letter: the batch is held unacknowledged and retried with backoff. Every
@@ -14,7 +15,7 @@ use crate::commit::store::insert_orders;
 use crate::consumer::BatchHandler;
 use crate::error::StoreError;
 use common::broker::{Backoff, headers};
-use common::message::{Message, OrderMessage};
+use common::message::{Message, OrderMessage, RefundMessage};
 use common::order::RejectionCode;
 use common::shutdown::Shutdown;
 use deadpool_postgres::Transaction;
@@ -146,6 +147,7 @@ impl DeadLetterRecorder {
     async fn record(&self, dead_letter: &DeadLetter) -> Result<(), StoreError> {
         match &dead_letter.message {
             Some(Message::Order(order)) => self.record_order(order, dead_letter).await,
+            Some(Message::Refund(refund)) => self.record_refund(refund, dead_letter).await,
             _ => self.record_raw(dead_letter, None).await,
         }
     }
@@ -170,6 +172,22 @@ impl DeadLetterRecorder {
         }
         tx.commit().await?;
         crate::metrics::dead_letter_recorded("order");
+        Ok(())
+    }
+
+    async fn record_refund(&self, refund: &RefundMessage, dead_letter: &DeadLetter) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let tenants = common::db::tenant_list(&[refund.tenant_id.0]);
+        tx.execute("SELECT set_config('app.tenant_ids', $1, true)", &[&tenants]).await?;
+        let failed = super::record_refund::record(&tx, refund, &dead_letter.code, &dead_letter.reason).await?;
+        if !failed {
+            tracing::info!(refund_id = %refund.refund_id, "dead letter superseded: the refund was applied meanwhile");
+            return Ok(());
+        }
+        tx.commit().await?;
+        tracing::warn!(refund_id = %refund.refund_id, code = dead_letter.code, "dead-lettered refund kept as a failed sync");
+        crate::metrics::dead_letter_recorded("refund");
         Ok(())
     }
 

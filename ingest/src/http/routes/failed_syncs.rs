@@ -43,6 +43,8 @@ struct Row {
     first_failed_at: DateTime<Utc>,
     last_failed_at: DateTime<Utc>,
     request: Jsonb<Value>,
+    refund_id: Option<Uuid>,
+    refund_request: Option<Jsonb<Value>>,
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -59,7 +61,11 @@ pub struct HistoryEntry {
 
 macro_rules! columns {
     () => {
-        "id, order_id, client_order_id, device_id, status, reason_code, reason_message, attempts, first_failed_at, last_failed_at, request"
+        "id, order_id, client_order_id, device_id, status, reason_code, reason_message, attempts, first_failed_at, \
+         last_failed_at, refund_id, \
+         CASE WHEN refund_id IS NULL THEN request ELSE (SELECT o.request FROM orders o \
+              WHERE o.tenant_id = failed_syncs.tenant_id AND o.id = failed_syncs.order_id) END AS request, \
+         CASE WHEN refund_id IS NOT NULL THEN request END AS refund_request"
     };
 }
 
@@ -77,6 +83,11 @@ struct FailedSyncView {
     first_failed_at: DateTime<Utc>,
     last_failed_at: DateTime<Utc>,
     order: Value,
+    /// A refund's failed sync: the refund and its request (`order` is the order it refunds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund: Option<Value>,
     history: Vec<HistoryEntry>,
 }
 
@@ -98,6 +109,8 @@ fn view(row: Row, history: Vec<HistoryEntry>) -> FailedSyncView {
         first_failed_at: row.first_failed_at,
         last_failed_at: row.last_failed_at,
         order: row.request.0,
+        refund_id: row.refund_id,
+        refund: row.refund_request.map(|r| r.0),
         history,
     }
 }

@@ -15,6 +15,7 @@ pub mod orders;
 pub mod products;
 pub mod refunds;
 pub mod reports;
+pub mod settings;
 pub mod sync;
 pub mod users;
 

@@ -1,6 +1,9 @@
 //! The daily sales report: a shop owner's day, by sale time in the shop's
 //! time zone, over committed orders; cancelled orders of the day are
-//! counted apart. Reads one day's orders through the report index.
+//! counted apart, and so are the refunds made that day (of orders not
+//! cancelled: a cancel already took the whole order out). Payments come
+//! from the payment rows, net of change. Reads one day's orders and
+//! refunds through their report indexes.
 
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
@@ -38,11 +41,30 @@ macro_rules! day_orders {
                    ($2::date + 1)::timestamp AT TIME ZONE timezone AS day_end
             FROM tenants WHERE id = $1
          ), day_orders AS (
-            SELECT o.id, o.status, o.subtotal, o.discount_total, o.total
+            SELECT o.id, o.status, o.subtotal, o.discount_total, o.service_charge, o.tax_base, o.tax, o.total,
+                   o.rounding
             FROM orders o
             WHERE o.tenant_id = $1
               AND o.created_at >= (SELECT day_start FROM bounds) AND o.created_at < (SELECT day_end FROM bounds)
               AND o.status IN ('committed', 'cancelled') AND ($3::uuid IS NULL OR o.outlet_id = $3)
+         ) "
+    };
+}
+
+// The refunds made that day (by the till's time of the refund) of orders
+// not cancelled, whatever day those orders were sold.
+macro_rules! day_refunds {
+    () => {
+        "WITH bounds AS (
+            SELECT ($2::date)::timestamp AT TIME ZONE timezone AS day_start,
+                   ($2::date + 1)::timestamp AT TIME ZONE timezone AS day_end
+            FROM tenants WHERE id = $1
+         ), day_refunds AS (
+            SELECT r.id, r.amount
+            FROM refunds r JOIN orders o ON o.tenant_id = r.tenant_id AND o.id = r.order_id
+            WHERE r.tenant_id = $1 AND r.status = 'committed'
+              AND r.created_at >= (SELECT day_start FROM bounds) AND r.created_at < (SELECT day_end FROM bounds)
+              AND o.status = 'committed' AND ($3::uuid IS NULL OR o.outlet_id = $3)
          ) "
     };
 }
@@ -72,18 +94,35 @@ async fn daily_sales(
     let (date, outlet) = day_and_outlet(&q)?;
     let mut tx = state.tx(auth.tenant_id).await?;
     let day = Day { tenant: auth.tenant_id.0, date, outlet };
-    let (timezone, orders, gross, discounts, net, cancelled, cancelled_amount) = totals(&mut tx, &day).await?;
-    let by_method = by_method(&mut tx, &day).await?;
+    let t = totals(&mut tx, &day).await?;
+    let paid_by_method = by_method(&mut tx, &day, PAID_BY_METHOD).await?;
+    let (refunds, refunded): (i64, i64) =
+        sqlx::query_as(concat!(day_refunds!(), "SELECT count(*), coalesce(sum(amount), 0)::bigint FROM day_refunds"))
+            .bind(day.tenant)
+            .bind(day.date)
+            .bind(day.outlet)
+            .fetch_one(&mut *tx)
+            .await?;
+    let refunds_by_method = by_method(&mut tx, &day, REFUNDED_BY_METHOD).await?;
     let top = top_products(&mut tx, &day).await?;
+    // What the drawer and the accounts took, net of change, less what went back.
+    let collected = t.net + t.rounding;
     Ok(Json(json!({
         "date": date.to_string(),
-        "timezone": timezone,
-        "orders": orders,
-        "grossSales": gross,
-        "discounts": discounts,
-        "netSales": net,
-        "cancelled": { "orders": cancelled, "amount": cancelled_amount },
-        "byPaymentMethod": by_method,
+        "timezone": t.timezone,
+        "orders": t.orders,
+        "grossSales": t.gross,
+        "discounts": t.discounts,
+        "serviceCharge": t.service_charge,
+        "taxBase": t.tax_base,
+        "tax": t.tax,
+        "netSales": t.net,
+        "rounding": t.rounding,
+        "collected": collected,
+        "cancelled": { "orders": t.cancelled, "amount": t.cancelled_amount },
+        "byPaymentMethod": paid_by_method,
+        "refunds": { "count": refunds, "amount": refunded, "byPaymentMethod": refunds_by_method },
+        "netCollected": collected - refunded,
         "topProducts": top,
     })))
 }
@@ -95,20 +134,36 @@ struct Day {
     outlet: Option<Uuid>,
 }
 
-/// The time zone, then committed orders, gross, discounts and net, then
-/// cancelled orders and their amount.
-type Totals = (String, i64, i64, i64, i64, i64, i64);
+/// The day's committed orders' sums, and its cancelled orders'.
+#[derive(sqlx::FromRow)]
+struct Totals {
+    timezone: String,
+    orders: i64,
+    gross: i64,
+    discounts: i64,
+    service_charge: i64,
+    tax_base: i64,
+    tax: i64,
+    net: i64,
+    rounding: i64,
+    cancelled: i64,
+    cancelled_amount: i64,
+}
 
 async fn totals(db: &mut PgConnection, day: &Day) -> ApiResult<Totals> {
     Ok(sqlx::query_as(concat!(
         day_orders!(),
-        "SELECT (SELECT timezone FROM bounds),
-                count(*) FILTER (WHERE status = 'committed'),
-                coalesce(sum(subtotal) FILTER (WHERE status = 'committed'), 0)::bigint,
-                coalesce(sum(discount_total) FILTER (WHERE status = 'committed'), 0)::bigint,
-                coalesce(sum(total) FILTER (WHERE status = 'committed'), 0)::bigint,
-                count(*) FILTER (WHERE status = 'cancelled'),
-                coalesce(sum(total) FILTER (WHERE status = 'cancelled'), 0)::bigint
+        "SELECT (SELECT timezone FROM bounds) AS timezone,
+                count(*) FILTER (WHERE status = 'committed') AS orders,
+                coalesce(sum(subtotal) FILTER (WHERE status = 'committed'), 0)::bigint AS gross,
+                coalesce(sum(discount_total) FILTER (WHERE status = 'committed'), 0)::bigint AS discounts,
+                coalesce(sum(service_charge) FILTER (WHERE status = 'committed'), 0)::bigint AS service_charge,
+                coalesce(sum(tax_base) FILTER (WHERE status = 'committed'), 0)::bigint AS tax_base,
+                coalesce(sum(tax) FILTER (WHERE status = 'committed'), 0)::bigint AS tax,
+                coalesce(sum(total) FILTER (WHERE status = 'committed'), 0)::bigint AS net,
+                coalesce(sum(rounding) FILTER (WHERE status = 'committed'), 0)::bigint AS rounding,
+                count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+                coalesce(sum(total) FILTER (WHERE status = 'cancelled'), 0)::bigint AS cancelled_amount
          FROM day_orders"
     ))
     .bind(day.tenant)
@@ -118,19 +173,28 @@ async fn totals(db: &mut PgConnection, day: &Day) -> ApiResult<Totals> {
     .await?)
 }
 
-/// Committed sales per payment method, every method present (0 when unused).
-async fn by_method(db: &mut PgConnection, day: &Day) -> ApiResult<Map<String, Value>> {
-    let methods: Vec<(String, i64)> = sqlx::query_as(concat!(
-        day_orders!(),
-        "SELECT p.method, sum(o.total)::bigint FROM day_orders o
-         JOIN payments p ON p.tenant_id = $1 AND p.order_id = o.id
-         WHERE o.status = 'committed' GROUP BY p.method"
-    ))
-    .bind(day.tenant)
-    .bind(day.date)
-    .bind(day.outlet)
-    .fetch_all(&mut *db)
-    .await?;
+// Per method, what the committed orders' payment rows took, net of change.
+const PAID_BY_METHOD: &str = concat!(
+    day_orders!(),
+    "SELECT p.method, sum(p.amount - p.change)::bigint FROM day_orders o
+     JOIN payments p ON p.tenant_id = $1 AND p.order_id = o.id
+     WHERE o.status = 'committed' GROUP BY p.method"
+);
+
+const REFUNDED_BY_METHOD: &str = concat!(
+    day_refunds!(),
+    "SELECT p.method, sum(p.amount)::bigint FROM day_refunds r
+     JOIN refund_payments p ON p.tenant_id = $1 AND p.refund_id = r.id GROUP BY p.method"
+);
+
+/// Money per payment method, every method present (0 when unused).
+async fn by_method(db: &mut PgConnection, day: &Day, sql: &'static str) -> ApiResult<Map<String, Value>> {
+    let methods: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(day.tenant)
+        .bind(day.date)
+        .bind(day.outlet)
+        .fetch_all(&mut *db)
+        .await?;
     let mut by_method: Map<String, Value> =
         PaymentMethod::ALL.iter().map(|m| (m.as_str().to_owned(), json!(0))).collect();
     for (method, amount) in methods {

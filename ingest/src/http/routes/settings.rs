@@ -1,0 +1,118 @@
+//! A shop's money settings: tax (none, inclusive or exclusive, rate in
+//! basis points), service charge, cash rounding and receipt numbering.
+//! The workers read them at commit, so a change applies to orders
+//! committed after it (an offline sale synced later included).
+
+use crate::auth::{AuthUser, MANAGERS};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Body;
+use crate::http::middleware::limits::Writer;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/settings", get(show).patch(update))
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+struct Settings {
+    tax_mode: String,
+    tax_rate_bp: i32,
+    service_charge_bp: i32,
+    service_charge_taxed: bool,
+    cash_rounding: String,
+    receipt_prefix: String,
+    receipt_reset: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SettingsPatch {
+    tax_mode: Option<String>,
+    tax_rate_bp: Option<i64>,
+    service_charge_bp: Option<i64>,
+    service_charge_taxed: Option<bool>,
+    cash_rounding: Option<String>,
+    receipt_prefix: Option<String>,
+    receipt_reset: Option<String>,
+}
+
+impl SettingsPatch {
+    /// Every offending field at once, as the contract's 422.
+    fn check(&self) -> ApiResult<()> {
+        let mut errors = Vec::new();
+        let mut one_of = |field: &str, value: &Option<String>, allowed: &[&str]| {
+            if value.as_deref().is_some_and(|v| !allowed.contains(&v)) {
+                errors.push(common::order::FieldError::new(field, format!("must be one of {}", allowed.join(", "))));
+            }
+        };
+        one_of("taxMode", &self.tax_mode, &["none", "inclusive", "exclusive"]);
+        one_of("cashRounding", &self.cash_rounding, &["none", "100", "500"]);
+        one_of("receiptReset", &self.receipt_reset, &["daily", "yearly"]);
+        for (field, bp) in [("taxRateBp", self.tax_rate_bp), ("serviceChargeBp", self.service_charge_bp)] {
+            if bp.is_some_and(|bp| !(0..=10_000).contains(&bp)) {
+                errors.push(common::order::FieldError::new(field, "must be 0 to 10000 basis points (100 % = 10000)"));
+            }
+        }
+        let prefix_ok =
+            |p: &str| (1..=12).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if self.receipt_prefix.as_deref().is_some_and(|p| !prefix_ok(p)) {
+            errors.push(common::order::FieldError::new("receiptPrefix", "must be 1 to 12 of A-Z and 0-9"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+    }
+}
+
+async fn read(db: &mut PgConnection, tenant: Uuid) -> ApiResult<Settings> {
+    Ok(sqlx::query_as(
+        "SELECT tax_mode, tax_rate_bp, service_charge_bp, service_charge_taxed, cash_rounding, receipt_prefix,
+                receipt_reset
+         FROM tenants WHERE id = $1",
+    )
+    .bind(tenant)
+    .fetch_one(db)
+    .await?)
+}
+
+async fn show(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Settings>> {
+    let mut tx = state.tx(auth.tenant_id).await?;
+    Ok(Json(read(&mut tx, auth.tenant_id.0).await?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Writer(auth): Writer,
+    Body(patch): Body<SettingsPatch>,
+) -> ApiResult<Json<Settings>> {
+    auth.require(MANAGERS)?;
+    patch.check()?;
+    let mut tx = state.tx(auth.tenant_id).await?;
+    sqlx::query(
+        "UPDATE tenants SET tax_mode = coalesce($2, tax_mode), tax_rate_bp = coalesce($3, tax_rate_bp),
+                service_charge_bp = coalesce($4, service_charge_bp),
+                service_charge_taxed = coalesce($5, service_charge_taxed),
+                cash_rounding = coalesce($6, cash_rounding), receipt_prefix = coalesce($7, receipt_prefix),
+                receipt_reset = coalesce($8, receipt_reset)
+         WHERE id = $1",
+    )
+    .bind(auth.tenant_id.0)
+    .bind(&patch.tax_mode)
+    .bind(patch.tax_rate_bp.map(|v| v as i32))
+    .bind(patch.service_charge_bp.map(|v| v as i32))
+    .bind(patch.service_charge_taxed)
+    .bind(&patch.cash_rounding)
+    .bind(&patch.receipt_prefix)
+    .bind(&patch.receipt_reset)
+    .execute(&mut *tx)
+    .await?;
+    let settings = read(&mut tx, auth.tenant_id.0).await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %auth.tenant_id, "tenant settings changed");
+    Ok(Json(settings))
+}
