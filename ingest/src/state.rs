@@ -27,6 +27,8 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     pub config: Arc<Config>,
     pub in_flight: InFlight,
+    /// The door's payment check (tenants' pricing, cached a few seconds).
+    pub quoter: crate::accept::quote::Quoter,
     /// Group commit of pending rows (its own pool of `ADMIT_WRITERS` connections).
     pub admission: AdmissionWriter,
     pub limiter: Arc<RateLimiter>,

@@ -27,6 +27,7 @@ mod apply;
 pub mod charges;
 pub mod refund;
 pub mod rules;
+pub mod stored;
 pub mod tender;
 
 pub use charges::{CashRounding, ChargeSettings, Charges, TaxMode, charges};

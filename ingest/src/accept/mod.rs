@@ -11,6 +11,7 @@ pub mod candidate;
 pub mod duplicates;
 pub mod in_flight;
 pub mod publish;
+pub mod quote;
 pub mod writer;
 
 use crate::http::error::ApiError;

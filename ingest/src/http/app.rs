@@ -107,6 +107,7 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
     let admission =
         AdmissionWriter::start(admission_pool, publisher.clone(), duplicates.clone(), config.ingest.admission);
     Ok(AppState {
+        quoter: crate::accept::quote::Quoter::new(db.clone()),
         db,
         publisher,
         duplicates,

@@ -9,7 +9,8 @@ use common::ids::{ProductId, TenantId};
 use common::message::Message;
 use common::money::Money;
 use common::order::Source;
-use common::pricing::{CashRounding, ChargeSettings, DiscountRule, Member, Rate, RuleKind, TaxMode};
+use common::pricing::stored::{self, StoredRule};
+use common::pricing::{CashRounding, ChargeSettings, DiscountRule, Member};
 use deadpool_postgres::Transaction;
 use std::collections::HashMap;
 use tokio_postgres::Row;
@@ -108,16 +109,8 @@ pub async fn load(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Pricing
     }
     for row in members {
         let tenant = TenantId(row.try_get(0)?);
-        let name: String = row.try_get(2)?;
-        let member = if row.try_get(3)? {
-            let rate = match (row.try_get::<_, Option<String>>(4)?, row.try_get::<_, Option<i64>>(5)?) {
-                (Some(kind), Some(value)) => Rate::from_stored(&kind, value),
-                _ => None,
-            };
-            Member::Active { name, rate }
-        } else {
-            Member::Inactive { name }
-        };
+        let kind: Option<String> = row.try_get(4)?;
+        let member = stored::member(row.try_get(2)?, row.try_get(3)?, kind.as_deref(), row.try_get(5)?);
         data.members.insert((tenant, row.try_get(1)?), member);
     }
     for row in prices {
@@ -144,62 +137,32 @@ async fn query_if(
 }
 
 fn settings_from(row: &Row) -> Result<TenantCharges, StoreError> {
-    let invalid = |what: String| StoreError::Invariant(format!("tenant settings: {what}"));
-    let tax_mode = match row.try_get::<_, String>(1)?.as_str() {
-        "none" => TaxMode::None,
-        "inclusive" => TaxMode::Inclusive,
-        "exclusive" => TaxMode::Exclusive,
-        other => return Err(invalid(format!("tax mode {other}"))),
-    };
-    let rounding = match row.try_get::<_, String>(5)?.as_str() {
-        "none" => CashRounding::None,
-        "100" => CashRounding::To100,
-        "500" => CashRounding::To500,
-        other => return Err(invalid(format!("cash rounding {other}"))),
-    };
-    let bp = |i: usize| -> Result<u32, StoreError> {
-        u32::try_from(row.try_get::<_, i32>(i)?).map_err(|_| invalid(format!("negative rate in column {i}")))
-    };
-    let charges = ChargeSettings {
-        tax_mode,
-        tax_rate_bp: bp(2)?,
-        service_charge_bp: bp(3)?,
-        service_charge_taxed: row.try_get(4)?,
-    };
+    let (charges, rounding) = stored::charges(
+        &row.try_get::<_, String>(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+        &row.try_get::<_, String>(5)?,
+    )
+    .map_err(|e| StoreError::Invariant(format!("tenant settings: {e}")))?;
     Ok(TenantCharges { charges, rounding })
 }
 
 fn rule_from(row: &Row) -> Result<(TenantId, DiscountRule), StoreError> {
-    let invalid = |what: &str| StoreError::Invariant(format!("discount rule with {what}"));
-    let value_type: String = row.try_get(4)?;
-    let rate = Rate::from_stored(&value_type, row.try_get(5)?).ok_or_else(|| invalid("an unknown value type"))?;
-    let ids = |index: usize| -> Result<Vec<ProductId>, StoreError> {
-        Ok(row.try_get::<_, Vec<Uuid>>(index)?.into_iter().map(ProductId).collect())
-    };
-    let kind: String = row.try_get(3)?;
-    let kind = match kind.as_str() {
-        "amount_based" => {
-            RuleKind::AmountBased { min_amount: Money::from_rupiah(row.try_get::<_, Option<i64>>(6)?.unwrap_or(0)) }
-        }
-        "product_based" => RuleKind::ProductBased { products: ids(8)? },
-        "quantity_based" => RuleKind::QuantityBased {
-            min_quantity: u32::try_from(row.try_get::<_, Option<i32>>(7)?.unwrap_or(1)).unwrap_or(1),
-            products: ids(8)?,
-        },
-        "bundle" => RuleKind::Bundle {
-            products: ids(9)?,
-            discounted: ProductId(row.try_get::<_, Option<Uuid>>(10)?.ok_or_else(|| invalid("no discounted product"))?),
-        },
-        _ => return Err(invalid("an unknown kind")),
-    };
-    let rule = DiscountRule {
+    let rule = StoredRule {
         id: row.try_get(1)?,
         name: row.try_get(2)?,
-        kind,
-        rate,
+        kind: row.try_get(3)?,
+        value_type: row.try_get(4)?,
+        value: row.try_get(5)?,
+        min_amount: row.try_get(6)?,
+        min_quantity: row.try_get(7)?,
+        product_ids: row.try_get(8)?,
+        bundle_product_ids: row.try_get(9)?,
+        bundle_discount_product_id: row.try_get(10)?,
         starts_at: row.try_get(11)?,
         ends_at: row.try_get(12)?,
-        is_active: true,
     };
+    let rule = rule.into_rule().map_err(|e| StoreError::Invariant(format!("discount rule with {e}")))?;
     Ok((TenantId(row.try_get(0)?), rule))
 }

@@ -56,6 +56,13 @@ async fn create(
     let request_hash = canonical_hash(&body);
     let order = validate_order(body, received_at)?;
     let client_order_id = order.client_order_id;
+    // A resend of an order already accepted is answered as before, even if
+    // the door would now price it differently.
+    if let Err(mismatch) = state.quoter.check_payment(auth.tenant_id, &order).await
+        && !view::exists(&state.db, auth.tenant_id, client_order_id).await?
+    {
+        return Err(mismatch);
+    }
     let origin = Origin {
         tenant_id: auth.tenant_id,
         source: Source::Online,

@@ -7,7 +7,7 @@
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::Page;
 use chrono::{DateTime, Utc};
-use common::ids::{OrderId, TenantId};
+use common::ids::{ClientOrderId, OrderId, TenantId};
 use common::money::Money;
 use common::order::{OrderStatus, PaymentMethod, ValidatedOrder};
 use common::pricing::tender::{settle, spread_change};
@@ -222,6 +222,16 @@ pub async fn fetch(db: &PgPool, tenant: TenantId, order_id: OrderId) -> ApiResul
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(ApiError::not_found("order"))
+}
+
+/// Whether the tenant has an order under this clientOrderId.
+pub async fn exists(db: &PgPool, tenant: TenantId, client_order_id: ClientOrderId) -> ApiResult<bool> {
+    let mut tx = common::db::tenant_tx(db, &[tenant.0]).await?;
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE tenant_id = $1 AND client_order_id = $2)")
+        .bind(tenant.0)
+        .bind(client_order_id.0)
+        .fetch_one(&mut *tx)
+        .await?)
 }
 
 /// What a list of orders may be narrowed to.
