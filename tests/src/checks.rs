@@ -76,9 +76,10 @@ impl Pipeline {
 }
 
 /// The books add up: for every product the ledger sums to its stock and
-/// stock is never negative; every committed or cancelled order has
-/// exactly one payment and sale movements matching its items; no other
-/// order has any effect.
+/// stock is never negative; every committed or cancelled order has one
+/// payment row per payment it was sent with, adding up (net of change) to
+/// its total plus rounding, and sale movements matching its items; no
+/// other order has any effect; refunds as `refund_books_balance`.
 pub async fn assert_books_balance(db: &sqlx::PgPool) {
     let unexplained: Vec<(Uuid, i64, i64)> = sqlx::query_as(
         "SELECT p.id, p.stock, coalesce(sum(m.delta), 0)::bigint FROM products p
@@ -92,10 +93,14 @@ pub async fn assert_books_balance(db: &sqlx::PgPool) {
     let bad_payments: i64 = count(
         db,
         "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM payments p WHERE p.order_id = o.id)
-             <> CASE WHEN o.status IN ('committed', 'cancelled') THEN 1 ELSE 0 END",
+             <> CASE WHEN o.status IN ('committed', 'cancelled')
+                     THEN coalesce(jsonb_array_length(o.request->'payments'), 1) ELSE 0 END
+           OR (o.status IN ('committed', 'cancelled') AND o.total + o.rounding
+               <> (SELECT sum(p.amount - p.change) FROM payments p WHERE p.order_id = o.id))",
     )
     .await;
-    assert_eq!(bad_payments, 0, "orders with a wrong number of payments");
+    assert_eq!(bad_payments, 0, "orders with a wrong number of payments, or payments not adding up");
+    refund_books_balance(db).await;
     let bad_sales: i64 = count(
         db,
         "SELECT count(*) FROM orders o WHERE
@@ -117,6 +122,38 @@ pub async fn assert_books_balance(db: &sqlx::PgPool) {
     )
     .await;
     assert_eq!(bad_reviews, 0, "orders whose failed sync disagrees with their status");
+}
+
+/// Refunds: a committed one has a return movement per item and payments
+/// adding up to its amount, nothing else has any; no order gets back more
+/// of a product than it sold, nor more money than its total.
+pub async fn refund_books_balance(db: &sqlx::PgPool) {
+    let bad_refunds: i64 = count(
+        db,
+        "SELECT count(*) FROM refunds r WHERE
+               coalesce((SELECT sum(delta) FROM stock_movements m WHERE m.refund_id = r.id AND m.kind = 'return'), 0)
+               <> CASE WHEN r.status = 'committed'
+                       THEN (SELECT sum(quantity) FROM refund_items i WHERE i.refund_id = r.id) ELSE 0 END
+            OR coalesce((SELECT sum(amount) FROM refund_payments p WHERE p.refund_id = r.id), 0)
+               <> CASE WHEN r.status = 'committed' THEN r.amount ELSE 0 END",
+    )
+    .await;
+    assert_eq!(bad_refunds, 0, "refunds whose returns or payments disagree with their status");
+    let over_refunded: i64 = count(
+        db,
+        "SELECT count(*) FROM (
+             SELECT m.order_id, m.product_id FROM stock_movements m WHERE m.kind IN ('sale', 'return')
+             GROUP BY 1, 2 HAVING sum(m.delta) > 0) x",
+    )
+    .await;
+    assert_eq!(over_refunded, 0, "products refunded more than their order sold");
+    let over_paid_back: i64 = count(
+        db,
+        "SELECT count(*) FROM orders o WHERE o.total < (SELECT sum(r.amount) FROM refunds r
+                                                        WHERE r.order_id = o.id AND r.status = 'committed')",
+    )
+    .await;
+    assert_eq!(over_paid_back, 0, "orders that paid back more than their total");
 }
 
 async fn count(db: &sqlx::PgPool, sql: &'static str) -> i64 {
