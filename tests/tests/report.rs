@@ -1,6 +1,7 @@
 //! The daily sales report equals what the test itself computes from the
-//! orders it sent: 1,000 orders around a midnight in Asia/Jakarta, mixed
-//! payment methods, some cancelled.
+//! orders it sent: 1,000 orders around a midnight in Asia/Jakarta with PPN
+//! and a service charge, cash rounded to Rp 100, mixed and split payments,
+//! some refunded (some of those after midnight), some cancelled.
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use harness::{Options, Pipeline, eventually, uuid};
@@ -10,16 +11,56 @@ use uuid::Uuid;
 
 const METHODS: [&str; 5] = ["cash", "qris", "card", "bank_transfer", "ewallet"];
 
-#[derive(Default, Debug, PartialEq)]
+#[derive(Clone, Default, Debug, PartialEq)]
 struct Day {
     orders: i64,
     gross: i64,
     discounts: i64,
+    service: i64,
+    tax_base: i64,
+    tax: i64,
     net: i64,
+    rounding: i64,
     cancelled: i64,
     cancelled_amount: i64,
     by_method: BTreeMap<String, i64>,
+    refunds: i64,
+    refunded: i64,
+    refunded_by_method: BTreeMap<String, i64>,
     products: BTreeMap<Uuid, (i64, i64)>,
+}
+
+/// One order's money as the tenant's settings make it: exclusive PPN 11 %
+/// on the order plus a 5 % service charge; (service, base, tax, total).
+fn charged(after_discounts: i64) -> (i64, i64, i64, i64) {
+    let service = after_discounts * 500 / 10_000;
+    let base = after_discounts + service;
+    let tax = base * 1_100 / 10_000;
+    (service, base, tax, base + tax)
+}
+
+/// Cash due rounded to the nearest Rp 100, an exact half down.
+fn round_100(due: i64) -> i64 {
+    let below = due - due % 100;
+    if (due - below) * 2 > 100 { below + 100 } else { below }
+}
+
+/// How order `i` pays `total`: (payments JSON, rounding, net per method).
+fn payments(i: i64, total: i64) -> (Value, i64, Vec<(&'static str, i64)>) {
+    let method = METHODS[usize::try_from(i % 5).unwrap_or(0)];
+    if i % 7 == 3 {
+        // Split: QRIS pays half, cash the rest (rounded) with some change.
+        let qris = total / 2;
+        let due = round_100(total - qris);
+        let paid = json!([{ "method": "qris", "amount": qris }, { "method": "cash", "amount": due + 2_000 }]);
+        return (paid, due - (total - qris), vec![("qris", qris), ("cash", due)]);
+    }
+    if method == "cash" {
+        let due = round_100(total);
+        (json!({ "method": "cash", "amount": due + (i % 3) * 1_000 }), due - total, vec![("cash", due)])
+    } else {
+        (json!({ "method": method, "amount": total }), 0, vec![(method, total)])
+    }
 }
 
 /// The most recent Jakarta midnight at least three hours ago (so two hours
@@ -35,6 +76,9 @@ fn boundary(now: DateTime<Utc>) -> DateTime<Utc> {
 async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
     let p = Pipeline::start_with(Options::workers(2)).await;
     let shop = p.tenant().await;
+    let settings = json!({ "taxMode": "exclusive", "taxRateBp": 1100, "serviceChargeBp": 500, "cashRounding": "100" });
+    let set = p.call(reqwest::Method::PATCH, "/api/settings", Some(&shop.token), Some(&settings)).await;
+    assert_eq!(set.status, 200, "{}", set.body);
     let prices = [3_500, 6_000, 12_500, 32_000, 1_000];
     let mut products = Vec::new();
     for price in prices {
@@ -50,18 +94,20 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
             (0..=(i % 3)).map(|j| (usize::try_from((i * 7 + j) % 5).unwrap_or(0), (i + j) % 4 + 1)).collect();
         let subtotal: i64 = lines.iter().map(|(p, q)| prices[*p] * q).sum();
         let discount = if i % 10 == 0 { 500 } else { 0 };
-        let total = subtotal - discount;
-        let method = METHODS[usize::try_from(i % 5).unwrap_or(0)];
-        let paid = if method == "cash" { total + (i % 3) * 1_000 } else { total };
+        let charges = charged(subtotal - discount);
+        let (paid, rounding, by_method) = payments(i, charges.3);
         let items: Vec<Value> = lines
             .iter()
             .map(|(p, q)| json!({ "productId": products[*p], "quantity": q, "price": prices[*p] }))
             .collect();
-        orders.push(json!({
-            "clientOrderId": Uuid::now_v7(), "items": items, "discount": discount,
-            "payment": { "method": method, "amount": paid }, "createdAt": created.to_rfc3339(),
-        }));
-        facts.push((created.with_timezone(&wib).date_naive(), lines, subtotal, discount, total, method));
+        let mut order = json!({
+            "clientOrderId": Uuid::now_v7(), "items": items, "discount": discount, "createdAt": created.to_rfc3339(),
+        });
+        let key = if paid.is_array() { "payments" } else { "payment" };
+        order[key] = paid;
+        orders.push(order);
+        let date = created.with_timezone(&wib).date_naive();
+        facts.push(Fact { date, created, lines, subtotal, discount, charges, rounding, by_method });
     }
     let mut order_ids = Vec::new();
     for chunk in orders.chunks(500) {
@@ -71,6 +117,23 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
     }
     p.drained(std::time::Duration::from_secs(120)).await;
     assert_eq!(p.count("SELECT count(*) FROM orders WHERE status = 'committed'").await, 1000);
+
+    // Refunds: one unit of the first line, 45 minutes after the sale (so
+    // some on the next day), paid back in cash when the sale took cash.
+    let refunded: Vec<usize> = (0..1000).filter(|i| i % 9 == 4).collect();
+    for &i in &refunded {
+        let (product, _) = facts[i].lines[0];
+        let body = json!({ "clientRefundId": Uuid::now_v7(), "items": [{ "productId": products[product], "quantity": 1 }],
+                           "createdAt": (facts[i].created + Duration::minutes(45)).to_rfc3339() });
+        let reply = p.post(&shop.token, &format!("/api/orders/{}/refunds", order_ids[i]), &body).await;
+        assert_eq!(reply.status, 202, "{}", reply.body);
+    }
+    eventually("the refunds", std::time::Duration::from_secs(60), || async {
+        (p.count("SELECT count(*) FROM refunds WHERE status = 'committed'").await
+            == i64::try_from(refunded.len()).unwrap_or(0))
+        .then_some(())
+    })
+    .await;
 
     let cancelled: Vec<usize> = (0..1000).filter(|i| i % 23 == 0).collect();
     for &i in &cancelled {
@@ -87,19 +150,36 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
     .await;
 
     let mut expected: BTreeMap<NaiveDate, Day> = BTreeMap::new();
-    for (i, (date, lines, subtotal, discount, total, method)) in facts.iter().enumerate() {
-        let day = expected.entry(*date).or_default();
+    for (i, f) in facts.iter().enumerate() {
+        let day = expected.entry(f.date).or_default();
+        let (service, base, tax, total) = f.charges;
         if cancelled.contains(&i) {
             day.cancelled += 1;
             day.cancelled_amount += total;
             continue;
         }
         day.orders += 1;
-        day.gross += subtotal;
-        day.discounts += discount;
-        day.net += total;
-        *day.by_method.entry((*method).to_owned()).or_default() += total;
-        for (product, quantity) in lines {
+        day.gross += f.subtotal;
+        day.discounts += f.discount;
+        (day.service, day.tax_base, day.tax, day.net) =
+            (day.service + service, day.tax_base + base, day.tax + tax, day.net + total);
+        day.rounding += f.rounding;
+        for (method, amount) in &f.by_method {
+            *day.by_method.entry((*method).to_owned()).or_default() += amount;
+        }
+        if refunded.contains(&i) {
+            // The unit's share of the total; back by cash if the sale took cash.
+            let price = prices[f.lines[0].0];
+            let amount = total * price / f.subtotal;
+            let method = if f.by_method.iter().any(|(m, _)| *m == "cash") { "cash" } else { f.by_method[0].0 };
+            let refund_day =
+                expected.entry((f.created + Duration::minutes(45)).with_timezone(&wib).date_naive()).or_default();
+            refund_day.refunds += 1;
+            refund_day.refunded += amount;
+            *refund_day.refunded_by_method.entry(method.to_owned()).or_default() += amount;
+        }
+        let day = expected.entry(f.date).or_default();
+        for (product, quantity) in &f.lines {
             let entry = day.products.entry(products[*product]).or_default();
             entry.0 += quantity;
             entry.1 += prices[*product] * quantity;
@@ -123,19 +203,43 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
                 (top["quantity"].as_i64().unwrap_or(-1), top["revenue"].as_i64().unwrap_or(-1)),
             );
         }
+        let refunded_by_method: BTreeMap<String, i64> = METHODS
+            .iter()
+            .map(|m| ((*m).to_owned(), r["refunds"]["byPaymentMethod"][m].as_i64().unwrap_or(-1)))
+            .collect();
+        let n = |field: &str| r[field].as_i64().unwrap_or(-1);
         let got = Day {
-            orders: r["orders"].as_i64().unwrap_or(-1),
-            gross: r["grossSales"].as_i64().unwrap_or(-1),
-            discounts: r["discounts"].as_i64().unwrap_or(-1),
-            net: r["netSales"].as_i64().unwrap_or(-1),
+            orders: n("orders"),
+            gross: n("grossSales"),
+            discounts: n("discounts"),
+            service: n("serviceCharge"),
+            tax_base: n("taxBase"),
+            tax: n("tax"),
+            net: n("netSales"),
+            rounding: n("rounding"),
             cancelled: r["cancelled"]["orders"].as_i64().unwrap_or(-1),
             cancelled_amount: r["cancelled"]["amount"].as_i64().unwrap_or(-1),
             by_method,
+            refunds: r["refunds"]["count"].as_i64().unwrap_or(-1),
+            refunded: r["refunds"]["amount"].as_i64().unwrap_or(-1),
+            refunded_by_method,
             products: got_products,
         };
-        let mut want_methods: BTreeMap<String, i64> = METHODS.iter().map(|m| ((*m).to_owned(), 0)).collect();
-        want_methods.extend(day.by_method.clone());
-        assert_eq!(got, Day { by_method: want_methods, ..clone_day(day) }, "report for {date}");
+        let every_method = |sums: &BTreeMap<String, i64>| {
+            let mut all: BTreeMap<String, i64> = METHODS.iter().map(|m| ((*m).to_owned(), 0)).collect();
+            all.extend(sums.clone());
+            all
+        };
+        let want = Day {
+            by_method: every_method(&day.by_method),
+            refunded_by_method: every_method(&day.refunded_by_method),
+            ..day.clone()
+        };
+        assert_eq!(got, want, "report for {date}");
+        // The payment rows, net of change, less what went back: the day's money.
+        assert_eq!(n("collected"), day.net + day.rounding);
+        assert_eq!(n("netCollected"), day.net + day.rounding - day.refunded);
+        assert_eq!(day.by_method.values().sum::<i64>(), day.net + day.rounding, "the test's own sums agree");
         let revenues: Vec<i64> =
             r["topProducts"].as_array().into_iter().flatten().filter_map(|t| t["revenue"].as_i64()).collect();
         assert!(revenues.windows(2).all(|w| w[0] >= w[1]), "top products by revenue");
@@ -147,6 +251,16 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
     p.stop().await;
 }
 
-fn clone_day(day: &Day) -> Day {
-    Day { by_method: day.by_method.clone(), products: day.products.clone(), ..*day }
+/// What the test knows of one order it sent.
+struct Fact {
+    date: NaiveDate,
+    created: DateTime<Utc>,
+    lines: Vec<(usize, i64)>,
+    subtotal: i64,
+    discount: i64,
+    /// (service charge, tax base, tax, total)
+    charges: (i64, i64, i64, i64),
+    rounding: i64,
+    /// Net of change, per payment line.
+    by_method: Vec<(&'static str, i64)>,
 }

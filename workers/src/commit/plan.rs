@@ -353,7 +353,8 @@ impl State<'_> {
         row.status = OrderStatus::Cancelled;
         let lines = self.sold.get(&(m.tenant_id, m.order_id)).cloned().unwrap_or_default();
         let w = &mut self.plan.writes;
-        for (product_id, quantity) in lines {
+        // What refunds already brought back is not given back again.
+        for (product_id, quantity) in lines.into_iter().filter(|&(_, q)| q > 0) {
             if let Some(product) = self.products.get_mut(&(m.tenant_id, product_id)) {
                 product.stock += quantity;
             }
