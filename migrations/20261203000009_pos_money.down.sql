@@ -6,6 +6,7 @@
 -- holds one per order), and return movements are deleted, so products'
 -- stock no longer equals the sum of their movements where goods came back.
 
+DROP INDEX failed_syncs_by_order_idx;
 DROP INDEX failed_syncs_refund_key;
 DROP INDEX failed_syncs_order_key;
 DELETE FROM failed_sync_events e USING failed_syncs f
@@ -15,6 +16,7 @@ ALTER TABLE failed_syncs ADD CONSTRAINT failed_syncs_order_key UNIQUE (tenant_id
 ALTER TABLE failed_syncs DROP COLUMN refund_id;
 
 DELETE FROM stock_movements WHERE kind = 'return';
+DROP INDEX stock_movements_order_idx;
 DROP INDEX stock_movements_refund_effect_key;
 DROP INDEX stock_movements_order_effect_key;
 CREATE UNIQUE INDEX stock_movements_order_effect_key

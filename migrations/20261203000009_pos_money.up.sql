@@ -115,12 +115,17 @@ CREATE UNIQUE INDEX stock_movements_order_effect_key
     ON stock_movements (tenant_id, order_id, product_id, kind) WHERE order_id IS NOT NULL AND refund_id IS NULL;
 CREATE UNIQUE INDEX stock_movements_refund_effect_key
     ON stock_movements (tenant_id, refund_id, product_id) WHERE refund_id IS NOT NULL;
+-- The unique keys above are partial, so they cannot serve a lookup by
+-- order alone (what an order's cancel and refunds read): this does.
+CREATE INDEX stock_movements_order_idx ON stock_movements (tenant_id, order_id) WHERE order_id IS NOT NULL;
 
 -- A refund that cannot be applied is a failed sync too, one per refund.
 ALTER TABLE failed_syncs ADD COLUMN refund_id uuid;
 ALTER TABLE failed_syncs DROP CONSTRAINT failed_syncs_order_key;
 CREATE UNIQUE INDEX failed_syncs_order_key ON failed_syncs (tenant_id, order_id) WHERE refund_id IS NULL;
 CREATE UNIQUE INDEX failed_syncs_refund_key ON failed_syncs (tenant_id, refund_id) WHERE refund_id IS NOT NULL;
+-- Likewise: the commit path looks an order's failed syncs up by order.
+CREATE INDEX failed_syncs_by_order_idx ON failed_syncs (tenant_id, order_id);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON receipt_counters, refunds, refund_items, refund_payments
 TO warungin_app, warungin_platform;

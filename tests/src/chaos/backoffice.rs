@@ -1,11 +1,13 @@
 //! The back office during the fault run: a supervisor cancelling committed
-//! orders (sometimes twice, as a double click would) and restocking, so
-//! the checker's stock conservation covers cancellations and adjustments.
+//! orders (sometimes twice, as a double click would), refunding some of
+//! their items (sometimes the same refund twice at once, sometimes more
+//! than is left) and restocking, so the checker's stock conservation
+//! covers cancellations, returns and adjustments.
 
 use crate::loadgen::Target;
 use rand::RngExt;
 use rand::SeedableRng;
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::io::Write;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use uuid::Uuid;
 #[derive(Debug, Default)]
 pub struct Activity {
     pub cancels_sent: u64,
+    pub refunds_sent: u64,
     pub restocks_sent: u64,
 }
 
@@ -24,49 +27,105 @@ pub async fn run(target: Arc<Target>, db: PgPool, tenant: Uuid, stop: Arc<Atomic
     let mut activity = Activity::default();
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..400))).await;
-        if rng.random_bool(0.8) {
-            let committed: Option<Uuid> = sqlx::query_scalar(
-                "SELECT id FROM orders WHERE tenant_id = $1 AND status = 'committed' ORDER BY committed_at DESC LIMIT 1 OFFSET $2",
-            )
-            .bind(tenant)
-            .bind(rng.random_range(0..50i64))
-            .fetch_optional(&db)
-            .await
-            .ok()
-            .flatten();
-            let Some(order) = committed else { continue };
-            for _ in 0..if rng.random_bool(0.2) { 2 } else { 1 } {
-                let path = format!("/api/orders/{order}/cancel");
-                post(&target, &path, json!({ "reason": "chaos: customer returned it" })).await;
-                activity.cancels_sent += 1;
-            }
-        } else {
-            let product: Option<Uuid> =
-                sqlx::query_scalar("SELECT id FROM products WHERE tenant_id = $1 ORDER BY random() LIMIT 1")
-                    .bind(tenant)
-                    .fetch_optional(&db)
-                    .await
-                    .ok()
-                    .flatten();
-            let Some(product) = product else { continue };
-            let path = format!("/api/products/{product}/stock-adjustments");
-            post(&target, &path, json!({ "delta": rng.random_range(1..50), "reason": "restock" })).await;
-            activity.restocks_sent += 1;
+        match rng.random_range(0..10) {
+            0..4 => activity.refunds_sent += refund(&target, &db, tenant, &mut rng).await,
+            4..8 => activity.cancels_sent += cancel(&target, &db, tenant, &mut rng).await,
+            _ => activity.restocks_sent += restock(&target, &db, tenant, &mut rng).await,
         }
     }
     activity
 }
 
+/// A recently committed order and its request.
+async fn committed(db: &PgPool, tenant: Uuid, rng: &mut impl rand::Rng) -> Option<(Uuid, Value)> {
+    sqlx::query_as(
+        "SELECT id, request FROM orders WHERE tenant_id = $1 AND status = 'committed'
+         ORDER BY committed_at DESC LIMIT 1 OFFSET $2",
+    )
+    .bind(tenant)
+    .bind(rng.random_range(0..50i64))
+    .fetch_optional(db)
+    .await
+    .ok()
+    .flatten()
+    .map(|(id, request): (Uuid, sqlx::types::Json<Value>)| (id, request.0))
+}
+
+async fn cancel(target: &Target, db: &PgPool, tenant: Uuid, rng: &mut impl rand::Rng) -> u64 {
+    let Some((order, _)) = committed(db, tenant, rng).await else { return 0 };
+    let times = if rng.random_bool(0.2) { 2 } else { 1 };
+    for _ in 0..times {
+        let path = format!("/api/orders/{order}/cancel");
+        post(target, &path, json!({ "reason": "chaos: customer returned it" })).await;
+    }
+    times
+}
+
+/// Some units of one line back; a fifth sent twice at once, a tenth the
+/// whole line again (likely more than is left: 409).
+async fn refund(target: &Target, db: &PgPool, tenant: Uuid, rng: &mut impl rand::Rng) -> u64 {
+    let Some((order, request)) = committed(db, tenant, rng).await else { return 0 };
+    let lines = request["items"].as_array().cloned().unwrap_or_default();
+    if lines.is_empty() {
+        return 0;
+    }
+    let line = &lines[rng.random_range(0..lines.len())];
+    let sold = line["quantity"].as_i64().unwrap_or(1).max(1);
+    let quantity = if rng.random_bool(0.1) { sold } else { rng.random_range(1..=sold) };
+    let body = json!({ "clientRefundId": Uuid::now_v7(), "items": [{ "productId": line["productId"], "quantity": quantity }],
+                       "reason": "chaos: rusak" });
+    let path = format!("/api/orders/{order}/refunds");
+    if rng.random_bool(0.2) {
+        tokio::join!(post_until_answered(target, &path, &body), post_until_answered(target, &path, &body));
+        2
+    } else {
+        post_until_answered(target, &path, &body).await;
+        1
+    }
+}
+
+async fn restock(target: &Target, db: &PgPool, tenant: Uuid, rng: &mut impl rand::Rng) -> u64 {
+    let product: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM products WHERE tenant_id = $1 ORDER BY random() LIMIT 1")
+            .bind(tenant)
+            .fetch_optional(db)
+            .await
+            .ok()
+            .flatten();
+    let Some(product) = product else { return 0 };
+    let path = format!("/api/products/{product}/stock-adjustments");
+    post(target, &path, json!({ "delta": rng.random_range(1..50), "reason": "restock" })).await;
+    1
+}
+
+/// A refund is money at the counter: resent, as a till would, while a
+/// fault leaves it unanswered (a few times; the checker counts only the
+/// answered ones as accepted).
+async fn post_until_answered(target: &Target, path: &str, body: &Value) {
+    for attempt in 0..5u32 {
+        let status = post(target, path, body.clone()).await;
+        if status != 0 && status != 429 && status < 500 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt + 1))).await;
+    }
+}
+
 /// One request, answered or not (a fault may be under way), into the history.
-async fn post(target: &Target, path: &str, body: serde_json::Value) {
+async fn post(target: &Target, path: &str, body: Value) -> u16 {
     let sent_at = chrono::Utc::now();
     let response =
         target.http.post(format!("{}{path}", target.base)).bearer_auth(&target.token).json(&body).send().await;
     let status = response.as_ref().map_or(0, |r| r.status().as_u16());
+    let answer = match response {
+        Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
     if let Some(history) = &target.history {
-        let line = json!({ "at": sent_at, "path": path, "body": body, "status": status });
+        let line = json!({ "at": sent_at, "path": path, "body": body, "status": status, "answer": answer });
         if let Ok(mut file) = history.lock() {
             let _ = writeln!(file, "{line}");
         }
     }
+    status
 }

@@ -2,7 +2,8 @@
 //! and its answer) says what was sent and what was accepted; PostgreSQL
 //! says what happened. The checker counts lost, duplicated, unexpected and
 //! stuck orders and stock conservation violations, RabbitMQ's own Jepsen
-//! checker's categories with this system's invariants.
+//! checker's categories with this system's invariants; refunds count in
+//! the same categories (`refund_checks`).
 
 use crate::broker::TestBroker;
 use anyhow::Context;
@@ -18,6 +19,9 @@ pub struct Verdict {
     pub requests: u64,
     pub orders_sent: usize,
     pub orders_accepted: usize,
+    pub refunds_sent: usize,
+    pub refunds_accepted: usize,
+    pub refunds_by_status: HashMap<String, i64>,
     pub by_status: HashMap<String, i64>,
     /// Accepted (202/201/200, or `accepted`/`duplicate` in a sync batch) but not in the books.
     pub lost: usize,
@@ -38,6 +42,8 @@ pub struct Verdict {
     pub review_disagreements: usize,
     /// Messages left in the retry or dead-letter queues (not recorded).
     pub unrecorded_messages: u32,
+    /// Days whose report's `netCollected` is not payments less refunds in the books.
+    pub report_mismatches: usize,
     pub examples: Vec<String>,
 }
 
@@ -47,9 +53,10 @@ impl Verdict {
             && self.failed_without_review == 0
             && self.review_disagreements == 0
             && self.unrecorded_messages == 0
+            && self.report_mismatches == 0
     }
 
-    fn note(&mut self, what: String) {
+    pub(super) fn note(&mut self, what: String) {
         if self.examples.len() < 20 {
             self.examples.push(what);
         }
@@ -62,6 +69,9 @@ pub struct History {
     pub requests: u64,
     pub sent: HashSet<Uuid>,
     pub accepted: HashSet<Uuid>,
+    /// Client refund ids sent, and those answered as taken.
+    pub refunds_sent: HashSet<Uuid>,
+    pub refunds_accepted: HashSet<Uuid>,
 }
 
 pub fn read_history(path: &std::path::Path) -> anyhow::Result<History> {
@@ -87,6 +97,13 @@ pub fn read_history(path: &std::path::Path) -> anyhow::Result<History> {
                 let taken = results.iter().filter(|r| matches!(r["status"].as_str(), Some("accepted" | "duplicate")));
                 history.accepted.extend(taken.filter_map(|r| id(&r["clientOrderId"])));
             }
+            Some(path) if path.starts_with("/api/orders/") && path.ends_with("/refunds") => {
+                let Some(client_id) = id(&line["body"]["clientRefundId"]) else { continue };
+                history.refunds_sent.insert(client_id);
+                if (200..=202).contains(&status) {
+                    history.refunds_accepted.insert(client_id);
+                }
+            }
             _ => {}
         }
     }
@@ -104,6 +121,8 @@ pub async fn check(
         requests: history.requests,
         orders_sent: history.sent.len(),
         orders_accepted: history.accepted.len(),
+        refunds_sent: history.refunds_sent.len(),
+        refunds_accepted: history.refunds_accepted.len(),
         ..Verdict::default()
     };
     // Fresh statistics, or the planner may loop over tables it still thinks empty.
@@ -155,6 +174,7 @@ pub async fn check(
            AND (o.status IN ('committed', 'cancelled')) <> (f.status = 'resolved')",
     )
     .await?;
+    super::refund_checks::check(history, db, tenant, &mut v).await?;
     for queue in broker.topology.all_queues().iter().filter(|q| **q != broker.topology.orders_queue()) {
         v.unrecorded_messages += broker.depth(queue).await?.0;
     }
@@ -162,26 +182,32 @@ pub async fn check(
 }
 
 /// Orders whose payments or stock movements do not match their status
-/// exactly once: one payment and sale movements equal to the items while
-/// committed or cancelled, cancel movements equal to the items once
-/// cancelled, nothing otherwise.
+/// exactly once: a payment row per payment sent (adding up to total plus
+/// rounding) and sale movements equal to the items while committed or
+/// cancelled, cancel and return movements together equal to the items once
+/// cancelled (returns alone before), nothing otherwise.
 async fn orders_with_wrong_effects(db: &PgPool, tenant: Uuid) -> anyhow::Result<Vec<Uuid>> {
     // Set-based (one pass over each table), whatever the size of the run.
     Ok(sqlx::query_scalar(
         "WITH items AS (SELECT order_id, sum(quantity) AS units FROM order_items WHERE tenant_id = $1 GROUP BY order_id),
-              paid AS (SELECT order_id, count(*) AS n FROM payments WHERE tenant_id = $1 GROUP BY order_id),
+              paid AS (SELECT order_id, count(*) AS n, sum(amount - change) AS net FROM payments WHERE tenant_id = $1
+                       GROUP BY order_id),
               moved AS (SELECT order_id,
                                coalesce(-sum(delta) FILTER (WHERE kind = 'sale'), 0) AS sold,
-                               coalesce(sum(delta) FILTER (WHERE kind = 'cancel'), 0) AS returned
+                               coalesce(sum(delta) FILTER (WHERE kind IN ('cancel', 'return')), 0) AS returned,
+                               coalesce(sum(delta) FILTER (WHERE kind = 'return'), 0) AS refunded
                         FROM stock_movements WHERE tenant_id = $1 AND order_id IS NOT NULL GROUP BY order_id)
          SELECT o.id FROM orders o
            LEFT JOIN items i ON i.order_id = o.id
            LEFT JOIN paid p ON p.order_id = o.id
            LEFT JOIN moved m ON m.order_id = o.id
          WHERE o.tenant_id = $1 AND (
-               coalesce(p.n, 0) <> CASE WHEN o.status IN ('committed', 'cancelled') THEN 1 ELSE 0 END
+               coalesce(p.n, 0) <> CASE WHEN o.status IN ('committed', 'cancelled')
+                                        THEN coalesce(jsonb_array_length(o.request->'payments'), 1) ELSE 0 END
+            OR (o.status IN ('committed', 'cancelled') AND p.net IS DISTINCT FROM o.total + o.rounding)
             OR coalesce(m.sold, 0) <> CASE WHEN o.status IN ('committed', 'cancelled') THEN coalesce(i.units, 0) ELSE 0 END
-            OR coalesce(m.returned, 0) <> CASE WHEN o.status = 'cancelled' THEN coalesce(i.units, 0) ELSE 0 END)",
+            OR coalesce(m.returned, 0) <> CASE WHEN o.status = 'cancelled' THEN coalesce(i.units, 0)
+                                               ELSE coalesce(m.refunded, 0) END)",
     )
     .bind(tenant)
     .fetch_all(db)
@@ -189,38 +215,47 @@ async fn orders_with_wrong_effects(db: &PgPool, tenant: Uuid) -> anyhow::Result<
 }
 
 /// For every product: stock = initial + later adjustments − units of
-/// committed orders + oversold shortfalls, the ledger sums to the stock,
+/// committed orders + oversold shortfalls + units their refunds brought
+/// back (a cancelled order's returns and cancel net out), the ledger sums
+/// to the stock,
 /// and the stock is not negative.
 async fn conservation(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -> anyhow::Result<Vec<(Uuid, String)>> {
-    let rows: Vec<(Uuid, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(Uuid, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
         "WITH moved AS (
            SELECT product_id, sum(delta) AS ledger,
                   coalesce(sum(delta) FILTER (WHERE kind = 'adjustment' AND reason = 'initial'), 0) AS opening,
                   coalesce(sum(delta) FILTER (WHERE kind = 'adjustment' AND reason IS DISTINCT FROM 'initial'), 0) AS adjusted,
                   coalesce(sum(delta) FILTER (WHERE kind = 'oversold'), 0) AS oversold
            FROM stock_movements WHERE tenant_id = $1 GROUP BY product_id),
+         returned AS (
+           SELECT ri.product_id, sum(ri.quantity) AS units
+           FROM refund_items ri JOIN refunds r ON r.tenant_id = ri.tenant_id AND r.id = ri.refund_id
+           JOIN orders o ON o.tenant_id = r.tenant_id AND o.id = r.order_id
+           WHERE ri.tenant_id = $1 AND r.status = 'committed' AND o.status = 'committed' GROUP BY ri.product_id),
          sold AS (
            SELECT i.product_id, sum(i.quantity) AS units
            FROM order_items i JOIN orders o ON o.tenant_id = i.tenant_id AND o.id = i.order_id
            WHERE i.tenant_id = $1 AND o.status = 'committed' GROUP BY i.product_id)
          SELECT p.id, p.stock, coalesce(m.ledger, 0)::bigint, coalesce(m.opening, 0)::bigint,
-                coalesce(m.adjusted, 0)::bigint, coalesce(m.oversold, 0)::bigint, coalesce(s.units, 0)::bigint
+                coalesce(m.adjusted, 0)::bigint, coalesce(m.oversold, 0)::bigint, coalesce(s.units, 0)::bigint,
+                coalesce(r.units, 0)::bigint
          FROM products p LEFT JOIN moved m ON m.product_id = p.id LEFT JOIN sold s ON s.product_id = p.id
+         LEFT JOIN returned r ON r.product_id = p.id
          WHERE p.tenant_id = $1",
     )
     .bind(tenant)
     .fetch_all(db)
     .await?;
     let mut violations = Vec::new();
-    for (id, stock, ledger, opening_in_ledger, adjusted, oversold, sold) in rows {
+    for (id, stock, ledger, opening_in_ledger, adjusted, oversold, sold, returned) in rows {
         let opening = initial.get(&id).copied().unwrap_or(0);
-        let expected = opening + adjusted - sold + oversold;
+        let expected = opening + adjusted - sold + oversold + returned;
         if stock != expected || ledger != stock || stock < 0 || opening_in_ledger != opening {
             violations.push((
                 id,
                 format!(
                     "stock {stock}, ledger {ledger}; opening {opening} (ledger says {opening_in_ledger}) \
-                     + adjustments {adjusted} − sold {sold} + oversold {oversold} = {expected}"
+                     + adjustments {adjusted} − sold {sold} + oversold {oversold} + returned {returned} = {expected}"
                 ),
             ));
         }

@@ -8,6 +8,7 @@
 pub mod backoffice;
 pub mod checker;
 pub mod faults;
+pub mod refund_checks;
 pub mod review;
 pub mod system;
 
@@ -195,7 +196,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
     let checking = Instant::now();
     let history = checker::read_history(&history_path)?;
     let p = &system.pipeline;
-    let verdict = checker::check(&history, &p.db, &p.broker, shop.tenant_id, &shop.initial).await?;
+    let mut verdict = checker::check(&history, &p.db, &p.broker, shop.tenant_id, &shop.initial).await?;
+    let (reported, books) =
+        refund_checks::report_net(&target_for(&system.ingests[0].base_url), &p.db, shop.tenant_id).await?;
+    if reported != books {
+        verdict.report_mismatches += 1;
+        verdict.examples.push(format!("report: netCollected over the run's days {reported}, books {books}"));
+    }
     eprintln!("chaos: checked in {:.1} s", checking.elapsed().as_secs_f64());
     let report =
         Report { seed, seconds: started.elapsed().as_secs_f64(), faults: records, fault_errors, drained, verdict };
@@ -243,16 +250,18 @@ async fn orders_in_books(system: &System, tenant: uuid::Uuid) -> i64 {
         .unwrap_or(0)
 }
 
-/// Wait (bounded) until nothing of the shop is pending and no queue holds a ready message.
+/// Wait (bounded) until no order or refund of the shop is pending and no queue holds a ready message.
 pub async fn drain(system: &System, tenant: uuid::Uuid, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1 AND status = 'pending'")
-                .bind(tenant)
-                .fetch_one(&system.pipeline.db)
-                .await
-                .unwrap_or(-1);
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM orders WHERE tenant_id = $1 AND status = 'pending')
+                      + (SELECT count(*) FROM refunds WHERE tenant_id = $1 AND status = 'pending')",
+        )
+        .bind(tenant)
+        .fetch_one(&system.pipeline.db)
+        .await
+        .unwrap_or(-1);
         if pending == 0 && system.pipeline.broker.total_ready().await.ok() == Some(0) {
             return true;
         }
@@ -281,6 +290,10 @@ pub fn print(report: &Report) {
     println!(
         "  requests {}, orders sent {}, accepted {}, in the books by status {:?}",
         v.requests, v.orders_sent, v.orders_accepted, v.by_status
+    );
+    println!(
+        "  refunds sent {}, accepted {}, in the books by status {:?}; report mismatches {}",
+        v.refunds_sent, v.refunds_accepted, v.refunds_by_status, v.report_mismatches
     );
     println!(
         "  lost {}  duplicated {}  unexpected {}  conservation violations {}  stuck {}  failed without review {}  review disagreements {}  unrecorded messages {}  drained {}",

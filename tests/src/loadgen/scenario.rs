@@ -51,8 +51,17 @@ impl Catalogue {
         };
         let total: i64 =
             lines.iter().map(|l| l["quantity"].as_i64().unwrap_or(0) * l["price"].as_i64().unwrap_or(0)).sum();
-        let method = ["cash", "qris", "card", "ewallet"][rng.random_range(0..4)];
-        json!({ "clientOrderId": Uuid::now_v7(), "items": lines, "payment": { "method": method, "amount": total } })
+        let mut order = json!({ "clientOrderId": Uuid::now_v7(), "items": lines });
+        if rng.random_bool(0.2) {
+            // Split tender: part by QRIS, the rest in cash with some change.
+            let qris = rng.random_range(0..=total);
+            order["payments"] = json!([{ "method": "qris", "amount": qris },
+                                       { "method": "cash", "amount": total - qris + 1_000 }]);
+        } else {
+            let method = ["cash", "qris", "card", "ewallet"][rng.random_range(0..4)];
+            order["payment"] = json!({ "method": method, "amount": total });
+        }
+        order
     }
 
     /// The next request of a terminal running `scenario`.

@@ -229,3 +229,7 @@ impl State<'_> {
         Effect::RefundFailed { order_id: m.order_id, code }
     }
 }
+
+#[cfg(test)]
+#[path = "refund_tests.rs"]
+mod tests;

@@ -1,0 +1,94 @@
+//! The checker's refunds: none accepted and lost, none stuck or made up,
+//! each applied once (its return movements and payments back match it, or
+//! it has none), never more of a product back than its order sold nor
+//! more money than it took; and the daily reports' `netCollected` over
+//! every day of the run equals the payments less the refunds in the books.
+
+use super::checker::{History, Verdict};
+use crate::loadgen::Target;
+use sqlx::PgPool;
+use std::collections::HashSet;
+use uuid::Uuid;
+
+pub async fn check(history: &History, db: &PgPool, tenant: Uuid, v: &mut Verdict) -> anyhow::Result<()> {
+    let rows: Vec<(Uuid, Uuid, String)> =
+        sqlx::query_as("SELECT id, client_refund_id, status FROM refunds WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(db)
+            .await?;
+    let known: HashSet<Uuid> = rows.iter().map(|r| r.1).collect();
+    for (id, client_id, status) in &rows {
+        *v.refunds_by_status.entry(status.clone()).or_default() += 1;
+        if status == "pending" {
+            v.stuck += 1;
+            v.note(format!("stuck pending: refund {id} (client {client_id})"));
+        }
+        if !history.refunds_sent.contains(client_id) {
+            v.unexpected += 1;
+            v.note(format!("unexpected: refund {id} (client {client_id}) was never sent"));
+        }
+    }
+    for client_id in history.refunds_accepted.iter().filter(|c| !known.contains(c)) {
+        v.lost += 1;
+        v.note(format!("lost: client refund {client_id} was accepted but is not in the books"));
+    }
+    let wrong: Vec<Uuid> = sqlx::query_scalar(WRONG_EFFECTS).bind(tenant).fetch_all(db).await?;
+    let over: Vec<Uuid> = sqlx::query_scalar(OVER_REFUNDED).bind(tenant).fetch_all(db).await?;
+    v.duplicated += wrong.len() + over.len();
+    wrong.iter().for_each(|id| v.note(format!("duplicated or partial effect: refund {id}")));
+    over.iter().for_each(|id| v.note(format!("refunded more than sold or paid: order {id}")));
+    Ok(())
+}
+
+// A committed refund: its return movements equal its items, once; its
+// payments back add up to its amount. Any other: neither.
+const WRONG_EFFECTS: &str = "
+WITH items AS (SELECT refund_id, sum(quantity) AS units FROM refund_items WHERE tenant_id = $1 GROUP BY 1),
+     back AS (SELECT refund_id, sum(amount) AS paid FROM refund_payments WHERE tenant_id = $1 GROUP BY 1),
+     moved AS (SELECT refund_id, sum(delta) AS units, count(*) AS rows FROM stock_movements
+               WHERE tenant_id = $1 AND refund_id IS NOT NULL GROUP BY 1),
+     lines AS (SELECT refund_id, count(*) AS rows FROM refund_items WHERE tenant_id = $1 GROUP BY 1)
+SELECT r.id FROM refunds r
+  LEFT JOIN items i ON i.refund_id = r.id LEFT JOIN back b ON b.refund_id = r.id
+  LEFT JOIN moved m ON m.refund_id = r.id LEFT JOIN lines l ON l.refund_id = r.id
+WHERE r.tenant_id = $1 AND CASE WHEN r.status = 'committed'
+      THEN m.units IS DISTINCT FROM i.units OR m.rows IS DISTINCT FROM l.rows OR b.paid IS DISTINCT FROM r.amount
+      ELSE m.units IS NOT NULL OR b.paid IS NOT NULL END";
+
+// Per order and product, sales and returns together never above zero;
+// per order, money back never above its total.
+const OVER_REFUNDED: &str = "
+SELECT order_id FROM stock_movements WHERE tenant_id = $1 AND kind IN ('sale', 'return')
+GROUP BY order_id, product_id HAVING sum(delta) > 0
+UNION
+SELECT o.id FROM orders o JOIN refunds r ON r.tenant_id = o.tenant_id AND r.order_id = o.id
+WHERE o.tenant_id = $1 AND r.status = 'committed' GROUP BY o.id, o.total HAVING sum(r.amount) > o.total";
+
+// Every day an order was sold or a refund made on, in the tenant's zone.
+const DAYS: &str = "
+SELECT DISTINCT (x.at AT TIME ZONE t.timezone)::date::text FROM tenants t,
+  LATERAL (SELECT created_at AS at FROM orders WHERE tenant_id = t.id AND status IN ('committed', 'cancelled')
+           UNION ALL SELECT created_at FROM refunds WHERE tenant_id = t.id AND status = 'committed') x
+WHERE t.id = $1";
+
+// What the books took, net of change, less what went back, over every day:
+// payments of committed orders, refunds of those orders.
+const BOOKS_NET: &str = "
+SELECT (SELECT coalesce(sum(p.amount - p.change), 0) FROM payments p JOIN orders o ON o.tenant_id = p.tenant_id
+        AND o.id = p.order_id WHERE p.tenant_id = $1 AND o.status = 'committed')::bigint
+     - (SELECT coalesce(sum(r.amount), 0) FROM refunds r JOIN orders o ON o.tenant_id = r.tenant_id
+        AND o.id = r.order_id WHERE r.tenant_id = $1 AND r.status = 'committed' AND o.status = 'committed')::bigint";
+
+/// (the reports' netCollected summed over the run's days, the books' net).
+pub async fn report_net(target: &Target, db: &PgPool, tenant: Uuid) -> anyhow::Result<(i64, i64)> {
+    let days: Vec<String> = sqlx::query_scalar(DAYS).bind(tenant).fetch_all(db).await?;
+    let mut reported = 0;
+    for day in days {
+        let url = format!("{}/api/reports/daily-sales?date={day}", target.base);
+        let report: serde_json::Value =
+            target.http.get(url).bearer_auth(&target.token).send().await?.error_for_status()?.json().await?;
+        reported += report["netCollected"].as_i64().ok_or_else(|| anyhow::anyhow!("no netCollected: {report}"))?;
+    }
+    let books: i64 = sqlx::query_scalar(BOOKS_NET).bind(tenant).fetch_one(db).await?;
+    Ok((reported, books))
+}
