@@ -126,14 +126,18 @@ UPDATE failed_syncs f SET status = 'resolved'
 FROM unnest($1::uuid[], $2::uuid[]) AS i(tenant_id, order_id)
 WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id AND f.refund_id IS NULL AND f.status = 'open'";
 
-/// The statements for `w`, in the order they must run (the stock last, so
-/// its row locks are held only until the COMMIT); empty ones omitted.
+/// The statements for `w`, in the order they must run (the stock and the
+/// receipt counters last, so their row locks are held only until the
+/// COMMIT); empty ones omitted.
 pub fn statements(w: &Writes) -> Vec<Statement> {
     let refunds = super::sql_refunds::statements(w);
     let head = [movements(w), rejections(w), items(w), payments(w), failed_syncs(w), resolved(w)];
-    // The receipt counters late, the stock last: their row locks are held
-    // to the COMMIT. A cancel after the commit of an order it may cancel.
-    let tail = [commits(w), cancels(w), stock(w)];
+    // Row locks are taken orders, products, receipt counters, in that
+    // order whichever way the batch reads its products (a batch redone on
+    // locked products holds them from its first round trip): the stock
+    // late and the counters after it, both held to the COMMIT. A cancel
+    // comes after the commit of an order it may cancel.
+    let tail = [stock(w), commits(w), cancels(w)];
     head.into_iter().flatten().chain(refunds).chain(tail.into_iter().flatten()).collect()
 }
 

@@ -1,11 +1,12 @@
 //! The commit path's SQL, all of it. One transaction per batch, three round
 //! trips after BEGIN: lock the batch's orders and read its products and
 //! what pricing needs (`pricing_data`); write (one set-based statement per
-//! table, pipelined, the stock last); COMMIT.
+//! table, pipelined, the stock and receipt counters last); COMMIT.
 //!
-//! Products are read without a lock and their stock is taken by the last
+//! Products are read without a lock and their stock is taken by a late
 //! write, a guarded UPDATE that locks the rows in id order: a product row
-//! is held only for that statement and the COMMIT, so batches that share
+//! is held only from that statement (followed by the receipt counters) to
+//! the COMMIT, so batches that share
 //! products (nearly all of them, with a few hundred lines each) do not
 //! queue behind each other's whole transaction. When a decision depends on
 //! how much stock there is (an order short of stock, an oversell) or the
