@@ -6,6 +6,8 @@
 -- holds one per order), and return movements are deleted, so products'
 -- stock no longer equals the sum of their movements where goods came back.
 
+DROP FUNCTION platform_claim_stale_refunds(interval, integer);
+
 DROP INDEX failed_syncs_by_order_idx;
 DROP INDEX failed_syncs_refund_key;
 DROP INDEX failed_syncs_order_key;
@@ -33,6 +35,11 @@ DROP TABLE refund_payments;
 DROP TABLE refund_items;
 DROP TABLE refunds;
 
+-- The old code reads one `payment`: a split order keeps its first.
+UPDATE orders SET request = (request - 'payments') || jsonb_build_object('payment', request->'payments'->0)
+    WHERE request ? 'payments';
+UPDATE failed_syncs SET request = (request - 'payments') || jsonb_build_object('payment', request->'payments'->0)
+    WHERE request ? 'payments';
 DELETE FROM payments WHERE line_no > 0;
 ALTER TABLE payments DROP CONSTRAINT payments_order_line_key;
 ALTER TABLE payments DROP COLUMN line_no;

@@ -72,12 +72,16 @@ CREATE TABLE refunds (
     committed_at       timestamptz,
     requested_by       uuid,
     request_id         text,
+    -- Touched by the pending sweep when it republishes the refund.
+    updated_at         timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT refunds_tenant_id_key UNIQUE (tenant_id, id),
     CONSTRAINT refunds_client_refund_id_key UNIQUE (tenant_id, client_refund_id),
     CONSTRAINT refunds_order_fkey FOREIGN KEY (tenant_id, order_id) REFERENCES orders (tenant_id, id),
     CONSTRAINT refunds_rejection_present CHECK ((status = 'failed') = (rejection_code IS NOT NULL))
 );
 CREATE INDEX refunds_order_idx ON refunds (tenant_id, order_id);
+-- Stuck-pending detection (the sweep republishing lost refund messages).
+CREATE INDEX refunds_pending_idx ON refunds (received_at) WHERE status = 'pending';
 -- The daily report reads committed refunds by the time they were made.
 CREATE INDEX refunds_report_idx ON refunds (tenant_id, created_at) WHERE status = 'committed';
 
@@ -142,3 +146,21 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The pending sweep for refunds, as platform_claim_stale_pending is for
+-- orders: a refund whose message never reached the queue (ingest died
+-- between its insert and its publish, a confirm timed out) is claimed
+-- (touched) and republished; the commit applies a refund at most once.
+CREATE FUNCTION platform_claim_stale_refunds(older_than interval, max_refunds integer)
+RETURNS TABLE (id uuid, tenant_id uuid, order_id uuid, request_hash text, requested_by uuid,
+               received_at timestamptz, request_id text, request jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
+    UPDATE refunds r SET updated_at = now()
+    WHERE r.id IN (SELECT s.id FROM refunds s
+                   WHERE s.status = 'pending' AND s.received_at < now() - older_than AND s.updated_at < now() - older_than
+                   ORDER BY s.received_at LIMIT max_refunds FOR UPDATE SKIP LOCKED)
+    RETURNING r.id, r.tenant_id, r.order_id, encode(r.request_hash, 'hex'), r.requested_by, r.received_at,
+              r.request_id, r.request
+$$;
+REVOKE ALL ON FUNCTION platform_claim_stale_refunds(interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION platform_claim_stale_refunds(interval, integer) TO warungin_app, warungin_platform;

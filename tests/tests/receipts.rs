@@ -38,7 +38,7 @@ async fn ten_thousand_orders_from_four_worker_processes_are_numbered_without_gap
     let orders: Vec<_> = (0..10_000)
         .map(|i: usize| {
             let product = products[i % 2];
-            let price = if i % 2 == 0 { 2_500 } else { 7_000 };
+            let price = if i.is_multiple_of(2) { 2_500 } else { 7_000 };
             json!({ "clientOrderId": Uuid::now_v7(), "items": [{ "productId": product, "quantity": 1, "price": price }],
                     "payment": { "method": "qris", "amount": price } })
         })

@@ -168,9 +168,9 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
             *day.by_method.entry((*method).to_owned()).or_default() += amount;
         }
         if refunded.contains(&i) {
-            // The unit's share of the total; back by cash if the sale took cash.
+            // The unit's share of what was paid; back by cash if the sale took cash.
             let price = prices[f.lines[0].0];
-            let amount = total * price / f.subtotal;
+            let amount = (total + f.rounding) * price / f.subtotal;
             let method = if f.by_method.iter().any(|(m, _)| *m == "cash") { "cash" } else { f.by_method[0].0 };
             let refund_day =
                 expected.entry((f.created + Duration::minutes(45)).with_timezone(&wib).date_naive()).or_default();

@@ -1,4 +1,4 @@
-//! The pending sweep: an order whose message never reached the queue (a
+//! The pending sweep: an order (or a refund) whose message never reached the queue (a
 //! publish whose confirm timed out, an ingest that died between its insert
 //! and its publish, a terminal that gave up resending) would stay `pending`
 //! for ever. Every worker looks, once a minute, for pending orders older
@@ -8,8 +8,8 @@
 //! republish of an order whose message did exist harmless.
 
 use common::broker::{ORDER_ROUTING_KEY, Publisher, Target, headers};
-use common::ids::{MessageId, OrderId, SyncBatchId, TenantId};
-use common::message::{Message, OrderMessage};
+use common::ids::{MessageId, OrderId, RefundId, SyncBatchId, TenantId, UserId};
+use common::message::{Message, OrderMessage, RefundMessage};
 use common::order::{Source, ValidatedOrder};
 use common::shutdown::Shutdown;
 use deadpool_postgres::Pool;
@@ -67,7 +67,28 @@ async fn claim(pool: &Pool, older_than: Duration) -> Result<Vec<Message>, Box<dy
             &[&older_than.as_secs_f64(), &BATCH],
         )
         .await?;
-    rows.iter().map(message).collect()
+    let refunds = client
+        .query(
+            "SELECT * FROM platform_claim_stale_refunds(make_interval(secs => $1), $2)",
+            &[&older_than.as_secs_f64(), &BATCH],
+        )
+        .await?;
+    rows.iter().map(message).chain(refunds.iter().map(refund_message)).collect()
+}
+
+fn refund_message(row: &tokio_postgres::Row) -> Result<Message, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(Message::Refund(RefundMessage {
+        message_id: MessageId::generate(),
+        refund_id: RefundId(row.try_get(0)?),
+        tenant_id: TenantId(row.try_get(1)?),
+        order_id: OrderId(row.try_get(2)?),
+        request_hash: row.try_get(3)?,
+        requested_by: row.try_get::<_, Option<Uuid>>(4)?.map(UserId),
+        received_at: row.try_get(5)?,
+        request_id: row.try_get(6)?,
+        replay: None,
+        refund: serde_json::from_value(row.try_get(7)?)?,
+    }))
 }
 
 fn message(row: &tokio_postgres::Row) -> Result<Message, Box<dyn std::error::Error + Send + Sync>> {

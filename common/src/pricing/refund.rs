@@ -1,11 +1,12 @@
 //! What a refund pays back, and by which methods. Pure integer arithmetic.
 //!
 //! Goods come back at their share of what the customer paid (discounts,
-//! service charge and tax pro rata, cash rounding not refunded): after a
+//! service charge, tax and cash rounding pro rata; `total` below is the
+//! order's total plus its rounding): after a
 //! refund, the order has refunded `⌊total × G / subtotal⌋` in all, `G` the
 //! list price (price × quantity) of every unit refunded so far. A refund
 //! pays the difference from what earlier refunds paid, so rounding never
-//! adds up across refunds and refunding everything pays back the total.
+//! adds up across refunds and refunding everything pays back what was paid.
 
 use crate::money::Money;
 use crate::order::PaymentMethod;

@@ -5,10 +5,12 @@
 //! commit stays the authority (prices, stock, and the same payment check
 //! on the rules as they are then).
 //!
-//! A tenant's rules and charges are cached for [`TTL`], members likewise:
-//! a rule changed within the last seconds may make the door and the worker
-//! disagree, which refuses nothing that was accepted (a 422 accepts
-//! nothing; an order the door let through is still checked at commit).
+//! A tenant's rules and charges are cached for [`TTL`], members likewise,
+//! and forgotten when this replica changes them: on another replica, for
+//! up to [`TTL`] after a change, the door may price an order as before and
+//! answer 422 to a till already pricing it the new way (it resends);
+//! nothing accepted is affected, and an order the door let through is
+//! still checked at commit.
 
 use crate::http::error::ApiError;
 use common::ids::TenantId;
@@ -66,6 +68,14 @@ impl Quoter {
         match settle(total.total, &order.payments, pricing.rounding) {
             Ok(_) => Ok(()),
             Err(e) => Err(ApiError::Unprocessable { code: "payment_mismatch", message: e.to_string() }),
+        }
+    }
+
+    /// Forget a tenant's cached pricing (its settings or rules changed here;
+    /// other replicas see the change within [`TTL`]).
+    pub fn forget(&self, tenant: TenantId) {
+        if let Ok(mut map) = self.tenants.lock() {
+            map.remove(&tenant);
         }
     }
 

@@ -170,6 +170,8 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("users_email_key", "email_taken", "a user with this email already exists"),
     ("products_sku_key", "sku_taken", "a product with this SKU already exists in this shop"),
     ("products_stock_check", "insufficient_stock", "stock cannot go below zero"),
+    // Two refunds of different orders under one clientRefundId at once.
+    ("refunds_client_refund_id_key", "idempotency_conflict", "this clientRefundId was already used for another refund"),
 ];
 
 impl From<sqlx::Error> for ApiError {

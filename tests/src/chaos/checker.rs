@@ -214,13 +214,16 @@ async fn orders_with_wrong_effects(db: &PgPool, tenant: Uuid) -> anyhow::Result<
     .await?)
 }
 
+/// (product, stock, ledger, opening in the ledger, adjusted, oversold, sold, returned)
+type ProductBooks = (Uuid, i64, i64, i64, i64, i64, i64, i64);
+
 /// For every product: stock = initial + later adjustments − units of
 /// committed orders + oversold shortfalls + units their refunds brought
 /// back (a cancelled order's returns and cancel net out), the ledger sums
 /// to the stock,
 /// and the stock is not negative.
 async fn conservation(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -> anyhow::Result<Vec<(Uuid, String)>> {
-    let rows: Vec<(Uuid, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<ProductBooks> = sqlx::query_as(
         "WITH moved AS (
            SELECT product_id, sum(delta) AS ledger,
                   coalesce(sum(delta) FILTER (WHERE kind = 'adjustment' AND reason = 'initial'), 0) AS opening,

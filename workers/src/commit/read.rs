@@ -38,11 +38,18 @@ FOR UPDATE OF o";
 // own, after LOCK_ORDERS: its snapshot is taken once the order rows are
 // locked, so it sees a discard that committed while the batch waited for
 // them (a subquery of LOCK_ORDERS would read the snapshot from before).
+// The orders' own failed syncs (not their refunds'), for orders named by
+// client id (orders, replays) and by id (a refund waits while its order's
+// failed sync is open).
 const OPEN_FAILED_SYNCS: &str = "
 SELECT f.tenant_id, f.order_id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
 JOIN orders x ON x.tenant_id = k.tenant_id AND x.client_order_id = k.client_order_id
 JOIN failed_syncs f ON f.tenant_id = x.tenant_id AND f.order_id = x.id
-WHERE f.status = 'open'";
+WHERE f.status = 'open' AND f.refund_id IS NULL
+UNION
+SELECT f.tenant_id, f.order_id FROM unnest($3::uuid[], $4::uuid[]) AS c(tenant_id, id)
+JOIN failed_syncs f ON f.tenant_id = c.tenant_id AND f.order_id = c.id
+WHERE f.status = 'open' AND f.refund_id IS NULL";
 
 // The batch's products, and those its cancelled orders sold.
 macro_rules! products_query {
@@ -137,7 +144,7 @@ pub(super) async fn lock(tx: &Transaction<'_>, messages: &[&Message], mode: Prod
         tx.prepare_cached(SOLD_LINES).await?,
     );
     let order_params: [&(dyn ToSql + Sync); 4] = [&k.order_tenants, &k.client_ids, &k.lock_tenants, &k.lock_ids];
-    let open_params: [&(dyn ToSql + Sync); 2] = [&k.order_tenants, &k.client_ids];
+    let open_params: [&(dyn ToSql + Sync); 4] = [&k.order_tenants, &k.client_ids, &k.lock_tenants, &k.lock_ids];
     let product_params: [&(dyn ToSql + Sync); 4] =
         [&k.product_tenants, &k.product_ids, &k.cancel_tenants, &k.cancel_ids];
     let sold_params: [&(dyn ToSql + Sync); 2] = [&k.cancel_tenants, &k.cancel_ids];

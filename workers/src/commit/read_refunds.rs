@@ -33,8 +33,9 @@ JOIN order_items i ON i.tenant_id = k.tenant_id AND i.order_id = k.order_id
 GROUP BY 1, 2, 3";
 
 // Money goes back by cash when the order took cash, else its first method.
+// What can go back is what was paid: the total with its cash rounding.
 const ORDER_MONEY: &str = "
-SELECT o.tenant_id, o.id, o.subtotal, o.total,
+SELECT o.tenant_id, o.id, o.subtotal, o.total + coalesce(o.rounding, 0),
        coalesce((SELECT sum(r.amount) FROM refunds r
                  WHERE r.tenant_id = o.tenant_id AND r.order_id = o.id AND r.status = 'committed'), 0)::bigint,
        (SELECT p.method FROM payments p WHERE p.tenant_id = o.tenant_id AND p.order_id = o.id

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug)]
 pub struct Sold {
     pub subtotal: Money,
+    /// What the customer paid (total + cash rounding): all refunds can give back.
     pub total: Money,
     /// Per product: units sold and their list price (price × quantity).
     pub lines: BTreeMap<ProductId, (i64, i64)>,
@@ -40,7 +41,8 @@ impl Sold {
         let default_method = cash.or(m.order.payments.first()).map_or(PaymentMethod::Cash, |p| p.method);
         Sold {
             subtotal: accepted.priced.subtotal,
-            total: accepted.charges.total,
+            // What was paid: the total with its cash rounding.
+            total: accepted.charges.total.checked_add(accepted.tender.rounding).unwrap_or(accepted.charges.total),
             lines,
             refunded_units: BTreeMap::new(),
             refunded: Money::ZERO,

@@ -180,10 +180,17 @@ impl DeadLetterRecorder {
         let tx = client.transaction().await?;
         let tenants = common::db::tenant_list(&[refund.tenant_id.0]);
         tx.execute("SELECT set_config('app.tenant_ids', $1, true)", &[&tenants]).await?;
-        let failed = super::record_refund::record(&tx, refund, &dead_letter.code, &dead_letter.reason).await?;
-        if !failed {
-            tracing::info!(refund_id = %refund.refund_id, "dead letter superseded: the refund was applied meanwhile");
-            return Ok(());
+        use super::record_refund::Recorded;
+        match super::record_refund::record(&tx, refund, &dead_letter.code, &dead_letter.reason).await? {
+            Recorded::Failed => {}
+            Recorded::Superseded => {
+                tracing::info!(refund_id = %refund.refund_id, "dead letter superseded: the refund was applied meanwhile");
+                return Ok(());
+            }
+            Recorded::Unknown => {
+                drop(tx);
+                return self.record_raw(dead_letter, Some("no such refund in this database")).await;
+            }
         }
         tx.commit().await?;
         tracing::warn!(refund_id = %refund.refund_id, code = dead_letter.code, "dead-lettered refund kept as a failed sync");

@@ -19,20 +19,34 @@ ON CONFLICT (tenant_id, refund_id) WHERE refund_id IS NOT NULL DO UPDATE
        last_failed_at = now()
    WHERE f.status = 'open'";
 
-/// Whether the refund was marked failed (false: it was applied meanwhile, or is unknown).
+pub enum Recorded {
+    Failed,
+    /// Applied meanwhile: nothing to review.
+    Superseded,
+    /// No such refund here (a hand-published message, an older backup): keep it raw.
+    Unknown,
+}
+
 pub async fn record(
     tx: &Transaction<'_>,
     refund: &RefundMessage,
     code: &str,
     reason: &str,
-) -> Result<bool, StoreError> {
+) -> Result<Recorded, StoreError> {
     let (tenant, id) = (refund.tenant_id.0, refund.refund_id.0);
+    // The order row first, as a commit of the refund takes it: a copy of
+    // this message committing at the same time is either seen or waits.
+    tx.execute("SELECT 1 FROM orders WHERE tenant_id = $1 AND id = $2 FOR UPDATE", &[&tenant, &refund.order_id.0])
+        .await?;
+    if tx.query_opt("SELECT 1 FROM refunds WHERE tenant_id = $1 AND id = $2", &[&tenant, &id]).await?.is_none() {
+        return Ok(Recorded::Unknown);
+    }
     if tx.execute(FAIL_REFUND, &[&tenant, &id, &code, &reason]).await? == 0 {
-        return Ok(false);
+        return Ok(Recorded::Superseded);
     }
     let request = serde_json::to_value(&refund.refund).unwrap_or_default();
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
         [&Uuid::now_v7(), &tenant, &id, &code, &reason, &request, &refund.order_id.0];
     tx.execute(UPSERT_REFUND_FAILED_SYNC, &params).await?;
-    Ok(true)
+    Ok(Recorded::Failed)
 }

@@ -317,6 +317,7 @@ async fn create(
     let rule = merge(&mut tx, &auth, Rule::blank(), input).await?;
     let saved = save(&mut tx, &auth, &rule).await?;
     tx.commit().await?;
+    state.quoter.forget(auth.tenant_id);
     Ok((StatusCode::CREATED, Json(saved.json())))
 }
 
@@ -332,6 +333,7 @@ async fn update(
     let rule = merge(&mut tx, &auth, current, input).await?;
     let saved = save(&mut tx, &auth, &rule).await?;
     tx.commit().await?;
+    state.quoter.forget(auth.tenant_id);
     Ok(Json(saved.json()))
 }
 
@@ -347,6 +349,7 @@ async fn remove(State(state): State<AppState>, auth: AuthUser, PathId(id): PathI
         return Err(ApiError::not_found("discount"));
     }
     tx.commit().await?;
+    state.quoter.forget(auth.tenant_id);
     Ok(StatusCode::NO_CONTENT)
 }
 

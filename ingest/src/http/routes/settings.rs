@@ -113,6 +113,7 @@ async fn update(
     .await?;
     let settings = read(&mut tx, auth.tenant_id.0).await?;
     tx.commit().await?;
+    state.quoter.forget(auth.tenant_id);
     tracing::info!(tenant_id = %auth.tenant_id, "tenant settings changed");
     Ok(Json(settings))
 }
