@@ -81,19 +81,13 @@ async fn session<H: BatchHandler>(
     ready: &AtomicBool,
     backoff: &mut Backoff,
 ) -> Result<(), SessionError> {
-    let connection = broker::connect(&spec.url, &spec.connection_name).await?;
-    let channel = connection.create_channel().await?;
-    topology.declare(&channel).await?;
-    channel.basic_qos(spec.prefetch, BasicQosOptions::default()).await?;
     let tag = format!("{}-{}", spec.connection_name, uuid::Uuid::now_v7());
-    let mut consumer = channel
-        .basic_consume(
-            spec.queue.as_str().into(),
-            tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    // A broker that accepts connections but answers nothing (recovering
+    // after restarts) must not hold up a shutdown here.
+    let (connection, channel, mut consumer) = tokio::select! {
+        _ = shutdown.cancelled() => return Ok(()),
+        attached = attach(spec, topology, &tag) => attached?,
+    };
     tracing::info!(queue = %spec.queue, connection = %spec.connection_name, "consuming");
     ready.store(true, Ordering::Relaxed);
     backoff.reset();
@@ -127,15 +121,35 @@ async fn session<H: BatchHandler>(
     };
     // Stop deliveries, let in-flight batches commit and settle, then close;
     // anything prefetched but not handled goes back to the queue.
-    let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+    let _ =
+        tokio::time::timeout(CLOSE_TIMEOUT, channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()))
+            .await;
     let drained =
         tokio::time::timeout(spec.drain_timeout, async { while in_flight.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!(queue = %spec.queue, "in-flight batches did not finish before the drain deadline");
         in_flight.abort_all();
     }
-    let _ = connection.close(200, "consumer closing".into()).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, "consumer closing".into())).await;
     result
+}
+
+/// How long a closing consumer waits on the broker for each of its goodbyes.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+async fn attach(
+    spec: &ConsumerSpec,
+    topology: &Topology,
+    tag: &str,
+) -> Result<(lapin::Connection, lapin::Channel, lapin::Consumer), SessionError> {
+    let connection = broker::connect(&spec.url, &spec.connection_name).await?;
+    let channel = connection.create_channel().await?;
+    topology.declare(&channel).await?;
+    channel.basic_qos(spec.prefetch, BasicQosOptions::default()).await?;
+    let consumer = channel
+        .basic_consume(spec.queue.as_str().into(), tag.into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await?;
+    Ok((connection, channel, consumer))
 }
 
 /// The next batch: wait for one delivery, then take what else arrives

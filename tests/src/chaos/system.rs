@@ -26,6 +26,9 @@ fn env(settings: &Settings) -> Vec<(String, String)> {
         ("ORDER_TRANSACTION_TIMEOUT", "10s"),
         ("SHUTDOWN_TIMEOUT", "10s"),
         ("RATE_LIMIT_IP_PER_MIN", "0"),
+        // The terminals sign in once: a run longer than the default 15 min
+        // must not turn into a stream of 401s.
+        ("ACCESS_TOKEN_TTL", "24h"),
         ("RATE_LIMIT_LOGIN_FAILURES_PER_MIN", "0"),
         ("REPUBLISH_PENDING_AFTER", &format!("{}ms", settings.republish_after.as_millis())),
     ]
