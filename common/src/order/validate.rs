@@ -35,12 +35,13 @@ struct ItemWire {
     price: Option<Number>,
 }
 
+/// A payment line as sent (orders; refunds, where the amount may be left out).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PaymentWire {
-    method: Option<String>,
-    amount: Option<Number>,
-    reference: Option<String>,
+pub(crate) struct PaymentWire {
+    pub(crate) method: Option<String>,
+    pub(crate) amount: Option<Number>,
+    pub(crate) reference: Option<String>,
 }
 
 /// Validate one `OrderRequest` JSON value received at `now`.

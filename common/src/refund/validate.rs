@@ -7,7 +7,7 @@ use crate::ids::ProductId;
 use crate::money::Money;
 use crate::order::limits;
 use crate::order::request::{FieldError, RequestError, from_value};
-use crate::order::validate::{Checker, check_sale_time};
+use crate::order::validate::{Checker, PaymentWire, check_sale_time};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Deserialize;
 use serde_json::{Number, Value};
@@ -28,14 +28,6 @@ struct RefundRequestWire {
 struct LineWire {
     product_id: Option<String>,
     quantity: Option<Number>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PaymentWire {
-    method: Option<String>,
-    amount: Option<Number>,
-    reference: Option<String>,
 }
 
 /// Validate one `RefundRequest` JSON value received at `now`.

@@ -142,3 +142,45 @@ pub fn within_years<T: Datelike>(field: &str, at: T) -> Result<T, ApiError> {
         Err(ApiError::invalid(field, "must be a time in the years 0001 to 9999"))
     }
 }
+
+/// `?wait=<ms>` on the writes that can wait for the worker's outcome
+/// (orders, refunds): at most `MAX_ORDER_WAIT`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    wait: Option<u64>,
+}
+
+impl WaitQuery {
+    pub fn wait(&self) -> Result<Option<std::time::Duration>, ApiError> {
+        match self.wait.map(std::time::Duration::from_millis) {
+            Some(wait) if wait > common::config::MAX_ORDER_WAIT => {
+                Err(ApiError::invalid("wait", "must be at most 10000 milliseconds"))
+            }
+            other => Ok(other),
+        }
+    }
+}
+
+/// Poll `read` until `settled` says so or `wait` passed; the last read.
+pub async fn poll_until<T, F, Fut>(
+    wait: std::time::Duration,
+    mut read: F,
+    settled: impl Fn(&T) -> bool,
+) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut delay = std::time::Duration::from_millis(5);
+    loop {
+        let row = read().await?;
+        let now = tokio::time::Instant::now();
+        if settled(&row) || now >= deadline {
+            return Ok(row);
+        }
+        tokio::time::sleep(delay.min(deadline - now)).await;
+        delay = (delay * 2).min(std::time::Duration::from_millis(100));
+    }
+}

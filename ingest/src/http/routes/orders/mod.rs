@@ -7,7 +7,7 @@ use crate::accept::candidate::{Candidate, Origin};
 use crate::accept::{Acceptor, accept_one};
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Body, JsonValue, PathId, Query, within_years};
+use crate::http::extract::{Body, JsonValue, PathId, Query, WaitQuery, within_years};
 use crate::http::middleware::limits::Writer;
 use crate::http::middleware::request_id::RequestId;
 use crate::http::page::{self, Page};
@@ -23,7 +23,6 @@ use common::message::{CancelMessage, Message};
 use common::order::{OrderStatus, Source, canonical_hash, validate_order};
 use serde::Deserialize;
 use serde_json::json;
-use std::time::Duration;
 use view::OrderRow;
 
 pub fn router() -> Router<AppState> {
@@ -33,25 +32,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/orders/{id}/cancel", post(cancel))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateQuery {
-    wait: Option<u64>,
-}
-
 async fn create(
     State(state): State<AppState>,
     Writer(auth): Writer,
     Extension(RequestId(request_id)): Extension<RequestId>,
-    Query(query): Query<CreateQuery>,
+    Query(query): Query<WaitQuery>,
     JsonValue(body): JsonValue,
 ) -> ApiResult<Response> {
-    let wait = match query.wait {
-        Some(ms) if Duration::from_millis(ms) > common::config::MAX_ORDER_WAIT => {
-            return Err(ApiError::invalid("wait", "must be at most 10000 milliseconds"));
-        }
-        other => other.map(Duration::from_millis),
-    };
+    let wait = query.wait()?;
     let received_at = Utc::now();
     let request_hash = canonical_hash(&body);
     let order = validate_order(body, received_at)?;

@@ -268,15 +268,6 @@ pub async fn wait_for_outcome(
     order_id: OrderId,
     wait: std::time::Duration,
 ) -> ApiResult<OrderRow> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut delay = std::time::Duration::from_millis(5);
-    loop {
-        let row = fetch(db, tenant, order_id).await?;
-        let now = tokio::time::Instant::now();
-        if row.status() != OrderStatus::Pending || now >= deadline {
-            return Ok(row);
-        }
-        tokio::time::sleep(delay.min(deadline - now)).await;
-        delay = (delay * 2).min(std::time::Duration::from_millis(100));
-    }
+    let settled = |row: &OrderRow| row.status() != OrderStatus::Pending;
+    crate::http::extract::poll_until(wait, || fetch(db, tenant, order_id), settled).await
 }

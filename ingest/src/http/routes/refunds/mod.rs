@@ -6,8 +6,8 @@ mod admit;
 pub mod view;
 
 use crate::auth::{AuthUser, SUPERVISORS};
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonValue, PathId, Query};
+use crate::http::error::ApiResult;
+use crate::http::extract::{JsonValue, PathId, Query, WaitQuery};
 use crate::http::middleware::limits::Writer;
 use crate::http::middleware::request_id::RequestId;
 use crate::state::AppState;
@@ -21,18 +21,10 @@ use common::ids::{MessageId, OrderId, RefundId};
 use common::message::{Message, RefundMessage};
 use common::order::{canonical_hash, hex};
 use common::refund::validate_refund;
-use serde::Deserialize;
 use serde_json::json;
-use std::time::Duration;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/orders/{id}/refunds", post(create).get(list)).route("/api/refunds/{id}", get(show))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateQuery {
-    wait: Option<u64>,
 }
 
 async fn create(
@@ -40,16 +32,11 @@ async fn create(
     Writer(auth): Writer,
     Extension(RequestId(request_id)): Extension<RequestId>,
     PathId(order_id): PathId,
-    Query(query): Query<CreateQuery>,
+    Query(query): Query<WaitQuery>,
     JsonValue(body): JsonValue,
 ) -> ApiResult<Response> {
     auth.require(SUPERVISORS)?;
-    let wait = match query.wait {
-        Some(ms) if Duration::from_millis(ms) > common::config::MAX_ORDER_WAIT => {
-            return Err(ApiError::invalid("wait", "must be at most 10000 milliseconds"));
-        }
-        other => other.map(Duration::from_millis),
-    };
+    let wait = query.wait()?;
     let received_at = Utc::now();
     let request_hash = hex(&canonical_hash(&body));
     let refund = validate_refund(body, received_at)?;

@@ -134,15 +134,5 @@ pub async fn wait_for_outcome(
     id: RefundId,
     wait: std::time::Duration,
 ) -> ApiResult<RefundRow> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut delay = std::time::Duration::from_millis(5);
-    loop {
-        let row = fetch(db, tenant, id).await?;
-        let now = tokio::time::Instant::now();
-        if row.status != "pending" || now >= deadline {
-            return Ok(row);
-        }
-        tokio::time::sleep(delay.min(deadline - now)).await;
-        delay = (delay * 2).min(std::time::Duration::from_millis(100));
-    }
+    crate::http::extract::poll_until(wait, || fetch(db, tenant, id), |row: &RefundRow| row.status != "pending").await
 }
