@@ -51,6 +51,8 @@ pub struct Config {
 #[derive(Clone, Debug)]
 pub struct DatabaseConfig {
     /// The services' connection: a role that owns no tables (`warungin_app`).
+    /// May list a primary and its standbys (`crate::servers`); the services
+    /// always talk to the one that accepts writes.
     pub url: String,
     /// The migration's connection: the tables' owner (defaults to `url`).
     pub migrate_url: String,
@@ -59,6 +61,8 @@ pub struct DatabaseConfig {
 
 #[derive(Clone, Debug)]
 pub struct BrokerConfig {
+    /// One node, or every node of a cluster (`crate::servers`): clients
+    /// connect to the first that answers and move on when it is lost.
     pub url: String,
     /// Prefix of every exchange and queue name: one broker can host several
     /// isolated pipelines (each test gets its own).
@@ -71,6 +75,8 @@ pub struct BrokerConfig {
     pub retry_delays: Vec<Duration>,
     /// Redeliveries (crash, nack) the broker allows before dead-lettering.
     pub delivery_limit: u32,
+    /// Members a new quorum queue starts with on a cluster (at most the nodes there are).
+    pub quorum_group_size: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -202,6 +208,7 @@ impl Config {
                 publish_channels: env.number("PUBLISH_CHANNELS", 2)?,
                 retry_delays,
                 delivery_limit: env.number("AMQP_DELIVERY_LIMIT", 20)?,
+                quorum_group_size: env.number("AMQP_QUORUM_GROUP_SIZE", 3)?,
             },
             redis_url: match lookup("REDIS_URL") {
                 Some(url) if url == "off" || url == "none" => None,
@@ -278,6 +285,9 @@ impl Config {
         }
         if self.broker.retry_delays.is_empty() {
             return Err(invalid("RETRY_DELAYS", "needs at least one delay".into()));
+        }
+        if self.broker.quorum_group_size == 0 {
+            return Err(invalid("AMQP_QUORUM_GROUP_SIZE", "must be positive".into()));
         }
         if self.broker.publish_channels == 0 || self.database.pool_size == 0 {
             return Err(invalid("PUBLISH_CHANNELS", "channels and pool size must be positive".into()));

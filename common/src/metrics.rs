@@ -76,3 +76,6 @@ pub fn render() -> String {
     handle.run_upkeep();
     handle.render()
 }
+
+/// The API's database pool was pointed at another server (a failover or switchover).
+pub const DB_PRIMARY_SWITCHES: &str = "warungin_db_primary_switches_total";

@@ -156,8 +156,10 @@ async fn database(db: &PgPool, seen: &mut HashSet<String>) -> Result<(), sqlx::E
 }
 
 /// The RabbitMQ management API (unacknowledged counts), best effort.
+/// `RABBITMQ_MANAGEMENT_URL` may list every node of a cluster (commas):
+/// any node answers for the whole cluster, so the first that answers does.
 struct Management {
-    base: String,
+    bases: Vec<String>,
     user: String,
     password: String,
     http: reqwest::Client,
@@ -165,26 +167,36 @@ struct Management {
 
 impl Management {
     fn from_amqp_url(amqp: &str) -> Self {
-        let base = std::env::var("RABBITMQ_MANAGEMENT_URL").unwrap_or_else(|_| "http://127.0.0.1:15672".to_owned());
+        let bases = std::env::var("RABBITMQ_MANAGEMENT_URL").unwrap_or_else(|_| "http://127.0.0.1:15672".to_owned());
+        let bases = bases.split(',').map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).collect();
         let credentials = amqp.split("://").nth(1).and_then(|rest| rest.split_once('@')).map(|(c, _)| c.to_owned());
         let (user, password) = credentials.as_deref().and_then(|c| c.split_once(':')).unwrap_or(("guest", "guest"));
         let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap_or_default();
-        Self { base, user: user.to_owned(), password: password.to_owned(), http }
+        Self { bases, user: user.to_owned(), password: password.to_owned(), http }
     }
 
     async fn unacked(&self, queues: &[String]) -> Option<std::collections::HashMap<String, u64>> {
-        let url = format!("{}/api/queues/%2f?columns=name,messages_unacknowledged", self.base);
+        for base in &self.bases {
+            if let Some(listed) = self.queues(base).await {
+                return Some(
+                    listed
+                        .into_iter()
+                        .filter_map(|q| {
+                            let name = q.get("name")?.as_str()?.to_owned();
+                            let unacked =
+                                q.get("messages_unacknowledged").and_then(serde_json::Value::as_u64).unwrap_or(0);
+                            queues.contains(&name).then_some((name, unacked))
+                        })
+                        .collect(),
+                );
+            }
+        }
+        None
+    }
+
+    async fn queues(&self, base: &str) -> Option<Vec<serde_json::Value>> {
+        let url = format!("{base}/api/queues/%2f?columns=name,messages_unacknowledged");
         let response = self.http.get(url).basic_auth(&self.user, Some(&self.password)).send().await.ok()?;
-        let listed: Vec<serde_json::Value> = response.json().await.ok()?;
-        Some(
-            listed
-                .into_iter()
-                .filter_map(|q| {
-                    let name = q.get("name")?.as_str()?.to_owned();
-                    let unacked = q.get("messages_unacknowledged").and_then(serde_json::Value::as_u64).unwrap_or(0);
-                    queues.contains(&name).then_some((name, unacked))
-                })
-                .collect(),
-        )
+        response.json().await.ok()
     }
 }

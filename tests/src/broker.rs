@@ -4,20 +4,23 @@
 //! keep theirs). Queues of crashed runs are swept after two hours.
 
 use anyhow::{Context, bail};
-use common::broker::{ORDER_ROUTING_KEY, Topology};
+use common::broker::{Nodes, ORDER_ROUTING_KEY, Topology};
 use lapin::options::{
     BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Connection};
 use serde_json::Value;
 
 pub fn amqp_url() -> String {
     std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
-fn management_url() -> String {
-    std::env::var("RABBITMQ_MANAGEMENT_URL").unwrap_or_else(|_| "http://127.0.0.1:15672".to_owned())
+/// The management API's base URLs (`RABBITMQ_MANAGEMENT_URL`: one, or each
+/// node of a cluster, comma-separated); any node answers for the cluster.
+fn management_urls() -> Vec<String> {
+    let urls = std::env::var("RABBITMQ_MANAGEMENT_URL").unwrap_or_else(|_| "http://127.0.0.1:15672".to_owned());
+    urls.split(',').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect()
 }
 
 pub struct TestBroker {
@@ -32,9 +35,37 @@ impl TestBroker {
     }
 
     async fn channel(&self) -> anyhow::Result<(Connection, lapin::Channel)> {
-        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default()).await?;
+        // Not named after the prefix: `close_connections` closes those.
+        let (conn, _) = Nodes::new(&amqp_url()).connect("warungin-test-harness").await?;
         let channel = conn.create_channel().await?;
         Ok((conn, channel))
+    }
+
+    /// GET `path` of the management API from the first node that answers.
+    async fn management_get(&self, path: &str) -> anyhow::Result<Value> {
+        let mut last_error = None;
+        for base in management_urls() {
+            match self.http.get(format!("{base}{path}")).basic_auth("guest", Some("guest")).send().await {
+                Ok(response) if response.status().is_success() => return Ok(response.json().await?),
+                Ok(response) => last_error = Some(anyhow::anyhow!("{base}{path}: {}", response.status())),
+                Err(error) => last_error = Some(error.into()),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("RABBITMQ_MANAGEMENT_URL lists no URL")))
+            .context("the RabbitMQ management API (plugin rabbitmq_management) is required")
+    }
+
+    /// DELETE `path` on the first node of the management API that answers.
+    async fn management_delete(&self, path: &str, reason: &str) -> anyhow::Result<()> {
+        let mut last_error = None;
+        for base in management_urls() {
+            let request = self.http.delete(format!("{base}{path}")).basic_auth("guest", Some("guest"));
+            match request.header("X-Reason", reason).send().await {
+                Ok(_) => return Ok(()),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.map_or_else(|| anyhow::anyhow!("RABBITMQ_MANAGEMENT_URL lists no URL"), Into::into))
     }
 
     /// Publish raw bytes onto the order exchange, confirmed.
@@ -148,15 +179,7 @@ impl TestBroker {
 
     /// This test's connections as the management API lists them: (broker name, client name).
     async fn connections(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let connections: Vec<Value> = self
-            .http
-            .get(format!("{}/api/connections", management_url()))
-            .basic_auth("guest", Some("guest"))
-            .send()
-            .await
-            .context("the RabbitMQ management API (plugin rabbitmq_management) is required")?
-            .json()
-            .await?;
+        let connections: Vec<Value> = serde_json::from_value(self.management_get("/api/connections").await?)?;
         Ok(connections
             .iter()
             .filter_map(|c| {
@@ -178,13 +201,7 @@ impl TestBroker {
             listed = self.connections().await?;
         }
         for (name, _) in &listed {
-            let url = format!("{}/api/connections/{}", management_url(), encode(name));
-            self.http
-                .delete(url)
-                .basic_auth("guest", Some("guest"))
-                .header("X-Reason", "test fault injection")
-                .send()
-                .await?;
+            self.management_delete(&format!("/api/connections/{}", encode(name)), "test fault injection").await?;
         }
         Ok(listed.len())
     }
@@ -199,20 +216,14 @@ impl TestBroker {
     /// Delete queues and exchanges of test runs that crashed hours ago.
     pub async fn sweep(&self) {
         let cutoff = chrono::Utc::now().timestamp() - 7200;
-        let listed =
-            self.http.get(format!("{}/api/queues", management_url())).basic_auth("guest", Some("guest")).send().await;
-        let Ok(Ok(queues)) = (match listed {
-            Ok(response) => Ok(response.json::<Vec<Value>>().await),
-            Err(e) => Err(e),
-        }) else {
+        let Ok(Value::Array(queues)) = self.management_get("/api/queues").await else {
             return;
         };
         for name in queues.iter().filter_map(|q| q.get("name").and_then(Value::as_str)) {
             let stamp =
                 name.strip_prefix("wt_").and_then(|rest| rest.split('_').next()).and_then(|t| t.parse::<i64>().ok());
             if stamp.is_some_and(|t| t < cutoff) {
-                let url = format!("{}/api/queues/%2f/{}", management_url(), encode(name));
-                let _ = self.http.delete(url).basic_auth("guest", Some("guest")).send().await;
+                let _ = self.management_delete(&format!("/api/queues/%2f/{}", encode(name)), "stale test queue").await;
             }
         }
     }

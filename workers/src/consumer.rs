@@ -5,10 +5,12 @@
 //! arrived within a short linger) and hands each to the handler, with at
 //! most `concurrency` batches in flight. When the connection or channel
 //! dies the session ends and a new one starts after a backoff; deliveries
-//! not yet acknowledged are redelivered by the broker. On shutdown the
-//! consumer is cancelled and in-flight batches finish before the close.
+//! not yet acknowledged are redelivered by the broker; the new session
+//! connects to the next node of a cluster that answers (`Nodes`). On
+//! shutdown the consumer is cancelled and in-flight batches finish before
+//! the close.
 
-use common::broker::{self, Backoff, Topology};
+use common::broker::{Backoff, Nodes, Topology};
 use common::shutdown::Shutdown;
 use futures::StreamExt;
 use lapin::message::Delivery;
@@ -28,7 +30,8 @@ pub trait BatchHandler: Send + Sync + 'static {
 
 #[derive(Clone, Debug)]
 pub struct ConsumerSpec {
-    pub url: String,
+    /// Shared by a process's consumers: a node one of them lost is skipped by the others' next connect.
+    pub nodes: Arc<Nodes>,
     pub connection_name: String,
     pub queue: String,
     pub prefetch: u16,
@@ -84,11 +87,12 @@ async fn session<H: BatchHandler>(
     let tag = format!("{}-{}", spec.connection_name, uuid::Uuid::now_v7());
     // A broker that accepts connections but answers nothing (recovering
     // after restarts) must not hold up a shutdown here.
-    let (connection, channel, mut consumer) = tokio::select! {
+    let (connection, node, channel, mut consumer) = tokio::select! {
         _ = shutdown.cancelled() => return Ok(()),
         attached = attach(spec, topology, &tag) => attached?,
     };
-    tracing::info!(queue = %spec.queue, connection = %spec.connection_name, "consuming");
+    let host = spec.nodes.host(node);
+    tracing::info!(queue = %spec.queue, connection = %spec.connection_name, node = host, "consuming");
     ready.store(true, Ordering::Relaxed);
     backoff.reset();
 
@@ -131,6 +135,9 @@ async fn session<H: BatchHandler>(
         in_flight.abort_all();
     }
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, "consumer closing".into())).await;
+    if result.is_err() {
+        spec.nodes.lost(node);
+    }
     result
 }
 
@@ -141,15 +148,31 @@ async fn attach(
     spec: &ConsumerSpec,
     topology: &Topology,
     tag: &str,
-) -> Result<(lapin::Connection, lapin::Channel, lapin::Consumer), SessionError> {
-    let connection = broker::connect(&spec.url, &spec.connection_name).await?;
-    let channel = connection.create_channel().await?;
-    topology.declare(&channel).await?;
-    channel.basic_qos(spec.prefetch, BasicQosOptions::default()).await?;
-    let consumer = channel
-        .basic_consume(spec.queue.as_str().into(), tag.into(), BasicConsumeOptions::default(), FieldTable::default())
-        .await?;
-    Ok((connection, channel, consumer))
+) -> Result<(lapin::Connection, usize, lapin::Channel, lapin::Consumer), SessionError> {
+    let (connection, node) = spec.nodes.connect(&spec.connection_name).await?;
+    // A node that accepted the connection but fails the set-up is left too.
+    let attached = async {
+        topology.declare(&connection).await?;
+        let channel = connection.create_channel().await?;
+        channel.basic_qos(spec.prefetch, BasicQosOptions::default()).await?;
+        let consumer = channel
+            .basic_consume(
+                spec.queue.as_str().into(),
+                tag.into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok::<_, lapin::Error>((channel, consumer))
+    };
+    match attached.await {
+        Ok((channel, consumer)) => Ok((connection, node, channel, consumer)),
+        Err(error) => {
+            spec.nodes.lost(node);
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, "attach failed".into())).await;
+            Err(error.into())
+        }
+    }
 }
 
 /// The next batch: wait for one delivery, then take what else arrives

@@ -58,6 +58,13 @@ impl StoreError {
         }
     }
 
+    /// The server refused a write as read-only: it is a standby now (a
+    /// demoted primary). Transient (the pool reconnects to the new primary);
+    /// the connection itself must not be reused.
+    pub fn is_read_only_server(&self) -> bool {
+        matches!(self, StoreError::Db(e) if e.code() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION))
+    }
+
     /// A batch gave up waiting for a row lock (`lock_timeout`).
     pub fn is_lock_timeout(&self) -> bool {
         matches!(self, StoreError::Db(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE))
@@ -74,6 +81,7 @@ fn is_transient_state(state: &SqlState) -> bool {
             SqlState::T_R_DEADLOCK_DETECTED,
             SqlState::LOCK_NOT_AVAILABLE,
             SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+            SqlState::READ_ONLY_SQL_TRANSACTION,
         ]
         .contains(state)
 }
@@ -99,6 +107,7 @@ mod tests {
         assert!(is_transient_state(&SqlState::QUERY_CANCELED));
         assert!(is_transient_state(&SqlState::ADMIN_SHUTDOWN));
         assert!(is_transient_state(&SqlState::CONNECTION_FAILURE));
+        assert!(is_transient_state(&SqlState::READ_ONLY_SQL_TRANSACTION));
         assert!(!is_transient_state(&SqlState::UNIQUE_VIOLATION));
         assert!(!is_transient_state(&SqlState::CHECK_VIOLATION));
         assert!(StoreError::Timeout(Duration::from_secs(1)).is_transient());

@@ -140,6 +140,11 @@ impl OrderHandler {
         let started = std::time::Instant::now();
         let mut client = self.pool.get().await?;
         let plan = match tokio::time::timeout(self.transaction_timeout, store::apply(&mut client, messages)).await {
+            Ok(Err(error)) if error.is_read_only_server() => {
+                // A demoted primary: this connection must never be used again.
+                drop(deadpool_postgres::Object::take(client));
+                return Err(error);
+            }
             Ok(result) => result?,
             Err(_) => return Err(StoreError::Timeout(self.transaction_timeout)),
         };

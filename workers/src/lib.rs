@@ -70,7 +70,7 @@ fn order_consumer(
 ) -> (ConsumerSpec, Arc<handler::OrderHandler>) {
     let w = &config.worker;
     let spec = ConsumerSpec {
-        url: config.broker.url.clone(),
+        nodes: Arc::new(common::broker::Nodes::new(&config.broker.url)),
         connection_name: name.to_owned(),
         queue: topology.orders_queue(),
         prefetch: w.prefetch,

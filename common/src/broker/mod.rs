@@ -1,9 +1,12 @@
-//! RabbitMQ: the topology every process declares, message headers, and the
-//! confirm-mode publisher. Consumers live in the workers crate.
+//! RabbitMQ: the nodes a client connects to, the topology every process
+//! declares, message headers, and the confirm-mode publisher. Consumers
+//! live in the workers crate.
 
 pub mod headers;
+pub mod nodes;
 pub mod publisher;
 pub mod topology;
 
+pub use nodes::Nodes;
 pub use publisher::{Backoff, PublishError, Publisher, Target, connect_named as connect};
 pub use topology::{ORDER_ROUTING_KEY, Topology};

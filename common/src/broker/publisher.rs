@@ -5,20 +5,29 @@
 //! that does not come within the timeout, a broker that blocks publishers
 //! (memory or disk alarm) or a missing connection are each an error the
 //! caller maps to `503`. The connection is kept by a supervisor task that
-//! reconnects with backoff, so a request never waits on a dead broker.
+//! reconnects with backoff, so a request never waits on a dead broker; with
+//! several nodes (`Nodes`) each reconnect moves to the next node that
+//! answers. A confirm lost with its connection is an error, never a
+//! success: the order is answered 503 and its pending row is republished
+//! later (by the terminal's resend or the workers' sweep). After a confirm
+//! timeout the supervisor checks that the node still answers (a frozen
+//! node keeps its TCP connection open) and leaves it when it does not.
 
+use super::nodes::Nodes;
 use super::topology::Topology;
 use crate::config::BrokerConfig;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a node suspected after a confirm timeout has to open a channel.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum PublishError {
@@ -49,19 +58,23 @@ pub struct Publisher {
 }
 
 struct Inner {
-    url: String,
+    nodes: Nodes,
     connection_name: String,
     topology: Topology,
     confirm_timeout: Duration,
     channel_count: usize,
     live: RwLock<Option<Arc<Live>>>,
     wake: Notify,
+    /// A confirm timed out: is the node still there?
+    suspect: AtomicBool,
     next_channel: AtomicUsize,
 }
 
 struct Live {
     connection: Connection,
     channels: Vec<Channel>,
+    /// Which of `Inner::nodes` this connection is to.
+    node: usize,
 }
 
 impl Live {
@@ -74,13 +87,14 @@ impl Publisher {
     /// Start the supervisor; it connects in the background and keeps at it.
     pub fn start(config: &BrokerConfig, connection_name: String, shutdown: CancellationToken) -> Self {
         let inner = Arc::new(Inner {
-            url: config.url.clone(),
+            nodes: Nodes::new(&config.url),
             connection_name,
             topology: Topology::from_config(config),
             confirm_timeout: config.confirm_timeout,
             channel_count: config.publish_channels,
             live: RwLock::new(None),
             wake: Notify::new(),
+            suspect: AtomicBool::new(false),
             next_channel: AtomicUsize::new(0),
         });
         tokio::spawn(supervise(inner.clone(), shutdown));
@@ -160,6 +174,10 @@ impl Publisher {
             }
         });
         let results = futures::future::join_all(confirms).await;
+        if results.iter().any(|r| matches!(r, Err(PublishError::ConfirmTimeout(_)))) {
+            self.inner.suspect.store(true, Ordering::Relaxed);
+            self.inner.wake.notify_one();
+        }
         if results.iter().any(|r| matches!(r, Err(PublishError::Broker(_)))) {
             self.inner.wake.notify_one();
         }
@@ -219,11 +237,21 @@ async fn supervise(inner: Arc<Inner>, shutdown: CancellationToken) {
     let mut backoff = Backoff::default();
     loop {
         let current = inner.live.read().ok().and_then(|g| g.clone());
-        if !current.as_ref().is_some_and(|l| l.healthy()) {
+        let usable = match &current {
+            Some(live) => live.healthy() && answers(&inner, live).await,
+            None => false,
+        };
+        if !usable {
+            if let Some(lost) = current {
+                inner.nodes.lost(lost.node);
+                // Closing a connection to a node that answers nothing must not hold up the reconnect.
+                let _ = tokio::time::timeout(PROBE_TIMEOUT, lost.connection.close(200, "leaving".into())).await;
+            }
             set_live(&inner, None);
             match connect(&inner).await {
                 Ok(live) => {
-                    tracing::info!(connection = %inner.connection_name, "publisher connected to the broker");
+                    let node = inner.nodes.host(live.node);
+                    tracing::info!(connection = %inner.connection_name, node, "publisher connected to the broker");
                     set_live(&inner, Some(Arc::new(live)));
                     backoff.reset();
                 }
@@ -247,6 +275,27 @@ async fn supervise(inner: Arc<Inner>, shutdown: CancellationToken) {
     }
 }
 
+/// After a confirm timeout: does the node still answer (a channel opened
+/// and closed in time)? A node that is merely slow keeps its publishers; a
+/// frozen one, whose TCP connection looks healthy, is left.
+async fn answers(inner: &Inner, live: &Live) -> bool {
+    if !inner.suspect.swap(false, Ordering::Relaxed) {
+        return true;
+    }
+    let probe = async {
+        let channel = live.connection.create_channel().await?;
+        channel.close(200, "probe".into()).await
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+        Ok(Ok(())) => true,
+        outcome => {
+            let node = inner.nodes.host(live.node);
+            tracing::warn!(connection = %inner.connection_name, node, ?outcome, "broker node stopped answering; leaving it");
+            false
+        }
+    }
+}
+
 async fn passive_declares(channel: &Channel, queues: &[String]) -> Result<Vec<(u32, u32)>, PublishError> {
     let passive = QueueDeclareOptions { passive: true, ..Default::default() };
     let mut states = Vec::with_capacity(queues.len());
@@ -264,17 +313,15 @@ fn set_live(inner: &Inner, live: Option<Arc<Live>>) {
 }
 
 async fn connect(inner: &Inner) -> Result<Live, lapin::Error> {
-    let connection = super::connect(&inner.url, &inner.connection_name).await?;
+    let (connection, node) = inner.nodes.connect(&inner.connection_name).await?;
+    inner.topology.declare(&connection).await?;
     let mut channels = Vec::with_capacity(inner.channel_count);
     for _ in 0..inner.channel_count {
         let channel = connection.create_channel().await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
         channels.push(channel);
     }
-    if let Some(first) = channels.first() {
-        inner.topology.declare(first).await?;
-    }
-    Ok(Live { connection, channels })
+    Ok(Live { connection, channels, node })
 }
 
 /// Exponential backoff with jitter for reconnects: 100 ms doubling to 5 s.

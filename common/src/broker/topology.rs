@@ -20,15 +20,25 @@
 //! expire at a queue's head and the delayed-message plugin is not shipped.
 //! Scaling out: any number of worker processes consume `p.orders` (competing
 //! consumers; each order is idempotent, so no ordering between orders matters).
+//!
+//! On a cluster every quorum queue starts with a group of
+//! `AMQP_QUORUM_GROUP_SIZE` members (3: one node may be lost, and the queue
+//! keeps a majority), whatever the broker's own `quorum_cluster_size` says.
+//! A queue declared before that argument existed keeps its shape: the
+//! argument is fixed at creation, and a redeclare that disagrees would
+//! refuse every process of the new release (RabbitMQ: inequivalent arg).
 
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ExchangeKind};
 use std::time::Duration;
 
 pub const ORDER_ROUTING_KEY: &str = "order";
+
+/// The argument every new quorum queue gets its initial group size from.
+const GROUP_SIZE_ARG: &str = "x-quorum-initial-group-size";
 
 /// Names and shape of one pipeline's exchanges and queues.
 #[derive(Clone, Debug)]
@@ -36,15 +46,17 @@ pub struct Topology {
     prefix: String,
     retry_delays: Vec<Duration>,
     delivery_limit: u32,
+    group_size: u32,
 }
 
 impl Topology {
     pub fn new(prefix: &str, retry_delays: Vec<Duration>, delivery_limit: u32) -> Self {
-        Self { prefix: prefix.to_owned(), retry_delays, delivery_limit }
+        Self { prefix: prefix.to_owned(), retry_delays, delivery_limit, group_size: 3 }
     }
 
     pub fn from_config(config: &crate::config::BrokerConfig) -> Self {
-        Self::new(&config.prefix, config.retry_delays.clone(), config.delivery_limit)
+        let topology = Self::new(&config.prefix, config.retry_delays.clone(), config.delivery_limit);
+        Self { group_size: config.quorum_group_size, ..topology }
     }
 
     pub fn orders_exchange(&self) -> String {
@@ -104,8 +116,10 @@ impl Topology {
         ]
     }
 
-    /// Declare everything. Safe to call from every process at start.
-    pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
+    /// Declare everything, on a channel of its own that is closed after.
+    /// Safe to call from every process at start.
+    pub async fn declare(&self, connection: &Connection) -> Result<(), lapin::Error> {
+        let mut channel = connection.create_channel().await?;
         let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
         let exchanges = [
             (self.orders_exchange(), ExchangeKind::Direct),
@@ -121,27 +135,29 @@ impl Topology {
         // when one is not empty. A message requeued past the parking queue's
         // limit moves to the overflow queue, which cannot drop it.
         let overflow = self.parking_overflow_queue();
-        self.queue(channel, &overflow, FieldTable::default()).await?;
-        self.bind(channel, &overflow, &overflow, "").await?;
-        let parking = quorum(self.delivery_limit.max(1000), Some((&overflow, None)));
-        self.queue(channel, &self.parking_queue(), parking).await?;
-        self.bind(channel, &self.parking_queue(), &self.parking_queue(), "").await?;
+        channel.queue_declare(overflow.as_str().into(), DURABLE, FieldTable::default()).await?;
+        self.bind(&channel, &overflow, &overflow, "").await?;
+        let parking = self.quorum(self.delivery_limit.max(1000), Some((&overflow, None)));
+        self.queue(connection, &mut channel, &self.parking_queue(), parking).await?;
+        self.bind(&channel, &self.parking_queue(), &self.parking_queue(), "").await?;
 
-        let dead = quorum(self.delivery_limit, Some((&self.parking_queue(), None)));
-        self.queue(channel, &self.dead_letter_queue(), dead).await?;
-        self.bind(channel, &self.dead_letter_queue(), &self.dead_letter_exchange(), "").await?;
+        let dead = self.quorum(self.delivery_limit, Some((&self.parking_queue(), None)));
+        self.queue(connection, &mut channel, &self.dead_letter_queue(), dead).await?;
+        self.bind(&channel, &self.dead_letter_queue(), &self.dead_letter_exchange(), "").await?;
 
-        let orders = quorum(self.delivery_limit, Some((&self.dead_letter_exchange(), None)));
-        self.queue(channel, &self.orders_queue(), orders).await?;
-        self.bind(channel, &self.orders_queue(), &self.orders_exchange(), ORDER_ROUTING_KEY).await?;
+        let orders = self.quorum(self.delivery_limit, Some((&self.dead_letter_exchange(), None)));
+        self.queue(connection, &mut channel, &self.orders_queue(), orders).await?;
+        self.bind(&channel, &self.orders_queue(), &self.orders_exchange(), ORDER_ROUTING_KEY).await?;
 
         for step in 0..self.retry_steps() {
-            let mut args = quorum(self.delivery_limit, Some((&self.orders_exchange(), Some(ORDER_ROUTING_KEY))));
+            let mut args = self.quorum(self.delivery_limit, Some((&self.orders_exchange(), Some(ORDER_ROUTING_KEY))));
             let ttl = u64::try_from(self.retry_delay(step).as_millis()).unwrap_or(u64::MAX);
             args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(i64::try_from(ttl).unwrap_or(i64::MAX)));
-            self.queue(channel, &self.retry_queue(step), args).await?;
-            self.bind(channel, &self.retry_queue(step), &self.retry_exchange(), &Self::retry_routing_key(step)).await?;
+            self.queue(connection, &mut channel, &self.retry_queue(step), args).await?;
+            self.bind(&channel, &self.retry_queue(step), &self.retry_exchange(), &Self::retry_routing_key(step))
+                .await?;
         }
+        let _ = channel.close(200, "declared".into()).await;
         Ok(())
     }
 
@@ -156,9 +172,34 @@ impl Topology {
         Ok(())
     }
 
-    async fn queue(&self, channel: &Channel, name: &str, args: FieldTable) -> Result<(), lapin::Error> {
-        let options = QueueDeclareOptions { durable: true, ..Default::default() };
-        channel.queue_declare(name.into(), options, args).await.map(|_| ())
+    /// Declare a quorum queue; one that exists from before the group-size
+    /// argument is taken as it is (the refusal closed the channel: a new
+    /// one replaces it).
+    async fn queue(
+        &self,
+        connection: &Connection,
+        channel: &mut Channel,
+        name: &str,
+        args: FieldTable,
+    ) -> Result<(), lapin::Error> {
+        match channel.queue_declare(name.into(), DURABLE, args).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.to_string().contains(GROUP_SIZE_ARG) => {
+                tracing::warn!(queue = name, "queue predates its initial group size; keeping its members as they are");
+                *channel = connection.create_channel().await?;
+                let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+                channel.queue_declare(name.into(), passive, FieldTable::default()).await.map(|_| ())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Arguments of a quorum queue with an explicit delivery limit and
+    /// initial group size and, when given, an at-least-once dead-letter target.
+    fn quorum(&self, delivery_limit: u32, dead_letter: Option<(&str, Option<&str>)>) -> FieldTable {
+        let mut args = quorum(delivery_limit, dead_letter);
+        args.insert(GROUP_SIZE_ARG.into(), AMQPValue::LongLongInt(i64::from(self.group_size)));
+        args
     }
 
     async fn bind(&self, channel: &Channel, queue: &str, exchange: &str, key: &str) -> Result<(), lapin::Error> {
@@ -167,6 +208,9 @@ impl Topology {
             .await
     }
 }
+
+const DURABLE: QueueDeclareOptions =
+    QueueDeclareOptions { durable: true, passive: false, exclusive: false, auto_delete: false, nowait: false };
 
 /// Arguments of a quorum queue with an explicit delivery limit and, when
 /// given, an at-least-once dead-letter target.

@@ -183,11 +183,11 @@ impl From<sqlx::Error> for ApiError {
             return ApiError::conflict(code, *message);
         }
         // A server shutting down, restarting or refusing sessions (SQLSTATE
-        // 08xxx, 57P01–57P03) is the database being away, as is a dead socket.
-        let away = error
-            .as_database_error()
-            .and_then(|db| db.code())
-            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03"));
+        // 08xxx, 57P01–57P03) is the database being away, as is a dead socket
+        // and a server that became read-only (25006: a demoted primary, mid-failover).
+        let away = error.as_database_error().and_then(|db| db.code()).is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "25006")
+        });
         match error {
             _ if away => database_unavailable(),
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => database_unavailable(),

@@ -31,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
     let connection = Connection::connect(&args.amqp_url, ConnectionProperties::default()).await?;
     let topology = Topology::new(&args.prefix, vec![Duration::from_secs(1)], 20);
     let setup = connection.create_channel().await?;
-    topology.declare(&setup).await?;
+    topology.declare(&connection).await?;
     let confirmed = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let body = Arc::new(vec![b'x'; args.size]);

@@ -1,13 +1,12 @@
-//! PostgreSQL set-up shared by both binaries: the sqlx pool used by the API
-//! and the tooling, and the migrator (the SQL files in `migrations/`: every
-//! migration is a reversible pair, `<version>_<name>.up.sql` and
-//! `<version>_<name>.down.sql`).
+//! The migrator: the SQL files in `migrations/`, every migration a
+//! reversible pair, `<version>_<name>.up.sql` and `<version>_<name>.down.sql`.
+//! Every entry point takes a `DATABASE_URL` that may list standbys too and
+//! works on the primary.
 
+use super::primary::primary_url;
 use sqlx::migrate::{Migrate, MigrateDatabase, MigrateError, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, Postgres};
-use std::str::FromStr;
-use std::time::Duration;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, Postgres};
 
 /// The migrations, embedded at build time (`build.rs` rebuilds this crate
 /// when a file in `migrations/` is added or changed).
@@ -16,51 +15,9 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// Where sqlx records the applied migrations (its default).
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
-/// A pool that connects lazily, so a service starts (and says it is not
-/// ready) while the database is down, and recovers when it returns.
-pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(url)?;
-    Ok(PgPoolOptions::new()
-        .max_connections(max_connections)
-        .min_connections(0)
-        .acquire_timeout(Duration::from_secs(3))
-        .idle_timeout(Some(Duration::from_secs(300)))
-        .connect_lazy_with(options))
-}
-
-/// Development and test machines with password authentication: give the
-/// services' and operators' roles a known password (never in production).
-pub async fn set_role_passwords(url: &str, password: &str) -> Result<(), sqlx::Error> {
-    let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
-    for role in ["warungin_app", "warungin_platform"] {
-        // Role names are constants; the password is a bound literal via format_ident-free quoting.
-        let statement = format!("ALTER ROLE {role} PASSWORD '{}'", password.replace('\'', "''"));
-        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&pool).await?;
-    }
-    pool.close().await;
-    Ok(())
-}
-
-/// A transaction that may see only `tenants`' rows: the row-level security
-/// policies read `app.tenant_ids`, set here for this transaction alone. A
-/// query that forgets its tenant filter still sees nothing of other shops.
-pub async fn tenant_tx(
-    pool: &PgPool,
-    tenants: &[uuid::Uuid],
-) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('app.tenant_ids', $1, true)").bind(tenant_list(tenants)).execute(&mut *tx).await?;
-    Ok(tx)
-}
-
-/// `{a,b}`: the text form of a uuid[] for `app.tenant_ids`.
-pub fn tenant_list(tenants: &[uuid::Uuid]) -> String {
-    let ids: Vec<String> = tenants.iter().map(uuid::Uuid::to_string).collect();
-    format!("{{{}}}", ids.join(","))
-}
-
 /// Create the database when missing, then apply pending migrations.
 pub async fn migrate(url: &str) -> Result<(), sqlx::Error> {
+    let url = &primary_url(url).await?;
     if !Postgres::database_exists(url).await? {
         Postgres::create_database(url).await?;
     }
@@ -107,7 +64,7 @@ pub enum MigrateDownError {
 /// script. Holds the migrator's lock throughout, so a concurrent `migrate`
 /// waits.
 pub async fn migrate_down(url: &str, steps: usize) -> Result<Vec<Reverted>, MigrateDownError> {
-    let mut conn = PgConnection::connect(url).await?;
+    let mut conn = PgConnection::connect(&primary_url(url).await?).await?;
     conn.lock().await?;
     let result = migrate_down_locked(&mut conn, steps).await;
     if result.is_err() {
@@ -193,7 +150,7 @@ async fn applied_versions(conn: &mut PgConnection) -> Result<Vec<(i64, Vec<u8>)>
 
 /// The newest applied migration's version, if any.
 pub async fn schema_version(url: &str) -> Result<Option<i64>, MigrateDownError> {
-    let mut conn = PgConnection::connect(url).await?;
+    let mut conn = PgConnection::connect(&primary_url(url).await?).await?;
     let version = applied_versions(&mut conn).await?.last().map(|(version, _)| *version);
     conn.close().await?;
     Ok(version)
