@@ -29,6 +29,15 @@ pub const OLDEST_PENDING: &str = "warungin_oldest_pending_order_seconds";
 pub const DB_POOL: &str = "warungin_db_pool_connections";
 pub const DB_POOL_MAX: &str = "warungin_db_pool_max_connections";
 pub const DISK_FREE: &str = "warungin_disk_free_bytes";
+/// WAL archiving (point-in-time recovery), from `pg_stat_archiver`: the
+/// age of the newest archived segment, archiving failures and whether the
+/// last attempt failed, and WAL written (an idle database archives nothing,
+/// so an old archive alone is no alarm). The age is −1 while archiving is
+/// off or nothing was archived yet.
+pub const PG_ARCHIVE_AGE: &str = "warungin_pg_archive_last_archived_age_seconds";
+pub const PG_ARCHIVE_FAILED: &str = "warungin_pg_archive_failed_total";
+pub const PG_ARCHIVE_FAILING: &str = "warungin_pg_archive_failing";
+pub const PG_WAL_WRITTEN: &str = "warungin_pg_wal_written_bytes_total";
 /// Probes `/api/health` and `/readyz` made (not calls: callers share probes).
 pub const HEALTH_PROBES: &str = "warungin_health_probes_total";
 
@@ -152,6 +161,25 @@ async fn database(db: &PgPool, seen: &mut HashSet<String>) -> Result<(), sqlx::E
     *seen = now_seen;
     let oldest: Option<f64> = sqlx::query_scalar("SELECT platform_oldest_pending_seconds()").fetch_one(db).await?;
     gauge!(OLDEST_PENDING).set(oldest.unwrap_or(0.0));
+    archiving(db).await
+}
+
+/// `pg_stat_archiver` and the WAL position (readable by the services' role).
+async fn archiving(db: &PgPool) -> Result<(), sqlx::Error> {
+    let (mode, failed, age, failing, wal): (String, i64, Option<f64>, bool, f64) = sqlx::query_as(
+        "SELECT current_setting('archive_mode'), failed_count,
+                extract(epoch FROM now() - last_archived_time)::float8,
+                last_failed_time IS NOT NULL AND last_failed_time > coalesce(last_archived_time, '-infinity'),
+                pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8
+         FROM pg_stat_archiver",
+    )
+    .fetch_one(db)
+    .await?;
+    let archiving = mode != "off";
+    counter!(PG_WAL_WRITTEN).absolute(wal as u64);
+    counter!(PG_ARCHIVE_FAILED).absolute(u64::try_from(failed).unwrap_or(0));
+    gauge!(PG_ARCHIVE_FAILING).set(if archiving && failing { 1.0 } else { 0.0 });
+    gauge!(PG_ARCHIVE_AGE).set(age.filter(|_| archiving).unwrap_or(-1.0));
     Ok(())
 }
 

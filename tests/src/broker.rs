@@ -31,7 +31,9 @@ pub struct TestBroker {
 
 impl TestBroker {
     pub fn new(prefix: &str, topology: Topology) -> Self {
-        Self { topology, prefix: prefix.to_owned(), http: reqwest::Client::new() }
+        // A frozen cluster node accepts connections and answers nothing: bounded.
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().unwrap_or_default();
+        Self { topology, prefix: prefix.to_owned(), http }
     }
 
     async fn channel(&self) -> anyhow::Result<(Connection, lapin::Channel)> {
@@ -186,6 +188,19 @@ impl TestBroker {
                 let client = c.pointer("/client_properties/connection_name").and_then(Value::as_str)?;
                 let name = c.get("name").and_then(Value::as_str)?;
                 client.starts_with(&self.prefix).then(|| (name.to_owned(), client.to_owned()))
+            })
+            .collect())
+    }
+
+    /// This test's connections and the node each is on: (node, client name).
+    pub async fn connections_by_node(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let connections: Vec<Value> = serde_json::from_value(self.management_get("/api/connections").await?)?;
+        Ok(connections
+            .iter()
+            .filter_map(|c| {
+                let client = c.pointer("/client_properties/connection_name").and_then(Value::as_str)?;
+                let node = c.get("node").and_then(Value::as_str)?;
+                client.starts_with(&self.prefix).then(|| (node.to_owned(), client.to_owned()))
             })
             .collect())
     }

@@ -21,6 +21,10 @@ pub const REJECTIONS_TOTAL: &str = "warungin_order_rejections_total";
 pub const ERRORS_TOTAL: &str = "warungin_errors_total";
 pub const DB_POOL: &str = "warungin_db_pool_connections";
 pub const DB_POOL_MAX: &str = "warungin_db_pool_max_connections";
+/// Orders whose row was missing when their message arrived, recreated from
+/// it: a restore from an older backup, or commits lost in a failover to an
+/// asynchronous standby. Should stay at 0 with synchronous replication.
+pub const ORDERS_RECREATED: &str = "warungin_orders_recreated_total";
 
 const STATUSES: &[&str] = &["committed", "rejected", "failed", "cancelled", "skipped"];
 const OUTCOMES: &[&str] = &["ack", "retry", "dead_letter"];
@@ -50,6 +54,7 @@ pub fn register() {
     for kind in STOCK_KINDS {
         counter!(STOCK_UPDATES_TOTAL, "kind" => *kind).absolute(0);
     }
+    counter!(ORDERS_RECREATED).absolute(0);
     for kind in ["order", "raw"] {
         counter!(DEAD_LETTERS_TOTAL, "kind" => kind).absolute(0);
     }
@@ -75,6 +80,10 @@ pub fn effect(effect: &Effect, accepted_at: Option<chrono::DateTime<chrono::Utc>
         let seconds = (chrono::Utc::now() - at).num_microseconds().unwrap_or(0) as f64 / 1e6;
         histogram!(ORDER_DURATION).record(seconds.max(0.0));
     }
+}
+
+pub fn orders_recreated(n: usize) {
+    counter!(ORDERS_RECREATED).increment(n as u64);
 }
 
 pub fn stock_moved(kind: &'static str, rows: usize) {

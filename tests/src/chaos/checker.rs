@@ -44,6 +44,12 @@ pub struct Verdict {
     pub unrecorded_messages: u32,
     /// Days whose report's `netCollected` is not payments less refunds in the books.
     pub report_mismatches: usize,
+    /// Answers with status 500: a failure (a failover included) must be a 503, never a 500.
+    pub internal_errors: usize,
+    /// Accepted orders whose row the database no longer had when their
+    /// message was applied (recreated from it, `warungin_orders_recreated_total`):
+    /// acknowledged writes a failover lost. 0 with synchronous replication.
+    pub acknowledged_missing_after_failover: usize,
     pub examples: Vec<String>,
 }
 
@@ -54,6 +60,8 @@ impl Verdict {
             && self.review_disagreements == 0
             && self.unrecorded_messages == 0
             && self.report_mismatches == 0
+            && self.internal_errors == 0
+            && self.acknowledged_missing_after_failover == 0
     }
 
     pub(super) fn note(&mut self, what: String) {
@@ -67,6 +75,8 @@ impl Verdict {
 #[derive(Default)]
 pub struct History {
     pub requests: u64,
+    /// Answers with status 500.
+    pub internal_errors: usize,
     pub sent: HashSet<Uuid>,
     pub accepted: HashSet<Uuid>,
     /// Client refund ids sent, and those answered as taken.
@@ -81,6 +91,9 @@ pub fn read_history(path: &std::path::Path) -> anyhow::Result<History> {
         let line: Value = serde_json::from_str(&line?)?;
         history.requests += 1;
         let status = line["status"].as_u64().unwrap_or(0);
+        if status == 500 {
+            history.internal_errors += 1;
+        }
         let id = |v: &Value| v.as_str().and_then(|s| Uuid::parse_str(s).ok());
         match line["path"].as_str() {
             Some("/api/orders") => {
@@ -123,6 +136,7 @@ pub async fn check(
         orders_accepted: history.accepted.len(),
         refunds_sent: history.refunds_sent.len(),
         refunds_accepted: history.refunds_accepted.len(),
+        internal_errors: history.internal_errors,
         ..Verdict::default()
     };
     // Fresh statistics, or the planner may loop over tables it still thinks empty.
@@ -179,6 +193,29 @@ pub async fn check(
         v.unrecorded_messages += broker.depth(queue).await?.0;
     }
     Ok(v)
+}
+
+/// The accepted orders the workers found without a row and recreated from
+/// their message, by the workers' logs (`logs/worker-*.log`, JSON lines).
+pub fn acknowledged_and_recreated(history: &History, logs: &std::path::Path) -> anyhow::Result<Vec<Uuid>> {
+    let mut recreated = HashSet::new();
+    for entry in std::fs::read_dir(logs).with_context(|| format!("reading {}", logs.display()))? {
+        let path = entry?.path();
+        if !path.file_name().is_some_and(|f| f.to_string_lossy().starts_with("worker-")) {
+            continue;
+        }
+        for line in std::io::BufReader::new(std::fs::File::open(&path)?).lines() {
+            let line = line?;
+            if !line.contains("recreated from its message") {
+                continue;
+            }
+            let fields = serde_json::from_str::<Value>(&line).map(|v| v["fields"].clone()).unwrap_or_default();
+            if let Some(id) = fields["client_order_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+                recreated.insert(id);
+            }
+        }
+    }
+    Ok(recreated.into_iter().filter(|id| history.accepted.contains(id)).collect())
 }
 
 /// Orders whose payments or stock movements do not match their status

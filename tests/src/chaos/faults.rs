@@ -2,8 +2,11 @@
 //! machine's own service commands (Debian's `pg_ctlcluster`,
 //! `rabbitmqctl`/`rabbitmq-server`, `redis-cli`/`redis-server`), so they
 //! hit every user of those services: the fault run goes last in the test
-//! command, after every other test.
+//! command, after every other test. On a cluster (`--cluster`) the engine
+//! faults are node losses instead (`cluster`), and the machine's own
+//! PostgreSQL and RabbitMQ are left alone.
 
+use super::cluster;
 use super::system::System;
 use crate::loadgen::{self, Catalogue, Plan, Scenario, Target};
 use anyhow::{Context, bail};
@@ -46,6 +49,41 @@ pub enum FaultKind {
     DuplicateDeliveries,
     /// Operators retrying (with and without allowOversell) and discarding the same failed syncs at once.
     ReviewRace,
+    /// Cluster: `kill -9` of the RabbitMQ node that leads the order queue, then a restart and rejoin.
+    KillQueueLeader,
+    /// Cluster: the node most of the run's connections are on stopped gracefully, then started again.
+    StopNode,
+    /// Cluster: a node frozen with SIGSTOP for 20–30 s, then SIGCONT.
+    FreezeNode,
+    /// Cluster: `kill -9` of the PostgreSQL primary, the standby promoted, the old primary rejoined (pg_rewind).
+    FailoverPostgres,
+    /// Cluster: a planned switchover of the PostgreSQL primary.
+    SwitchoverPostgres,
+}
+
+impl FaultKind {
+    /// Faults of the cluster's own engines (need `--cluster`).
+    pub fn needs_cluster(self) -> bool {
+        matches!(
+            self,
+            Self::KillQueueLeader
+                | Self::StopNode
+                | Self::FreezeNode
+                | Self::FailoverPostgres
+                | Self::SwitchoverPostgres
+        )
+    }
+
+    /// Faults of the machine's single PostgreSQL and RabbitMQ (no meaning on a cluster).
+    pub fn single_server_only(self) -> bool {
+        matches!(self, Self::RestartBroker | Self::RestartPostgres)
+    }
+}
+
+/// Every kind that applies: on a cluster, its node losses instead of the single servers' restarts.
+pub fn kinds(cluster: bool) -> Vec<FaultKind> {
+    let all = <FaultKind as clap::ValueEnum>::value_variants().iter().copied();
+    all.filter(|k| if cluster { !k.single_server_only() } else { !k.needs_cluster() }).collect()
 }
 
 /// Every kind `rounds` times, in a seeded random order.
@@ -92,10 +130,16 @@ pub async fn inject(
             let status = system.bounce_ingest(i, "KILL").await?;
             Ok(format!("ingest {i}: SIGKILL, {status}, restarted"))
         }
+        FaultKind::CloseConnections if system.cluster => cluster::close_all_connections().await,
         FaultKind::CloseConnections => {
             run("rabbitmqctl", &["close_all_connections", "chaos: fault injection"]).await?;
             Ok("closed every broker connection".into())
         }
+        FaultKind::KillQueueLeader => cluster::kill_queue_leader(&system.pipeline.broker).await,
+        FaultKind::StopNode => cluster::stop_node(&system.pipeline.broker).await,
+        FaultKind::FreezeNode => cluster::freeze_node(rng).await,
+        FaultKind::FailoverPostgres => cluster::failover_postgres(system.pipeline.database_name()).await,
+        FaultKind::SwitchoverPostgres => cluster::switchover_postgres(system.pipeline.database_name()).await,
         FaultKind::RestartBroker => {
             run("rabbitmqctl", &["stop"]).await?;
             run("rabbitmq-server", &["-detached"]).await?;

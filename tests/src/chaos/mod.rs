@@ -7,6 +7,7 @@
 
 pub mod backoffice;
 pub mod checker;
+pub mod cluster;
 pub mod faults;
 pub mod refund_checks;
 pub mod review;
@@ -64,6 +65,14 @@ pub struct Settings {
     /// History, logs and the report go here.
     #[arg(long, default_value = "target/chaos")]
     pub out: PathBuf,
+    /// Against `scripts/cluster` (the harness's TEST_DATABASE_URL and TEST_AMQP_URL list its servers;
+    /// `scripts/chaos --cluster` sets them): node losses instead of service restarts.
+    #[arg(long)]
+    pub cluster: bool,
+    /// Terminals never resend an order once answered: with the sweep off (a long
+    /// `--republish-after`), every accepted order was confirmed by the broker before its 202.
+    #[arg(long)]
+    pub no_resends: bool,
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -95,6 +104,16 @@ impl Report {
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<Report> {
+    if settings.cluster != cluster::in_use() {
+        anyhow::bail!(
+            "--cluster and the harness's servers disagree: run `scripts/chaos --cluster` (it points \
+             TEST_DATABASE_URL, TEST_AMQP_URL and RABBITMQ_MANAGEMENT_URL at scripts/cluster), or neither"
+        );
+    }
+    let kinds = if settings.kinds.is_empty() { faults::kinds(settings.cluster) } else { settings.kinds.clone() };
+    if let Some(kind) = kinds.iter().find(|k| k.needs_cluster() && !settings.cluster) {
+        anyhow::bail!("{kind:?} needs --cluster");
+    }
     let seed = settings.seed.unwrap_or_else(rand::random);
     eprintln!("chaos: seed {seed}, output in {}", settings.out.display());
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -130,10 +149,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
     let mut terminals = tokio::task::JoinSet::new();
     for (i, ingest) in system.ingests.iter().enumerate() {
         let plan = Plan {
-            scenario: if i % 2 == 0 { Scenario::Mixed } else { Scenario::Duplicates },
+            scenario: if i % 2 == 0 || settings.no_resends { Scenario::Mixed } else { Scenario::Duplicates },
             terminals: settings.terminals,
             duration: Duration::from_secs(24 * 3600),
-            duplicate_share: 0.1,
+            duplicate_share: if settings.no_resends { 0.0 } else { 0.1 },
             self_timeout_share: 0.01,
             persistent: true,
             seed: seed.wrapping_add(i as u64 * 1000),
@@ -151,7 +170,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
         seed,
     ));
 
-    let kinds = if settings.kinds.is_empty() { all_kinds() } else { settings.kinds.clone() };
     let schedule = faults::schedule(&kinds, settings.rounds, &mut rng);
     let load = Load {
         target: target_for(&system.ingests[1 % system.ingests.len()].base_url),
@@ -178,9 +196,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
         records.push(FaultRecord { kind, at_s: at.as_secs_f64(), took_s: took.as_secs_f64(), outcome });
         tokio::time::sleep(settings.gap).await;
     }
-    while orders_in_books(&system, shop.tenant_id).await < settings.min_orders {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let progressed = reach_min_orders(&system, shop.tenant_id, settings.min_orders).await;
     stop.store(true, Ordering::Relaxed);
     while terminals.join_next().await.is_some() {}
     let activity = office.await.unwrap_or_default();
@@ -203,6 +219,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
         verdict.report_mismatches += 1;
         verdict.examples.push(format!("report: netCollected over the run's days {reported}, books {books}"));
     }
+    if !progressed {
+        fault_errors += 1;
+        verdict.note(format!("no progress: the books stopped growing short of {} orders", settings.min_orders));
+    }
+    let missing = checker::acknowledged_and_recreated(&history, &system.logs)?;
+    verdict.acknowledged_missing_after_failover = missing.len();
+    for id in missing.iter().take(5) {
+        verdict
+            .note(format!("acknowledged but missing after a failover (recreated from its message): client order {id}"));
+    }
     eprintln!("chaos: checked in {:.1} s", checking.elapsed().as_secs_f64());
     let report =
         Report { seed, seconds: started.elapsed().as_secs_f64(), faults: records, fault_errors, drained, verdict };
@@ -222,10 +248,6 @@ async fn keep_statistics_fresh(db: sqlx::PgPool, stop: Arc<AtomicBool>) {
     }
 }
 
-pub fn all_kinds() -> Vec<FaultKind> {
-    <FaultKind as clap::ValueEnum>::value_variants().to_vec()
-}
-
 /// The 5 hot products start with a tenth of the stock, so they run out
 /// and the run includes rejections and failed syncs for short stock.
 async fn make_hot_products_scarce(target: &Target, catalogue: &loadgen::Catalogue, stock: i64) -> anyhow::Result<()> {
@@ -240,6 +262,27 @@ async fn make_hot_products_scarce(target: &Target, catalogue: &loadgen::Catalogu
         anyhow::ensure!(response.status().is_success(), "adjusting a hot product's stock: {}", response.status());
     }
     Ok(())
+}
+
+/// Keep the load going until `min` orders are in the books; false when the
+/// books did not grow for `STALL` (the system stopped taking orders: the
+/// run goes on to its verdict instead of waiting for ever).
+async fn reach_min_orders(system: &System, tenant: uuid::Uuid, min: i64) -> bool {
+    const STALL: Duration = Duration::from_secs(180);
+    let (mut last, mut grew_at) = (-1, Instant::now());
+    loop {
+        let now = orders_in_books(system, tenant).await;
+        if now >= min {
+            return true;
+        }
+        if now > last {
+            (last, grew_at) = (now, Instant::now());
+        } else if grew_at.elapsed() > STALL {
+            eprintln!("chaos: the books stayed at {now} orders for {} s; stopping the load", STALL.as_secs());
+            return false;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn orders_in_books(system: &System, tenant: uuid::Uuid) -> i64 {
@@ -306,6 +349,10 @@ pub fn print(report: &Report) {
         v.review_disagreements,
         v.unrecorded_messages,
         report.drained
+    );
+    println!(
+        "  internal errors (500) {}  acknowledged orders missing after a failover {}",
+        v.internal_errors, v.acknowledged_missing_after_failover
     );
     for example in &v.examples {
         println!("    {example}");

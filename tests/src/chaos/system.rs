@@ -8,9 +8,11 @@ use std::path::PathBuf;
 
 pub struct System {
     pub pipeline: Pipeline,
+    /// Running against `scripts/cluster` (node faults instead of service restarts).
+    pub cluster: bool,
     pub ingests: Vec<Process>,
     pub workers: Vec<Process>,
-    logs: PathBuf,
+    pub logs: PathBuf,
     worker_env: Vec<(String, String)>,
 }
 
@@ -47,7 +49,8 @@ impl System {
         }
         let pipeline = Pipeline::start_with(options).await;
         let worker_env = settings.worker_fault.iter().map(|fault| ("WORKER_FAULT".to_owned(), fault.clone())).collect();
-        let mut system = Self { pipeline, ingests: Vec::new(), workers: Vec::new(), logs, worker_env };
+        let cluster = settings.cluster;
+        let mut system = Self { pipeline, cluster, ingests: Vec::new(), workers: Vec::new(), logs, worker_env };
         for i in 0..settings.ingests {
             let addr = format!("127.0.0.1:{}", free_port());
             let ingest = system.spawn_ingest(i, &addr).await;

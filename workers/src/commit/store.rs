@@ -77,7 +77,14 @@ async fn attempt(
     if !missing.is_empty() {
         // Rare: a message whose pending row is gone (a database restored
         // from an older backup, a hand-published message). The message is
-        // self-contained, so the order is recreated from it.
+        // self-contained, so the order is recreated from it. Logged per
+        // order: after a failover this is an acknowledged order the database
+        // lost (asynchronous replication), recovered from the queue.
+        for order in &missing {
+            let (tenant_id, order_id, client_order_id) = (order.tenant_id, order.order_id, order.order.client_order_id);
+            tracing::warn!(%tenant_id, %order_id, %client_order_id, "order row missing: recreated from its message");
+        }
+        crate::metrics::orders_recreated(missing.len());
         insert_orders(&tx, &missing).await?;
         locked = read::lock(&tx, messages, products).await?;
     }
