@@ -134,9 +134,15 @@ pub async fn poll(db: PgPool, publisher: Publisher, config: Arc<Config>) {
 
 async fn queues(publisher: &Publisher, topology: &Topology, management: &Management) -> Result<(), String> {
     let names = topology.all_queues();
-    let (live, unacked) = tokio::join!(publisher.queue_states(&names), management.unacked(&names));
-    let live = live.map_err(|e| e.to_string())?;
-    for (queue, (ready, consumers)) in names.into_iter().zip(live) {
+    // One queue at a time: a queue whose node is down (the classic overflow
+    // queue on a cluster) must not blank the others' gauges.
+    let live = futures::future::join_all(names.iter().map(|q| publisher.queue_states(std::slice::from_ref(q))));
+    let (live, unacked) = tokio::join!(live, management.unacked(&names));
+    if live.iter().all(Result::is_err) {
+        return Err("no queue could be read".to_owned());
+    }
+    let live = live.into_iter().map(|states| states.ok().and_then(|s| s.first().copied()));
+    for (queue, (ready, consumers)) in names.into_iter().zip(live).filter_map(|(q, s)| Some((q, s?))) {
         gauge!(QUEUE_DEPTH, "queue" => queue.clone(), "state" => "ready").set(f64::from(ready));
         gauge!(QUEUE_CONSUMERS, "queue" => queue.clone()).set(f64::from(consumers));
         if let Some(unacked) = unacked.as_ref().and_then(|u| u.get(&queue)) {

@@ -309,6 +309,18 @@ impl Pipeline {
         db::drop_database(&self.name).await;
     }
 
+    /// Stop everything but keep the test's database and queues for
+    /// inspection (the harness sweeps them after two hours).
+    pub async fn stop_keeping_data(mut self) {
+        self.stopped = true;
+        self.shutdown_components();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(ingest) = self.ingest.take() {
+            ingest.db.close().await;
+        }
+        self.db.close().await;
+    }
+
     fn shutdown_components(&self) {
         self.ingest_shutdown.cancel();
         self.stop_in_process_workers();

@@ -28,7 +28,7 @@ async fn fault_run(name: &str, args: &[&str]) -> Report {
         "TEST_DATABASE_URL and TEST_AMQP_URL must list the cluster's servers: run scripts/test, or \
          `scripts/cluster up` and export what `scripts/cluster env` prints (see README: Tests)"
     );
-    let out = format!("target/test-output/cluster-{name}");
+    let out = format!("{}/../target/test-output/cluster-{name}", env!("CARGO_MANIFEST_DIR"));
     let mut argv = vec!["chaos", "--cluster", "--rounds", "1", "--gap", "2s", "--terminals", "2", "--out", &out];
     argv.extend_from_slice(args);
     let report = chaos::run(Args::parse_from(argv).settings).await.expect("the fault run gives a verdict");

@@ -133,10 +133,19 @@ impl Topology {
         }
         // Nothing consumes the parking queues automatically; an alert fires
         // when one is not empty. A message requeued past the parking queue's
-        // limit moves to the overflow queue, which cannot drop it.
+        // limit moves to the overflow queue, which cannot drop it. It is a
+        // classic queue, on one node: while that node is down its declare
+        // fails, and a process must still start (the overflow is a last
+        // resort the broker dead-letters into, never on an order's path).
         let overflow = self.parking_overflow_queue();
-        channel.queue_declare(overflow.as_str().into(), DURABLE, FieldTable::default()).await?;
-        self.bind(&channel, &overflow, &overflow, "").await?;
+        let declared = async {
+            channel.queue_declare(overflow.as_str().into(), DURABLE, FieldTable::default()).await?;
+            self.bind(&channel, &overflow, &overflow, "").await
+        };
+        if let Err(error) = declared.await {
+            tracing::warn!(queue = %overflow, %error, "the parking overflow queue is unavailable (its node is down?); going on without declaring it");
+            channel = connection.create_channel().await?;
+        }
         let parking = self.quorum(self.delivery_limit.max(1000), Some((&overflow, None)));
         self.queue(connection, &mut channel, &self.parking_queue(), parking).await?;
         self.bind(&channel, &self.parking_queue(), &self.parking_queue(), "").await?;

@@ -46,7 +46,13 @@ pub async fn primary_url(url: &str) -> Result<String, sqlx::Error> {
     }
     let options = server_options(url)?;
     for (server, url) in options.iter().zip(&urls) {
-        if let Some(conn) = connect_if_primary(server).await {
+        // The database may not exist yet (a first migration): ask the maintenance database then.
+        let maintenance = server.clone().database("postgres");
+        let primary = match connect_if_primary(server).await {
+            Some(conn) => Some(conn),
+            None => connect_if_primary(&maintenance).await,
+        };
+        if let Some(conn) = primary {
             let _ = conn.close().await;
             return Ok(servers::without_param(url, "target_session_attrs"));
         }

@@ -53,9 +53,16 @@ pub async fn kill_queue_leader(broker: &TestBroker) -> anyhow::Result<String> {
 }
 
 /// Stop (gracefully) the node most of the run's connections are on; wait
-/// until they are all on the other nodes, then start it again.
-pub async fn stop_node(broker: &TestBroker) -> anyhow::Result<String> {
-    let before = broker.connections_by_node().await?;
+/// until they are all on the other nodes, then start it again. `expected`:
+/// the connections the run's processes hold (the management API lists new
+/// ones only at its next statistics round).
+pub async fn stop_node(broker: &TestBroker, expected: usize) -> anyhow::Result<String> {
+    let listed = Instant::now();
+    let mut before = broker.connections_by_node().await?;
+    while before.len() < expected && listed.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        before = broker.connections_by_node().await?;
+    }
     let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
     for (node, _) in &before {
         *per_node.entry(node.clone()).or_default() += 1;
@@ -64,15 +71,16 @@ pub async fn stop_node(broker: &TestBroker) -> anyhow::Result<String> {
         bail!("the management API lists no connection of this run");
     };
     let number = node_number(&node)?;
+    let stopping = Instant::now();
     verb(&["rmq-stop", &number]).await?;
-    let stopped = Instant::now();
+    let stop_took = stopping.elapsed().as_secs_f64();
     let moved = moved_off(broker, &node, before.len()).await;
     verb(&["rmq-start", &number]).await?;
-    let took = moved?;
+    let listed_after = moved?;
     Ok(format!(
-        "node {number} stopped with {on_it} of the run's {} connections on it; all back on other nodes {:.1} s later (listed {took:.1} s after the stop); restarted",
+        "node {number} stopped ({stop_took:.1} s) with {on_it} of the run's {} connections on it; \
+         all back on other nodes, listed {listed_after:.1} s after the stop ended; restarted",
         before.len(),
-        stopped.elapsed().as_secs_f64(),
     ))
 }
 

@@ -136,7 +136,11 @@ pub async fn inject(
             Ok("closed every broker connection".into())
         }
         FaultKind::KillQueueLeader => cluster::kill_queue_leader(&system.pipeline.broker).await,
-        FaultKind::StopNode => cluster::stop_node(&system.pipeline.broker).await,
+        FaultKind::StopNode => {
+            // A publisher per ingest; a publisher and two consumers per worker.
+            let expected = system.ingests.len() + system.workers.len() * 3;
+            cluster::stop_node(&system.pipeline.broker, expected).await
+        }
         FaultKind::FreezeNode => cluster::freeze_node(rng).await,
         FaultKind::FailoverPostgres => cluster::failover_postgres(system.pipeline.database_name()).await,
         FaultKind::SwitchoverPostgres => cluster::switchover_postgres(system.pipeline.database_name()).await,

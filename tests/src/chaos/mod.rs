@@ -73,6 +73,9 @@ pub struct Settings {
     /// `--republish-after`), every accepted order was confirmed by the broker before its 202.
     #[arg(long)]
     pub no_resends: bool,
+    /// Keep the run's database and queues afterwards (a failed run always keeps them).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -233,7 +236,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
     let report =
         Report { seed, seconds: started.elapsed().as_secs_f64(), faults: records, fault_errors, drained, verdict };
     std::fs::write(settings.out.join("report.json"), serde_json::to_vec_pretty(&report)?)?;
-    system.stop().await;
+    let keep = settings.keep || !report.ok();
+    let (database, prefix) = (system.pipeline.database_name().to_owned(), system.pipeline.broker.prefix.clone());
+    system.stop(keep).await;
+    if keep {
+        eprintln!(
+            "chaos: kept database {database} and the queues {prefix}.* for inspection; drop them with\n  \
+             psql \"$TEST_DATABASE_URL\" -c 'DROP DATABASE {database} WITH (FORCE)'\n  \
+             and the queues in the management UI (the test harness also sweeps both after two hours)"
+        );
+    }
     Ok(report)
 }
 

@@ -101,10 +101,15 @@ impl System {
         self.workers.push(worker);
     }
 
-    pub async fn stop(mut self) {
+    /// Stop the processes; drop the database and queues unless `keep`.
+    pub async fn stop(mut self, keep: bool) {
         for process in self.workers.iter_mut().chain(self.ingests.iter_mut()) {
             let _ = process.signal("TERM").await;
         }
-        self.pipeline.stop().await;
+        if keep {
+            self.pipeline.stop_keeping_data().await;
+        } else {
+            self.pipeline.stop().await;
+        }
     }
 }

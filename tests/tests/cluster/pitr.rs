@@ -51,12 +51,10 @@ struct Restored {
 
 impl Restored {
     async fn start(to: &str, dir: PathBuf, port: u16) -> Self {
-        let _ = std::fs::remove_dir_all(&dir);
-        let printed = script(
-            "restore",
-            &["--pitr", "--to", to, "--data-dir", &dir.display().to_string(), "--port", &port.to_string()],
-        )
-        .await;
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap_or(&dir));
+        let printed =
+            script("restore", &["--to", to, "--data-dir", &dir.display().to_string(), "--port", &port.to_string()])
+                .await;
         eprintln!("{printed}");
         Self { dir, port }
     }
@@ -74,7 +72,7 @@ impl Restored {
             .output()
             .await;
         assert!(stopped.is_ok_and(|o| o.status.success()), "stopping the restored server in {}", self.dir.display());
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(self.dir.parent().unwrap_or(&self.dir));
     }
 }
 
@@ -150,7 +148,7 @@ pub async fn drill() {
     stop.store(true, Ordering::Relaxed);
     let _ = writer.await;
 
-    let latest = Restored::start("latest", dir.join("pitr-latest"), 5443).await;
+    let latest = Restored::start("latest", dir.join("restore/drill-latest/data"), 5443).await;
     let rto = killed.elapsed();
     let mut conn = latest.connect(&database).await;
     let last_commit: chrono::DateTime<chrono::Utc> =
@@ -159,7 +157,7 @@ pub async fn drill() {
     latest.remove().await;
     let rpo = (destroyed - last_commit).num_milliseconds() as f64 / 1000.0;
 
-    let at_t = Restored::start(&t, dir.join("pitr-t"), 5444).await;
+    let at_t = Restored::start(&t, dir.join("restore/drill-at-t/data"), 5444).await;
     let mut conn = at_t.connect(&database).await;
     let committed: Vec<Uuid> =
         sqlx::query_scalar("SELECT id FROM orders WHERE tenant_id = $1 AND status = 'committed' AND id = ANY($2)")
