@@ -51,6 +51,14 @@ impl AppState {
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ApiError> {
         Ok(common::db::tenant_tx(&self.db, &[tenant.0]).await?)
     }
+
+    /// A read-only transaction on one snapshot that sees only `tenant`'s rows.
+    pub async fn snapshot(
+        &self,
+        tenant: common::ids::TenantId,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ApiError> {
+        Ok(common::db::tenant_snapshot(&self.db, &[tenant.0]).await?)
+    }
 }
 
 /// Token keys, for the `AuthUser` and `InternalKey` extractors.

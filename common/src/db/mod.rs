@@ -54,6 +54,17 @@ pub async fn tenant_tx(
     Ok(tx)
 }
 
+/// [`tenant_tx`], read-only and on one snapshot (REPEATABLE READ): a
+/// report's several statements all see the same committed batches.
+pub async fn tenant_snapshot(
+    pool: &PgPool,
+    tenants: &[uuid::Uuid],
+) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+    sqlx::query("SELECT set_config('app.tenant_ids', $1, true)").bind(tenant_list(tenants)).execute(&mut *tx).await?;
+    Ok(tx)
+}
+
 /// `{a,b}`: the text form of a uuid[] for `app.tenant_ids`.
 pub fn tenant_list(tenants: &[uuid::Uuid]) -> String {
     let ids: Vec<String> = tenants.iter().map(uuid::Uuid::to_string).collect();

@@ -4,6 +4,7 @@
 //! pipeline figure the median of several runs, with the spread reported.
 
 pub mod cpu;
+pub mod daily_report;
 pub mod latency;
 pub mod pgbench;
 pub mod report;

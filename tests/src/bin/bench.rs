@@ -17,6 +17,9 @@ struct Args {
     /// Only the open-loop latency run, at this many orders/s (for working on latency).
     #[arg(long)]
     only_latency_at: Option<f64>,
+    /// Only the daily report over one tenant-day of this many orders (1000000 for BENCHMARKS.md).
+    #[arg(long)]
+    only_report: Option<i64>,
 }
 
 type Run = (harness::loadgen::Summary, PerOrder);
@@ -31,7 +34,11 @@ fn figure(runs: &[Run], of: impl Fn(&harness::loadgen::Summary) -> f64) -> (Figu
 
 #[tokio::main]
 async fn main() -> anyhow::Result<std::process::ExitCode> {
-    let Args { settings, json, only_latency_at } = Args::parse();
+    let Args { settings, json, only_latency_at, only_report } = Args::parse();
+    if let Some(orders) = only_report {
+        harness::bench::daily_report::run(orders).await?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
     let mut system = System::start(settings.workers).await;
     if let Some(rate) = only_latency_at {
         return latency_only(system, &settings, rate).await;

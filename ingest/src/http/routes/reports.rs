@@ -2,8 +2,8 @@
 //! time zone, over committed orders; cancelled orders of the day are
 //! counted apart, and so are the refunds made that day (of orders not
 //! cancelled: a cancel already took the whole order out). Payments come
-//! from the payment rows, net of change. Reads one day's orders and
-//! refunds through their report indexes.
+//! from the payment rows, net of change. Reads the day's quarter-hour
+//! summaries, on one snapshot.
 
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
@@ -30,42 +30,25 @@ struct DailyQuery {
     outlet_id: Option<String>,
 }
 
-// The day's bounds in the tenant's zone, and its committed and cancelled
-// orders. The bounds are scalar subqueries (computed once, before the scan)
-// so that they become index conditions on orders_report_idx: only that
-// day's rows are read, never a tenant's whole history.
-macro_rules! day_orders {
+// The day's bounds in the tenant's zone, and its quarter hours' sums
+// (kept by the database as orders, payments, items and refunds change:
+// migrations/20261205000010_sales_summary.up.sql): a day is at most 96 rows
+// per outlet, read through each table's primary key, whatever the volume.
+macro_rules! day {
     () => {
         "WITH bounds AS (
             SELECT timezone, ($2::date)::timestamp AT TIME ZONE timezone AS day_start,
                    ($2::date + 1)::timestamp AT TIME ZONE timezone AS day_end
             FROM tenants WHERE id = $1
-         ), day_orders AS (
-            SELECT o.id, o.status, o.subtotal, o.discount_total, o.service_charge, o.tax_base, o.tax, o.total,
-                   o.rounding
-            FROM orders o
-            WHERE o.tenant_id = $1
-              AND o.created_at >= (SELECT day_start FROM bounds) AND o.created_at < (SELECT day_end FROM bounds)
-              AND o.status IN ('committed', 'cancelled') AND ($3::uuid IS NULL OR o.outlet_id = $3)
          ) "
     };
 }
 
-// The refunds made that day (by the till's time of the refund) of orders
-// not cancelled, whatever day those orders were sold.
-macro_rules! day_refunds {
+// Which quarter hours a summary row of `s` must be in.
+macro_rules! in_day {
     () => {
-        "WITH bounds AS (
-            SELECT ($2::date)::timestamp AT TIME ZONE timezone AS day_start,
-                   ($2::date + 1)::timestamp AT TIME ZONE timezone AS day_end
-            FROM tenants WHERE id = $1
-         ), day_refunds AS (
-            SELECT r.id, r.amount
-            FROM refunds r JOIN orders o ON o.tenant_id = r.tenant_id AND o.id = r.order_id
-            WHERE r.tenant_id = $1 AND r.status = 'committed'
-              AND r.created_at >= (SELECT day_start FROM bounds) AND r.created_at < (SELECT day_end FROM bounds)
-              AND o.status = 'committed' AND ($3::uuid IS NULL OR o.outlet_id = $3)
-         ) "
+        " s.tenant_id = $1 AND s.bucket >= (SELECT day_start FROM bounds) AND s.bucket < (SELECT day_end FROM bounds)
+          AND ($3::uuid IS NULL OR s.outlet_key = $3) "
     };
 }
 
@@ -92,19 +75,15 @@ async fn daily_sales(
 ) -> ApiResult<Json<Value>> {
     auth.require(SUPERVISORS)?;
     let (date, outlet) = day_and_outlet(&q)?;
-    let mut tx = state.tx(auth.tenant_id).await?;
+    // One snapshot: a batch committing between the statements cannot make
+    // the methods disagree with the totals.
+    let mut tx = state.snapshot(auth.tenant_id).await?;
     let day = Day { tenant: auth.tenant_id.0, date, outlet };
     let t = totals(&mut tx, &day).await?;
-    let paid_by_method = by_method(&mut tx, &day, PAID_BY_METHOD).await?;
-    let (refunds, refunded): (i64, i64) =
-        sqlx::query_as(concat!(day_refunds!(), "SELECT count(*), coalesce(sum(amount), 0)::bigint FROM day_refunds"))
-            .bind(day.tenant)
-            .bind(day.date)
-            .bind(day.outlet)
-            .fetch_one(&mut *tx)
-            .await?;
-    let refunds_by_method = by_method(&mut tx, &day, REFUNDED_BY_METHOD).await?;
+    let (paid_by_method, refunds_by_method) = by_method(&mut tx, &day).await?;
     let top = top_products(&mut tx, &day).await?;
+    tx.commit().await?;
+    let (refunds, refunded) = (t.refunds, t.refunded);
     // What the drawer and the accounts took, net of change, less what went back.
     let collected = t.net + t.rounding;
     Ok(Json(json!({
@@ -127,7 +106,7 @@ async fn daily_sales(
     })))
 }
 
-/// The report's parameters, bound as `$1`, `$2` and `$3` of `day_orders!`.
+/// The report's parameters, bound as `$1`, `$2` and `$3` of `day!`.
 struct Day {
     tenant: Uuid,
     date: NaiveDate,
@@ -148,23 +127,24 @@ struct Totals {
     rounding: i64,
     cancelled: i64,
     cancelled_amount: i64,
+    refunds: i64,
+    refunded: i64,
 }
 
 async fn totals(db: &mut PgConnection, day: &Day) -> ApiResult<Totals> {
     Ok(sqlx::query_as(concat!(
-        day_orders!(),
+        day!(),
         "SELECT (SELECT timezone FROM bounds) AS timezone,
-                count(*) FILTER (WHERE status = 'committed') AS orders,
-                coalesce(sum(subtotal) FILTER (WHERE status = 'committed'), 0)::bigint AS gross,
-                coalesce(sum(discount_total) FILTER (WHERE status = 'committed'), 0)::bigint AS discounts,
-                coalesce(sum(service_charge) FILTER (WHERE status = 'committed'), 0)::bigint AS service_charge,
-                coalesce(sum(tax_base) FILTER (WHERE status = 'committed'), 0)::bigint AS tax_base,
-                coalesce(sum(tax) FILTER (WHERE status = 'committed'), 0)::bigint AS tax,
-                coalesce(sum(total) FILTER (WHERE status = 'committed'), 0)::bigint AS net,
-                coalesce(sum(rounding) FILTER (WHERE status = 'committed'), 0)::bigint AS rounding,
-                count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
-                coalesce(sum(total) FILTER (WHERE status = 'cancelled'), 0)::bigint AS cancelled_amount
-         FROM day_orders"
+                coalesce(sum(orders), 0)::bigint AS orders, coalesce(sum(gross), 0)::bigint AS gross,
+                coalesce(sum(discounts), 0)::bigint AS discounts,
+                coalesce(sum(service_charge), 0)::bigint AS service_charge,
+                coalesce(sum(tax_base), 0)::bigint AS tax_base, coalesce(sum(tax), 0)::bigint AS tax,
+                coalesce(sum(net), 0)::bigint AS net, coalesce(sum(rounding), 0)::bigint AS rounding,
+                coalesce(sum(cancelled), 0)::bigint AS cancelled,
+                coalesce(sum(cancelled_amount), 0)::bigint AS cancelled_amount,
+                coalesce(sum(refunds), 0)::bigint AS refunds, coalesce(sum(refunded), 0)::bigint AS refunded
+         FROM sales_buckets s WHERE",
+        in_day!()
     ))
     .bind(day.tenant)
     .bind(day.date)
@@ -173,45 +153,38 @@ async fn totals(db: &mut PgConnection, day: &Day) -> ApiResult<Totals> {
     .await?)
 }
 
-// Per method, what the committed orders' payment rows took, net of change.
-const PAID_BY_METHOD: &str = concat!(
-    day_orders!(),
-    "SELECT p.method, sum(p.amount - p.change)::bigint FROM day_orders o
-     JOIN payments p ON p.tenant_id = $1 AND p.order_id = o.id
-     WHERE o.status = 'committed' GROUP BY p.method"
-);
-
-const REFUNDED_BY_METHOD: &str = concat!(
-    day_refunds!(),
-    "SELECT p.method, sum(p.amount)::bigint FROM day_refunds r
-     JOIN refund_payments p ON p.tenant_id = $1 AND p.refund_id = r.id GROUP BY p.method"
-);
-
-/// Money per payment method, every method present (0 when unused).
-async fn by_method(db: &mut PgConnection, day: &Day, sql: &'static str) -> ApiResult<Map<String, Value>> {
-    let methods: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(day.tenant)
-        .bind(day.date)
-        .bind(day.outlet)
-        .fetch_all(&mut *db)
-        .await?;
-    let mut by_method: Map<String, Value> =
-        PaymentMethod::ALL.iter().map(|m| (m.as_str().to_owned(), json!(0))).collect();
-    for (method, amount) in methods {
-        by_method.insert(method, json!(amount));
+/// Money per payment method, paid (net of change) and refunded, every
+/// method present (0 when unused).
+async fn by_method(db: &mut PgConnection, day: &Day) -> ApiResult<(Map<String, Value>, Map<String, Value>)> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(concat!(
+        day!(),
+        "SELECT s.kind, s.method, sum(s.amount)::bigint FROM sales_bucket_methods s WHERE",
+        in_day!(),
+        "GROUP BY s.kind, s.method"
+    ))
+    .bind(day.tenant)
+    .bind(day.date)
+    .bind(day.outlet)
+    .fetch_all(&mut *db)
+    .await?;
+    let every_method =
+        || -> Map<String, Value> { PaymentMethod::ALL.iter().map(|m| (m.as_str().to_owned(), json!(0))).collect() };
+    let (mut paid, mut refunded) = (every_method(), every_method());
+    for (kind, method, amount) in rows {
+        let into = if kind == "paid" { &mut paid } else { &mut refunded };
+        into.insert(method, json!(amount));
     }
-    Ok(by_method)
+    Ok((paid, refunded))
 }
 
 /// The day's ten best-selling products by revenue.
 async fn top_products(db: &mut PgConnection, day: &Day) -> ApiResult<Vec<Value>> {
     let top: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(concat!(
-        day_orders!(),
-        "SELECT i.product_id, p.name, sum(i.quantity)::bigint, sum(i.line_total)::bigint FROM day_orders o
-         JOIN order_items i ON i.order_id = o.id AND i.tenant_id = $1
-         JOIN products p ON p.tenant_id = $1 AND p.id = i.product_id
-         WHERE o.status = 'committed'
-         GROUP BY i.product_id, p.name ORDER BY 4 DESC, 3 DESC, 1 LIMIT 10"
+        day!(),
+        "SELECT s.product_id, p.name, sum(s.quantity)::bigint, sum(s.revenue)::bigint
+         FROM sales_bucket_products s JOIN products p ON p.tenant_id = $1 AND p.id = s.product_id WHERE",
+        in_day!(),
+        "GROUP BY s.product_id, p.name HAVING sum(s.quantity) > 0 ORDER BY 4 DESC, 3 DESC, 1 LIMIT 10"
     ))
     .bind(day.tenant)
     .bind(day.date)
