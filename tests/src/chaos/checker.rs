@@ -50,6 +50,8 @@ pub struct Verdict {
     /// message was applied (recreated from it, `warungin_orders_recreated_total`):
     /// acknowledged writes a failover lost. 0 with synchronous replication.
     pub acknowledged_missing_after_failover: usize,
+    /// Checks that failed or timed out (the verdict is incomplete there).
+    pub failed_checks: usize,
     pub examples: Vec<String>,
 }
 
@@ -62,11 +64,31 @@ impl Verdict {
             && self.report_mismatches == 0
             && self.internal_errors == 0
             && self.acknowledged_missing_after_failover == 0
+            && self.failed_checks == 0
     }
 
     pub(super) fn note(&mut self, what: String) {
         if self.examples.len() < 20 {
             self.examples.push(what);
+        }
+    }
+
+    /// A check that could not be made: a finding, named first among the examples.
+    pub fn failed(&mut self, why: String) {
+        self.failed_checks += 1;
+        self.examples.insert(0, format!("CHECK FAILED: {why}"));
+    }
+
+    /// What the history alone says (when the books could not be read).
+    pub fn of_history(history: &History) -> Self {
+        Verdict {
+            requests: history.requests,
+            orders_sent: history.sent.len(),
+            orders_accepted: history.accepted.len(),
+            refunds_sent: history.refunds_sent.len(),
+            refunds_accepted: history.refunds_accepted.len(),
+            internal_errors: history.internal_errors,
+            ..Verdict::default()
         }
     }
 }
@@ -130,15 +152,7 @@ pub async fn check(
     tenant: Uuid,
     initial: &HashMap<Uuid, i64>,
 ) -> anyhow::Result<Verdict> {
-    let mut v = Verdict {
-        requests: history.requests,
-        orders_sent: history.sent.len(),
-        orders_accepted: history.accepted.len(),
-        refunds_sent: history.refunds_sent.len(),
-        refunds_accepted: history.refunds_accepted.len(),
-        internal_errors: history.internal_errors,
-        ..Verdict::default()
-    };
+    let mut v = Verdict::of_history(history);
     // Fresh statistics, or the planner may loop over tables it still thinks empty.
     sqlx::query("ANALYZE orders, order_items, payments, stock_movements, products, failed_syncs").execute(db).await?;
     let rows: Vec<(Uuid, Uuid, String)> =

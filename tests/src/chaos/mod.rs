@@ -8,10 +8,12 @@
 pub mod backoffice;
 pub mod checker;
 pub mod cluster;
+pub mod drain;
 pub mod faults;
 pub mod refund_checks;
 pub mod review;
 pub mod system;
+pub mod verdict;
 
 use crate::loadgen::{self, Plan, Scenario, Target};
 use anyhow::Context;
@@ -210,27 +212,22 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
     eprintln!("chaos: load stopped after {:.0} s ({activity:?}); draining", started.elapsed().as_secs_f64());
 
     let draining = Instant::now();
-    let drained = drain(&system, shop.tenant_id, settings.drain).await;
+    let drained = drain::drain(&system, shop.tenant_id, settings.drain).await;
     eprintln!("chaos: drained: {drained} after {:.1} s; checking", draining.elapsed().as_secs_f64());
     let checking = Instant::now();
     let history = checker::read_history(&history_path)?;
     let p = &system.pipeline;
-    let mut verdict = checker::check(&history, &p.db, &p.broker, shop.tenant_id, &shop.initial).await?;
-    let (reported, books) =
-        refund_checks::report_net(&target_for(&system.ingests[0].base_url), &p.db, shop.tenant_id).await?;
-    if reported != books {
-        verdict.report_mismatches += 1;
-        verdict.examples.push(format!("report: netCollected over the run's days {reported}, books {books}"));
-    }
+    let books = verdict::Books {
+        db: &p.db,
+        broker: &p.broker,
+        tenant: shop.tenant_id,
+        initial: &shop.initial,
+        logs: &system.logs,
+    };
+    let mut verdict = verdict::check(&history, &books, &target_for(&system.ingests[0].base_url)).await;
     if !progressed {
         fault_errors += 1;
         verdict.note(format!("no progress: the books stopped growing short of {} orders", settings.min_orders));
-    }
-    let missing = checker::acknowledged_and_recreated(&history, &system.logs)?;
-    verdict.acknowledged_missing_after_failover = missing.len();
-    for id in missing.iter().take(5) {
-        verdict
-            .note(format!("acknowledged but missing after a failover (recreated from its message): client order {id}"));
     }
     eprintln!("chaos: checked in {:.1} s", checking.elapsed().as_secs_f64());
     let report =
@@ -305,26 +302,6 @@ async fn orders_in_books(system: &System, tenant: uuid::Uuid) -> i64 {
         .unwrap_or(0)
 }
 
-/// Wait (bounded) until no order or refund of the shop is pending and no queue holds a ready message.
-pub async fn drain(system: &System, tenant: uuid::Uuid, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT (SELECT count(*) FROM orders WHERE tenant_id = $1 AND status = 'pending')
-                      + (SELECT count(*) FROM refunds WHERE tenant_id = $1 AND status = 'pending')",
-        )
-        .bind(tenant)
-        .fetch_one(&system.pipeline.db)
-        .await
-        .unwrap_or(-1);
-        if pending == 0 && system.pipeline.broker.total_ready().await.ok() == Some(0) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    false
-}
-
 /// The report as the README and RELIABILITY.md quote it.
 pub fn print(report: &Report) {
     let v = &report.verdict;
@@ -363,8 +340,8 @@ pub fn print(report: &Report) {
         report.drained
     );
     println!(
-        "  internal errors (500) {}  acknowledged orders missing after a failover {}",
-        v.internal_errors, v.acknowledged_missing_after_failover
+        "  internal errors (500) {}  acknowledged orders missing after a failover {}  checks that failed {}",
+        v.internal_errors, v.acknowledged_missing_after_failover, v.failed_checks
     );
     for example in &v.examples {
         println!("    {example}");

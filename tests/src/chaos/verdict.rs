@@ -1,0 +1,68 @@
+//! The checking phase: every check runs whatever the others did, and a
+//! check that fails or times out (the database unreachable, the report
+//! endpoint hanging) is a finding of its own (`failed_checks`, named in the
+//! examples), never a crash: the run always ends with a verdict.
+
+use super::checker::{self, History, Verdict};
+use super::refund_checks;
+use crate::broker::TestBroker;
+use crate::loadgen::Target;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The longest any one check may take before it counts as failed.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What the checks read.
+pub struct Books<'a> {
+    pub db: &'a PgPool,
+    pub broker: &'a TestBroker,
+    pub tenant: Uuid,
+    pub initial: &'a HashMap<Uuid, i64>,
+    /// The workers' logs (acknowledged orders recreated after a failover).
+    pub logs: &'a Path,
+}
+
+/// Check the books against the history, the reports against the books, and
+/// the workers' logs; each failure to check is a finding.
+pub async fn check(history: &History, books: &Books<'_>, reports: &Target) -> Verdict {
+    let checked =
+        within(checker::check(history, books.db, books.broker, books.tenant, books.initial), "the books").await;
+    let mut verdict = checked.unwrap_or_else(|why| {
+        let mut v = Verdict::of_history(history);
+        v.failed(why);
+        v
+    });
+    match within(refund_checks::report_net(reports, books.db, books.tenant), "the daily reports").await {
+        Ok((reported, net)) if reported != net => {
+            verdict.report_mismatches += 1;
+            verdict.note(format!("report: netCollected over the run's days {reported}, books {net}"));
+        }
+        Ok(_) => {}
+        Err(why) => verdict.failed(why),
+    }
+    match checker::acknowledged_and_recreated(history, books.logs) {
+        Ok(missing) => {
+            verdict.acknowledged_missing_after_failover = missing.len();
+            for id in missing.iter().take(5) {
+                verdict.note(format!(
+                    "acknowledged but missing after a failover (recreated from its message): client order {id}"
+                ));
+            }
+        }
+        Err(error) => verdict.failed(format!("the workers' logs could not be read: {error:#}")),
+    }
+    verdict
+}
+
+/// `check` bounded by `CHECK_TIMEOUT`; a failure says which check and why.
+async fn within<T>(check: impl Future<Output = anyhow::Result<T>>, what: &str) -> Result<T, String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(format!("checking {what} failed: {error:#}")),
+        Err(_) => Err(format!("checking {what} took over {} s", CHECK_TIMEOUT.as_secs())),
+    }
+}
