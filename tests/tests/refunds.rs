@@ -153,3 +153,30 @@ async fn a_refund_that_cannot_apply_becomes_a_failed_sync_for_review() {
     p.assert_books_balance().await;
     p.stop().await;
 }
+
+/// Issue 22 #7: a refund may not be dated before the sale it refunds.
+#[tokio::test]
+async fn a_refund_dated_before_its_sale_is_refused_and_leaves_no_row() {
+    let p = Pipeline::start().await;
+    let shop = p.tenant().await;
+    let product = p.product(&shop, 10_000, 10).await;
+    let mut sale = order(&[(product, 2, 10_000)]);
+    sale["createdAt"] = json!((chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339());
+    let placed = p.post(&shop.token, "/api/orders?wait=10000", &sale).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let order_id = uuid(&placed.body["orderId"]);
+    let path = format!("/api/orders/{order_id}/refunds");
+
+    let mut early = refund(product, 1);
+    early["createdAt"] = json!((chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339());
+    let refused = p.post(&shop.token, &path, &early).await;
+    assert_eq!((refused.status, refused.code()), (422, "sale_time_out_of_range"), "{}", refused.body);
+    assert_eq!(p.count("SELECT count(*) FROM refunds").await, 0);
+
+    let mut later = refund(product, 1);
+    later["createdAt"] = json!((chrono::Utc::now() - chrono::Duration::minutes(30)).to_rfc3339());
+    let taken = p.post(&shop.token, &path, &later).await;
+    assert_eq!(taken.status, 202, "{}", taken.body);
+    assert_eq!(refund_settled(&p, uuid(&taken.body["refundId"])).await, "committed");
+    p.stop().await;
+}

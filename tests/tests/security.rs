@@ -100,6 +100,17 @@ async fn every_route_class_admits_exactly_the_roles_it_should() {
         (Method::DELETE, format!("/api/discounts/{nothing}"), None, managers),
         (Method::PATCH, format!("/api/members/{nothing}"), Some(json!({ "name": "x" })), managers),
         (Method::GET, "/api/reports/daily-sales?date=2026-01-01".into(), None, supervisors),
+        (Method::GET, "/api/settings".into(), None, everyone),
+        (Method::PATCH, "/api/settings".into(), Some(json!({ "receiptPrefix": "WRG" })), managers),
+        // One refund id for every role: the first allowed call takes it, the others get the same refund.
+        (
+            Method::POST,
+            format!("/api/orders/{order_id}/refunds"),
+            Some(json!({ "clientRefundId": nothing, "items": [{ "productId": product, "quantity": 1 }] })),
+            supervisors,
+        ),
+        (Method::GET, format!("/api/orders/{order_id}/refunds"), None, everyone),
+        (Method::GET, format!("/api/refunds/{nothing}"), None, everyone),
         (
             Method::POST,
             "/api/products".into(),
@@ -186,7 +197,14 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
         )
         .await;
     let member = member.body["id"].as_str().unwrap_or_default().to_owned();
+    let refund = json!({ "clientRefundId": uuid::Uuid::now_v7(), "items": [{ "productId": product, "quantity": 1 }] });
+    let refunded = p.post(&shop.token, &format!("/api/orders/{order_id}/refunds"), &refund).await;
+    assert_eq!(refunded.status, 202, "{}", refunded.body);
+    let refund_id = refunded.body["refundId"].as_str().unwrap_or_default().to_owned();
     vec![
+        (Method::POST, format!("/api/orders/{order_id}/refunds"), Some(refund)),
+        (Method::GET, format!("/api/orders/{order_id}/refunds"), None),
+        (Method::GET, format!("/api/refunds/{refund_id}"), None),
         (Method::GET, format!("/api/orders/{order_id}"), None),
         (Method::POST, format!("/api/orders/{order_id}/cancel"), Some(json!({ "reason": "x" }))),
         (Method::GET, format!("/api/products/{product}"), None),
@@ -214,15 +232,20 @@ async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing()
     let p = Pipeline::start().await;
     let (a, b) = (p.tenant().await, p.tenant().await);
     let routes = a_shop_with_one_of_everything(&p, &a).await;
-    let before: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members) t(t)")
+    let before: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds) t(t)")
         .fetch_one(&p.db)
         .await
         .expect("snapshot");
+    let settings_before = p.get(&a.token, "/api/settings").await.body;
     for (method, path, body) in &routes {
         let reply = p.call(method.clone(), path, Some(&b.token), body.as_ref()).await;
         assert_eq!((reply.status, reply.code()), (404, "not_found"), "{method} {path}: {}", reply.body);
     }
-    let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members) t(t)")
+    // Settings have no id: B's change is B's alone.
+    let patched = p.call(Method::PATCH, "/api/settings", Some(&b.token), Some(&json!({ "taxMode": "exclusive", "taxRateBp": 1100 }))).await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(p.get(&a.token, "/api/settings").await.body, settings_before, "A's settings are unchanged");
+    let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds) t(t)")
         .fetch_one(&p.db)
         .await
         .expect("snapshot");
