@@ -110,7 +110,7 @@ impl CommitDb {
         tx.execute("SELECT set_config('app.tenant_ids', $1, true)", &[&common::db::tenant_list(&tenants)])
             .await
             .expect("tenant scope");
-        workers::commit::store::insert_orders(&tx, messages).await.expect("pending rows");
+        workers::commit::recreate::insert_orders(&tx, messages).await.expect("pending rows");
         tx.commit().await.expect("commit");
     }
 

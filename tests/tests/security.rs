@@ -198,8 +198,9 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
         .await;
     let member = member.body["id"].as_str().unwrap_or_default().to_owned();
     let refund = json!({ "clientRefundId": uuid::Uuid::now_v7(), "items": [{ "productId": product, "quantity": 1 }] });
-    let refunded = p.post(&shop.token, &format!("/api/orders/{order_id}/refunds"), &refund).await;
-    assert_eq!(refunded.status, 202, "{}", refunded.body);
+    // Waited for, so its commit (stock back) is not taken for B's doing.
+    let refunded = p.post(&shop.token, &format!("/api/orders/{order_id}/refunds?wait=10000"), &refund).await;
+    assert_eq!(refunded.body["status"], "committed", "{}", refunded.body);
     let refund_id = refunded.body["refundId"].as_str().unwrap_or_default().to_owned();
     vec![
         (Method::POST, format!("/api/orders/{order_id}/refunds"), Some(refund)),
@@ -242,7 +243,14 @@ async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing()
         assert_eq!((reply.status, reply.code()), (404, "not_found"), "{method} {path}: {}", reply.body);
     }
     // Settings have no id: B's change is B's alone.
-    let patched = p.call(Method::PATCH, "/api/settings", Some(&b.token), Some(&json!({ "taxMode": "exclusive", "taxRateBp": 1100 }))).await;
+    let patched = p
+        .call(
+            Method::PATCH,
+            "/api/settings",
+            Some(&b.token),
+            Some(&json!({ "taxMode": "exclusive", "taxRateBp": 1100 })),
+        )
+        .await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(p.get(&a.token, "/api/settings").await.body, settings_before, "A's settings are unchanged");
     let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds) t(t)")

@@ -112,11 +112,15 @@ impl OrderHandler {
     }
 
     /// A message the batch could not apply yet (a refund of an order still
-    /// pending) goes through the delay queues like a transient failure.
+    /// pending) goes round the delay queues until it can, with no attempt
+    /// limit: its order is decided eventually (the sweep republishes a lost
+    /// one; review settles a failed one). One whose order row is missing
+    /// gets the retry schedule, then the dead-letter queue (kept raw).
     fn defer(&self, group: &[(usize, &Message)], plan: &Plan, incoming: &[Incoming], outcomes: &mut [Outcome]) {
         for ((index, _), effect) in group.iter().zip(&plan.effects) {
-            if let Effect::Deferred { reason, .. } = effect {
-                outcomes[*index] = outcome::decide(Failure::Transient(reason), incoming[*index].attempt, self.policy);
+            if let Effect::Deferred { reason, until_decided, .. } = effect {
+                let failure = if *until_decided { Failure::Waiting(reason) } else { Failure::Transient(reason) };
+                outcomes[*index] = outcome::decide(failure, incoming[*index].attempt, self.policy);
             }
         }
     }
@@ -184,7 +188,7 @@ fn log_effects(messages: &[&Message], plan: &Plan) {
             Effect::RefundFailed { order_id, code } => {
                 tracing::warn!(%tenant_id, %order_id, request_id, %code, "refund failed; kept as a failed sync")
             }
-            Effect::Deferred { order_id, reason } => {
+            Effect::Deferred { order_id, reason, .. } => {
                 tracing::info!(%tenant_id, %order_id, request_id, reason, "deferred")
             }
             Effect::Skipped { order_id, reason } => {

@@ -25,6 +25,8 @@ pub const DB_POOL_MAX: &str = "warungin_db_pool_max_connections";
 /// it: a restore from an older backup, or commits lost in a failover to an
 /// asynchronous standby. Should stay at 0 with synchronous replication.
 pub const ORDERS_RECREATED: &str = "warungin_orders_recreated_total";
+/// Refunds recreated from their message likewise (their row was missing).
+pub const REFUNDS_RECREATED: &str = "warungin_refunds_recreated_total";
 
 const STATUSES: &[&str] = &["committed", "rejected", "failed", "cancelled", "skipped"];
 const OUTCOMES: &[&str] = &["ack", "retry", "dead_letter"];
@@ -55,6 +57,7 @@ pub fn register() {
         counter!(STOCK_UPDATES_TOTAL, "kind" => *kind).absolute(0);
     }
     counter!(ORDERS_RECREATED).absolute(0);
+    counter!(REFUNDS_RECREATED).absolute(0);
     for kind in ["order", "raw"] {
         counter!(DEAD_LETTERS_TOTAL, "kind" => kind).absolute(0);
     }
@@ -82,8 +85,9 @@ pub fn effect(effect: &Effect, accepted_at: Option<chrono::DateTime<chrono::Utc>
     }
 }
 
-pub fn orders_recreated(n: usize) {
-    counter!(ORDERS_RECREATED).increment(n as u64);
+pub fn recreated(orders: usize, refunds: usize) {
+    counter!(ORDERS_RECREATED).increment(orders as u64);
+    counter!(REFUNDS_RECREATED).increment(refunds as u64);
 }
 
 pub fn stock_moved(kind: &'static str, rows: usize) {

@@ -2,6 +2,10 @@
 //! it after a delay, or dead-letter it with a reason. Nothing is dropped
 //! silently and nothing loops forever: transient failures get a bounded
 //! number of attempts through the delay queues, then the dead-letter queue.
+//! The one exception waits on purpose: a refund of an order not applied yet
+//! goes round the longest delay until its order is decided (the order is
+//! republished by the pending sweep, or waits for review), so it can never
+//! run out of attempts before its order exists.
 
 use common::order::RejectionCode;
 
@@ -24,6 +28,9 @@ pub enum Failure<'a> {
     Transient(&'a str),
     /// The commit fails for this message alone and would fail again.
     Permanent(&'a str),
+    /// The message waits for another one to be applied first (a refund for
+    /// its order): retried with no attempt limit.
+    Waiting(&'a str),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -49,7 +56,7 @@ pub fn decide(failure: Failure<'_>, attempt: u32, policy: RetryPolicy) -> Outcom
             code: RejectionCode::RetriesExhausted.as_str(),
             reason: format!("gave up after {attempt} attempts; last error: {error}"),
         },
-        Failure::Transient(_) => {
+        Failure::Transient(_) | Failure::Waiting(_) => {
             let step = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
             Outcome::Retry { step: step.min(policy.steps.saturating_sub(1)) }
         }
@@ -71,6 +78,14 @@ mod tests {
         assert!(
             matches!(&steps[3], Outcome::DeadLetter { code: "retries_exhausted", reason } if reason.contains("db down"))
         );
+    }
+
+    #[test]
+    fn a_waiting_message_never_runs_out_of_attempts() {
+        assert_eq!(decide(Failure::Waiting("order pending"), 1, POLICY), Outcome::Retry { step: 0 });
+        for attempt in [4, 5, 1_000] {
+            assert_eq!(decide(Failure::Waiting("order pending"), attempt, POLICY), Outcome::Retry { step: 1 });
+        }
     }
 
     #[test]

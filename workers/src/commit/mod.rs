@@ -8,6 +8,7 @@ pub mod plan;
 pub mod pricing_data;
 pub mod read;
 pub mod read_refunds;
+pub mod recreate;
 pub mod refund;
 pub mod sql;
 pub mod sql_refunds;

@@ -81,11 +81,14 @@ pub enum Effect {
         order_id: OrderId,
         code: RejectionCode,
     },
-    /// Not yet: the message waits for something not applied yet (a refund
-    /// of an order still pending) and is retried later.
+    /// Not yet: the message waits for something not applied yet and is
+    /// retried later: with no attempt limit while its order exists but is
+    /// not decided (`until_decided`), within the retry schedule while its
+    /// order row is missing (its message may still be queued).
     Deferred {
         order_id: OrderId,
         reason: &'static str,
+        until_decided: bool,
     },
     /// Nothing to do: a duplicate delivery, a stale message, an order not in a state to change.
     Skipped {

@@ -93,8 +93,10 @@ struct Refused(RejectionCode, String);
 impl State<'_> {
     pub(super) fn refund(&mut self, m: &RefundMessage) -> Effect {
         let (tenant_id, order_id) = (m.tenant_id, m.order_id);
+        // The store recreates a missing refund row from its message when
+        // the order is there; it is missing only while its order is too.
         let Some(refund) = self.refunds.get(&(tenant_id, m.refund_id)).cloned() else {
-            return Effect::Skipped { order_id, reason: "refund row missing" };
+            return Effect::Deferred { order_id, reason: "the refund's order row is missing", until_decided: false };
         };
         if refund.request_hash != m.request_hash {
             return Effect::Skipped { order_id, reason: "stale message: request differs from the stored refund" };
@@ -108,12 +110,12 @@ impl State<'_> {
             return Effect::Skipped { order_id, reason: "refund already applied" };
         }
         let Some(order) = self.order_by_id(tenant_id, order_id) else {
-            return Effect::Skipped { order_id, reason: "no such order" };
+            return Effect::Deferred { order_id, reason: "the refund's order row is missing", until_decided: false };
         };
         let waiting =
             order.status == OrderStatus::Pending || (order.status == OrderStatus::Failed && order.failed_sync_open);
         if waiting {
-            return Effect::Deferred { order_id, reason: "the refund's order is not applied yet" };
+            return Effect::Deferred { order_id, reason: "the refund's order is not applied yet", until_decided: true };
         }
         let decided = if order.status == OrderStatus::Committed {
             self.check_refund(m)

@@ -17,16 +17,14 @@
 //! movements refuse a second effect for an order even if a bug let one
 //! through.
 
-use super::plan::{self, LockedOrder, Plan};
+use super::plan::{self, Plan};
 use super::read;
+use super::recreate;
 use super::writes::Writes;
 use crate::error::StoreError;
-use common::ids::TenantId;
-use common::message::{Message, OrderMessage};
+use common::message::Message;
 use deadpool_postgres::Transaction;
 use futures::future::try_join_all;
-use std::collections::HashSet;
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 /// How a batch reads its products.
@@ -73,19 +71,7 @@ async fn attempt(
     let (mut locked, pricing) =
         futures::try_join!(read::lock(&tx, messages, products), super::pricing_data::load(&tx, messages))?;
     let mut lock_wait = locking.elapsed();
-    let missing = missing_orders(messages, &locked.0);
-    if !missing.is_empty() {
-        // Rare: a message whose pending row is gone (a database restored
-        // from an older backup, a hand-published message). The message is
-        // self-contained, so the order is recreated from it. Logged per
-        // order: after a failover this is an acknowledged order the database
-        // lost (asynchronous replication), recovered from the queue.
-        for order in &missing {
-            let (tenant_id, order_id, client_order_id) = (order.tenant_id, order.order_id, order.order.client_order_id);
-            tracing::warn!(%tenant_id, %order_id, %client_order_id, "order row missing: recreated from its message");
-        }
-        crate::metrics::orders_recreated(missing.len());
-        insert_orders(&tx, &missing).await?;
+    if recreate::missing_rows(&tx, messages, &locked).await? {
         locked = read::lock(&tx, messages, products).await?;
     }
     window.await;
@@ -102,62 +88,6 @@ async fn attempt(
     plan.lock_wait = lock_wait;
     tx.commit().await?;
     Ok(plan)
-}
-
-fn missing_orders<'a>(messages: &[&'a Message], locked: &[LockedOrder]) -> Vec<&'a OrderMessage> {
-    let found: HashSet<(TenantId, Uuid)> = locked.iter().map(|o| (o.tenant_id, o.client_order_id)).collect();
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::Order(o) if !found.contains(&(o.tenant_id, o.order.client_order_id.0)) => Some(o),
-            _ => None,
-        })
-        .collect()
-}
-
-const INSERT_ORDERS: &str = "
-INSERT INTO orders (id, tenant_id, client_order_id, source, request, request_hash, outlet_id, member_id,
-                    device_id, sync_batch_id, created_at, received_at, request_id)
-SELECT k.id, k.tenant_id, k.client_order_id, k.source, k.request, decode(k.request_hash, 'hex'), k.outlet_id,
-       k.member_id, k.device_id, k.sync_batch_id, k.created_at, k.received_at, k.request_id
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::text[], $7::uuid[], $8::uuid[],
-            $9::text[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], $13::text[])
-     AS k(id, tenant_id, client_order_id, source, request, request_hash, outlet_id, member_id,
-          device_id, sync_batch_id, created_at, received_at, request_id)
-ON CONFLICT (tenant_id, client_order_id) DO NOTHING";
-
-pub async fn insert_orders(tx: &Transaction<'_>, orders: &[&OrderMessage]) -> Result<(), StoreError> {
-    let ids: Vec<Uuid> = orders.iter().map(|m| m.order_id.0).collect();
-    let tenants: Vec<Uuid> = orders.iter().map(|m| m.tenant_id.0).collect();
-    let client_ids: Vec<Uuid> = orders.iter().map(|m| m.order.client_order_id.0).collect();
-    let sources: Vec<&str> = orders.iter().map(|m| m.source.as_str()).collect();
-    let requests: Vec<serde_json::Value> =
-        orders.iter().map(|m| serde_json::to_value(&m.order).unwrap_or_default()).collect();
-    let hashes: Vec<&str> = orders.iter().map(|m| m.request_hash.as_str()).collect();
-    let outlets: Vec<Option<Uuid>> = orders.iter().map(|m| m.order.outlet_id).collect();
-    let members: Vec<Option<Uuid>> = orders.iter().map(|m| m.order.member_id).collect();
-    let devices: Vec<Option<&str>> = orders.iter().map(|m| m.device_id.as_deref()).collect();
-    let batches: Vec<Option<Uuid>> = orders.iter().map(|m| m.sync_batch_id.map(|b| b.0)).collect();
-    let created: Vec<_> = orders.iter().map(|m| m.order.created_at).collect();
-    let received: Vec<_> = orders.iter().map(|m| m.received_at).collect();
-    let request_ids: Vec<Option<&str>> = orders.iter().map(|m| m.request_id.as_deref()).collect();
-    let params: [&(dyn ToSql + Sync); 13] = [
-        &ids,
-        &tenants,
-        &client_ids,
-        &sources,
-        &requests,
-        &hashes,
-        &outlets,
-        &members,
-        &devices,
-        &batches,
-        &created,
-        &received,
-        &request_ids,
-    ];
-    tx.execute(INSERT_ORDERS, &params).await?;
-    Ok(())
 }
 
 /// Write everything the plan decided, one pipelined statement per table.

@@ -1,9 +1,9 @@
 //! Admitting a refund: with the order's row locked (so two refunds of one
 //! order are admitted one after the other, and a worker committing either
 //! waits), check it against what the order sold less what its other
-//! refunds (pending or committed) claim, and write it pending with its
-//! items. The same clientRefundId again is the same refund; with a
-//! different body, or for another order, 409.
+//! refunds (pending or committed) claim, and that it is not dated before
+//! the sale, and write it pending with its items. The same clientRefundId
+//! again is the same refund; with a different body, or for another order, 409.
 
 use crate::auth::AuthUser;
 use crate::http::error::{ApiError, ApiResult};
@@ -41,6 +41,16 @@ pub async fn admit(
             .ok_or(ApiError::not_found("order"))?;
     if let Some(existing) = existing(&mut tx, tenant, refund.client_refund_id, order_id, request_hash).await? {
         return Ok(existing);
+    }
+    if refund.created_at < order.0.created_at {
+        return Err(ApiError::Unprocessable {
+            code: "sale_time_out_of_range",
+            message: format!(
+                "the refund's createdAt ({}) is before the sale it refunds ({})",
+                refund.created_at.to_rfc3339(),
+                order.0.created_at.to_rfc3339()
+            ),
+        });
     }
     refundable(&mut tx, tenant, order_id, &status).await?;
     check_quantities(&mut tx, tenant, order_id, &order.0, refund).await?;
