@@ -168,15 +168,17 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
             *day.by_method.entry((*method).to_owned()).or_default() += amount;
         }
         if refunded.contains(&i) {
-            // The unit's share of what was paid; back by cash if the sale took cash.
+            // The unit's share of what was paid, back to each method in
+            // proportion to what it took (largest remainders first).
             let price = prices[f.lines[0].0];
             let amount = (total + f.rounding) * price / f.subtotal;
-            let method = if f.by_method.iter().any(|(m, _)| *m == "cash") { "cash" } else { f.by_method[0].0 };
             let refund_day =
                 expected.entry((f.created + Duration::minutes(45)).with_timezone(&wib).date_naive()).or_default();
             refund_day.refunds += 1;
             refund_day.refunded += amount;
-            *refund_day.refunded_by_method.entry(method.to_owned()).or_default() += amount;
+            for (method, back) in proportional(amount, &f.by_method) {
+                *refund_day.refunded_by_method.entry(method.to_owned()).or_default() += back;
+            }
         }
         let day = expected.entry(f.date).or_default();
         for (product, quantity) in &f.lines {
@@ -263,4 +265,25 @@ struct Fact {
     rounding: i64,
     /// Net of change, per payment line.
     by_method: Vec<(&'static str, i64)>,
+}
+
+/// `amount` split over what each method took: floors, then a rupiah more to
+/// the largest remainders (ties in the contract's method order).
+fn proportional(amount: i64, paid: &[(&'static str, i64)]) -> Vec<(&'static str, i64)> {
+    const ORDER: [&str; 5] = ["cash", "qris", "card", "bank_transfer", "ewallet"];
+    let mut paid: Vec<(&'static str, i64)> = paid.iter().copied().filter(|(_, p)| *p > 0).collect();
+    paid.sort_by_key(|(m, _)| ORDER.iter().position(|o| o == m));
+    let total: i64 = paid.iter().map(|(_, p)| p).sum();
+    let mut shares: Vec<(&'static str, i64, i64)> =
+        paid.iter().map(|(m, p)| (*m, amount * p / total, amount * p % total)).collect();
+    let mut short = amount - shares.iter().map(|s| s.1).sum::<i64>();
+    let mut by_remainder: Vec<usize> = (0..shares.len()).collect();
+    by_remainder.sort_by(|a, b| shares[*b].2.cmp(&shares[*a].2).then(a.cmp(b)));
+    for i in by_remainder {
+        if short > 0 && shares[i].2 > 0 {
+            shares[i].1 += 1;
+            short -= 1;
+        }
+    }
+    shares.into_iter().map(|(m, share, _)| (m, share)).filter(|(_, share)| *share > 0).collect()
 }

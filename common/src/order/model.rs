@@ -26,7 +26,7 @@ pub mod limits {
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum $name { $(#[serde(rename = $text)] $variant),+ }
 
         impl $name {
@@ -78,6 +78,7 @@ RejectionCode {
     PriceMismatch = "price_mismatch",
     PaymentMismatch = "payment_mismatch",
     RefundExceedsSold = "refund_exceeds_sold",
+    RefundExceedsPaid = "refund_exceeds_paid",
     NotRefundable = "not_refundable",
     NegativeTotal = "negative_total",
     Malformed = "malformed",

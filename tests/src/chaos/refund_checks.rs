@@ -1,7 +1,7 @@
 //! The checker's refunds: none accepted and lost, none stuck or made up,
 //! each applied once (its return movements and payments back match it, or
 //! it has none), never more of a product back than its order sold nor
-//! more money than it took; and the daily reports' `netCollected` over
+//! more money than it took, in all or by any payment method; and the daily reports' `netCollected` over
 //! every day of the run equals the payments less the refunds in the books.
 
 use super::checker::{History, Verdict};
@@ -56,13 +56,23 @@ WHERE r.tenant_id = $1 AND CASE WHEN r.status = 'committed'
       ELSE m.units IS NOT NULL OR b.paid IS NOT NULL END";
 
 // Per order and product, sales and returns together never above zero;
-// per order, money back never above its total.
+// per order, money back never above its total; per order and payment
+// method, never more back than the method took net of change (the run's
+// shop does not let cash stand in for other methods).
 const OVER_REFUNDED: &str = "
 SELECT order_id FROM stock_movements WHERE tenant_id = $1 AND kind IN ('sale', 'return')
 GROUP BY order_id, product_id HAVING sum(delta) > 0
 UNION
 SELECT o.id FROM orders o JOIN refunds r ON r.tenant_id = o.tenant_id AND r.order_id = o.id
-WHERE o.tenant_id = $1 AND r.status = 'committed' GROUP BY o.id, o.total HAVING sum(r.amount) > o.total";
+WHERE o.tenant_id = $1 AND r.status = 'committed' GROUP BY o.id, o.total HAVING sum(r.amount) > o.total
+UNION
+SELECT b.order_id FROM
+  (SELECT r.order_id, rp.method, sum(rp.amount) AS back FROM refunds r
+   JOIN refund_payments rp ON rp.tenant_id = r.tenant_id AND rp.refund_id = r.id
+   WHERE r.tenant_id = $1 AND r.status = 'committed' GROUP BY 1, 2) b
+LEFT JOIN (SELECT order_id, method, sum(amount - change) AS net FROM payments WHERE tenant_id = $1 GROUP BY 1, 2) p
+  ON p.order_id = b.order_id AND p.method = b.method
+WHERE b.back > coalesce(p.net, 0)";
 
 // Every day an order was sold or a refund made on, in the tenant's zone.
 const DAYS: &str = "

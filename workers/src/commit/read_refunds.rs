@@ -11,6 +11,7 @@ use crate::error::StoreError;
 use common::ids::{OrderId, ProductId, RefundId, TenantId};
 use common::money::Money;
 use common::order::PaymentMethod;
+use common::pricing::refund::{Left, left_after};
 use deadpool_postgres::Transaction;
 use std::collections::BTreeMap;
 use tokio_postgres::types::ToSql;
@@ -32,16 +33,23 @@ FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(tenant_id, ord
 JOIN order_items i ON i.tenant_id = k.tenant_id AND i.order_id = k.order_id
 GROUP BY 1, 2, 3";
 
-// Money goes back by cash when the order took cash, else its first method.
-// What can go back is what was paid: the total with its cash rounding.
+// What can go back is what was paid: the total with its cash rounding;
+// by method, what each took net of change and what refunds gave back by it.
 const ORDER_MONEY: &str = "
 SELECT o.tenant_id, o.id, o.subtotal, o.total + coalesce(o.rounding, 0),
        coalesce((SELECT sum(r.amount) FROM refunds r
                  WHERE r.tenant_id = o.tenant_id AND r.order_id = o.id AND r.status = 'committed'), 0)::bigint,
-       (SELECT p.method FROM payments p WHERE p.tenant_id = o.tenant_id AND p.order_id = o.id
-        ORDER BY p.method <> 'cash', p.line_no LIMIT 1)
+       (SELECT jsonb_object_agg(x.method, x.net) FROM
+          (SELECT p.method, sum(p.amount - p.change) AS net FROM payments p
+           WHERE p.tenant_id = o.tenant_id AND p.order_id = o.id GROUP BY p.method) x),
+       (SELECT jsonb_object_agg(x.method, x.back) FROM
+          (SELECT rp.method, sum(rp.amount) AS back FROM refunds r
+           JOIN refund_payments rp ON rp.tenant_id = r.tenant_id AND rp.refund_id = r.id
+           WHERE r.tenant_id = o.tenant_id AND r.order_id = o.id AND r.status = 'committed' GROUP BY rp.method) x),
+       t.refund_cash_for_noncash
 FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(tenant_id, id)
 JOIN orders o ON o.tenant_id = k.tenant_id AND o.id = k.id
+JOIN tenants t ON t.id = o.tenant_id
 WHERE o.status = 'committed'";
 
 /// The refund statements, prepared before the batch's queries are sent so
@@ -90,18 +98,28 @@ fn locked_refunds(rows: &[Row]) -> Result<Vec<LockedRefund>, StoreError> {
         .collect()
 }
 
+/// `{"cash": 1000, …}` as amounts by method (unknown methods and non-numbers left out).
+fn by_method(json: Option<serde_json::Value>) -> Left {
+    let Some(serde_json::Value::Object(methods)) = json else { return Left::new() };
+    methods
+        .into_iter()
+        .filter_map(|(method, amount)| Some((PaymentMethod::parse(&method)?, Money::from_rupiah(amount.as_i64()?))))
+        .collect()
+}
+
 fn sold(lines: &[Row], money: &[Row]) -> Result<std::collections::HashMap<(TenantId, OrderId), Sold>, StoreError> {
     let mut sold = std::collections::HashMap::new();
     for r in money {
         let key = (TenantId(r.try_get(0)?), OrderId(r.try_get(1)?));
-        let method: Option<String> = r.try_get(5)?;
+        let (paid, refunded): (Option<serde_json::Value>, Option<serde_json::Value>) = (r.try_get(5)?, r.try_get(6)?);
         let order = Sold {
             subtotal: Money::from_rupiah(r.try_get::<_, Option<i64>>(2)?.unwrap_or(0)),
             total: Money::from_rupiah(r.try_get::<_, Option<i64>>(3)?.unwrap_or(0)),
             lines: BTreeMap::new(),
             refunded_units: BTreeMap::new(),
             refunded: Money::from_rupiah(r.try_get(4)?),
-            default_method: method.as_deref().and_then(PaymentMethod::parse).unwrap_or(PaymentMethod::Cash),
+            left: left_after(&by_method(paid), &by_method(refunded)),
+            cash_for_noncash: r.try_get(7)?,
         };
         sold.insert(key, order);
     }

@@ -1,6 +1,7 @@
 //! Deciding a refund, in memory, with its order locked: it applies once,
 //! to a committed order, for no more than the order sold less what its
-//! earlier refunds took, and pays back the goods' share of the total
+//! earlier refunds took, and pays back the goods' share of the total the
+//! way the money came, never more to a method than it has left
 //! (`common::pricing::refund`). A refund of an order not applied yet waits
 //! (retried later); one that can never apply becomes a failed sync.
 
@@ -11,7 +12,7 @@ use common::ids::{OrderId, ProductId, RefundId, TenantId};
 use common::message::{OrderMessage, RefundMessage};
 use common::money::Money;
 use common::order::{OrderStatus, PaymentMethod, RejectionCode};
-use common::pricing::refund::{Refundable, allocate, refund_amount};
+use common::pricing::refund::{AllocationError, Left, Refundable, allocate, left_after, refund_amount};
 use std::collections::BTreeMap;
 
 /// What a committed order sold and what its refunds took so far.
@@ -25,8 +26,11 @@ pub struct Sold {
     /// Per product: units refunded so far.
     pub refunded_units: BTreeMap<ProductId, i64>,
     pub refunded: Money,
-    /// Money goes back by this method when the refund names none.
-    pub default_method: PaymentMethod,
+    /// What each payment method can still give back (paid net of change,
+    /// less earlier refunds by it).
+    pub left: Left,
+    /// The tenant lets cash stand in for non-cash methods.
+    pub cash_for_noncash: bool,
 }
 
 impl Sold {
@@ -37,8 +41,12 @@ impl Sold {
             let entry = lines.entry(line.product_id).or_default();
             *entry = (entry.0 + i64::from(line.quantity), entry.1 + total.rupiah());
         }
-        let cash = m.order.payments.iter().find(|p| p.method == PaymentMethod::Cash);
-        let default_method = cash.or(m.order.payments.first()).map_or(PaymentMethod::Cash, |p| p.method);
+        let mut left = Left::new();
+        for (payment, change) in m.order.payments.iter().zip(&accepted.tender.line_change) {
+            let net = payment.amount.rupiah().saturating_sub(change.rupiah());
+            let sum = left.entry(payment.method).or_insert(Money::ZERO);
+            *sum = Money::from_rupiah(sum.rupiah().saturating_add(net));
+        }
         Sold {
             subtotal: accepted.priced.subtotal,
             // What was paid: the total with its cash rounding.
@@ -46,7 +54,10 @@ impl Sold {
             lines,
             refunded_units: BTreeMap::new(),
             refunded: Money::ZERO,
-            default_method,
+            left,
+            // A refund in the same batch as its sale goes back the way the
+            // money came (the setting is read with committed orders).
+            cash_for_noncash: false,
         }
     }
 
@@ -159,8 +170,10 @@ impl State<'_> {
             refunded: sold.refunded,
         };
         let amount = refund_amount(&order, Money::from_rupiah(sold.gross_of(&after) - before));
-        let back = allocate(amount, &m.refund.payments, sold.default_method)
-            .map_err(|e| Refused(RejectionCode::PaymentMismatch, e.to_string()))?;
+        let back = allocate(amount, &m.refund.payments, &sold.left, sold.cash_for_noncash).map_err(|e| match e {
+            AllocationError::Mismatch { .. } => Refused(RejectionCode::PaymentMismatch, e.to_string()),
+            AllocationError::ExceedsPaid { .. } => Refused(RejectionCode::RefundExceedsPaid, e.to_string()),
+        })?;
         Ok((amount, back))
     }
 
@@ -177,6 +190,12 @@ impl State<'_> {
                 *sold.refunded_units.entry(line.product_id).or_default() += i64::from(line.quantity);
             }
             sold.refunded = sold.refunded.checked_add(amount).unwrap_or(sold.total);
+            let mut given = Left::new();
+            for (method, paid) in &back {
+                let sum = given.entry(*method).or_insert(Money::ZERO);
+                *sum = Money::from_rupiah(sum.rupiah().saturating_add(paid.rupiah()));
+            }
+            sold.left = left_after(&sold.left, &given);
         }
         let w = &mut self.plan.writes;
         w.refund_failures.retain(|f| (f.tenant_id, f.refund_id) != (tenant_id, refund_id));

@@ -77,7 +77,8 @@ impl Shop {
             lines: [(self.product.id, (5, 50_000))].into_iter().collect(),
             refunded_units: Default::default(),
             refunded: Money::ZERO,
-            default_method: PaymentMethod::Qris,
+            left: [(PaymentMethod::Qris, Money::from_rupiah(45_000))].into_iter().collect(),
+            cash_for_noncash: false,
         };
         let data =
             RefundData { refunds: self.refunds.clone(), sold: HashMap::from([((self.tenant, self.order.id), sold)]) };

@@ -1,5 +1,6 @@
 //! A shop's money settings: tax (none, inclusive or exclusive, rate in
-//! basis points), service charge, cash rounding and receipt numbering.
+//! basis points), service charge, cash rounding, receipt numbering, and
+//! whether cash may stand in for non-cash payments in a refund.
 //! The workers read them at commit, so a change applies to orders
 //! committed after it (an offline sale synced later included).
 
@@ -29,6 +30,7 @@ struct Settings {
     cash_rounding: String,
     receipt_prefix: String,
     receipt_reset: String,
+    refund_cash_for_noncash: bool,
 }
 
 #[derive(Deserialize)]
@@ -41,6 +43,7 @@ struct SettingsPatch {
     cash_rounding: Option<String>,
     receipt_prefix: Option<String>,
     receipt_reset: Option<String>,
+    refund_cash_for_noncash: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -72,7 +75,7 @@ impl SettingsPatch {
 async fn read(db: &mut PgConnection, tenant: Uuid) -> ApiResult<Settings> {
     Ok(sqlx::query_as(
         "SELECT tax_mode, tax_rate_bp, service_charge_bp, service_charge_taxed, cash_rounding, receipt_prefix,
-                receipt_reset
+                receipt_reset, refund_cash_for_noncash
          FROM tenants WHERE id = $1",
     )
     .bind(tenant)
@@ -93,12 +96,14 @@ async fn update(
     auth.require(MANAGERS)?;
     patch.check()?;
     let mut tx = state.tx(auth.tenant_id).await?;
+    let before = read(&mut tx, auth.tenant_id.0).await?;
     sqlx::query(
         "UPDATE tenants SET tax_mode = coalesce($2, tax_mode), tax_rate_bp = coalesce($3, tax_rate_bp),
                 service_charge_bp = coalesce($4, service_charge_bp),
                 service_charge_taxed = coalesce($5, service_charge_taxed),
                 cash_rounding = coalesce($6, cash_rounding), receipt_prefix = coalesce($7, receipt_prefix),
-                receipt_reset = coalesce($8, receipt_reset)
+                receipt_reset = coalesce($8, receipt_reset),
+                refund_cash_for_noncash = coalesce($9, refund_cash_for_noncash)
          WHERE id = $1",
     )
     .bind(auth.tenant_id.0)
@@ -109,11 +114,15 @@ async fn update(
     .bind(&patch.cash_rounding)
     .bind(&patch.receipt_prefix)
     .bind(&patch.receipt_reset)
+    .bind(patch.refund_cash_for_noncash)
     .execute(&mut *tx)
     .await?;
     let settings = read(&mut tx, auth.tenant_id.0).await?;
     tx.commit().await?;
     state.quoter.forget(auth.tenant_id);
-    tracing::info!(tenant_id = %auth.tenant_id, "tenant settings changed");
+    // Who changed what, from and to (the audit of a setting that pays cash out).
+    let (from, to) =
+        (serde_json::to_value(&before).unwrap_or_default(), serde_json::to_value(&settings).unwrap_or_default());
+    tracing::info!(tenant_id = %auth.tenant_id, user_id = %auth.user_id, %from, %to, "tenant settings changed");
     Ok(Json(settings))
 }
