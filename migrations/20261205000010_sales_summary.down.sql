@@ -1,8 +1,9 @@
 -- Reverses 20261205000010_sales_summary.up.sql, in reverse order.
 --
--- DATA LOSS: none. The quarter-hour summaries are sums of orders, payments,
--- items and refunds that stay; the daily report of the previous release
--- reads those rows directly.
+-- DATA LOSS: refunds' parts of their orders' discounts, service charge,
+-- tax base and tax. The quarter-hour summaries are sums of orders,
+-- payments, items and refunds that stay; the daily report of the previous
+-- release reads those rows directly.
 
 DROP POLICY platform_operators ON sales_bucket_products;
 DROP POLICY tenant_isolation ON sales_bucket_products;
@@ -40,3 +41,5 @@ DROP TABLE sales_buckets;
 
 DROP FUNCTION sales_bucket(timestamptz);
 DROP FUNCTION sales_outlet_key(uuid);
+
+ALTER TABLE refunds DROP COLUMN tax, DROP COLUMN tax_base, DROP COLUMN service_charge, DROP COLUMN discount_total;

@@ -24,6 +24,17 @@
 -- statements in a transaction. The summaries are locked in key order, after
 -- the rows they summarise, like every other lock of the commit path.
 
+-- A refund's part of its order's discounts, service charge, tax base and
+-- tax, set at commit by the same rule as its amount
+-- (common/src/pricing/refund_charges.rs), so the books say what was given
+-- back of each: the PPN owed is the sales' tax less the refunds'. Refunds
+-- committed before this migration have none (they count as 0).
+ALTER TABLE refunds
+    ADD COLUMN discount_total  bigint,
+    ADD COLUMN service_charge  bigint,
+    ADD COLUMN tax_base        bigint,
+    ADD COLUMN tax             bigint;
+
 -- No outlet (orders from before outlets, or sent without one) sums under
 -- the nil UUID, so the key has no NULL.
 CREATE FUNCTION sales_outlet_key(outlet uuid) RETURNS uuid
@@ -51,6 +62,10 @@ CREATE TABLE sales_buckets (
     -- Refunds made in the quarter hour (of orders still committed).
     refunds           bigint NOT NULL DEFAULT 0,
     refunded          bigint NOT NULL DEFAULT 0,
+    refunded_discounts       bigint NOT NULL DEFAULT 0,
+    refunded_service_charge  bigint NOT NULL DEFAULT 0,
+    refunded_tax_base        bigint NOT NULL DEFAULT 0,
+    refunded_tax             bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, bucket, outlet_key)
 );
 
@@ -80,7 +95,10 @@ CREATE TYPE sales_order AS (
     id uuid, tenant_id uuid, outlet_id uuid, created_at timestamptz, status text, subtotal bigint,
     discount_total bigint, service_charge bigint, tax_base bigint, tax bigint, total bigint, rounding bigint
 );
-CREATE TYPE sales_refund AS (id uuid, tenant_id uuid, order_id uuid, created_at timestamptz, status text, amount bigint);
+CREATE TYPE sales_refund AS (
+    id uuid, tenant_id uuid, order_id uuid, created_at timestamptz, status text, amount bigint,
+    discount_total bigint, service_charge bigint, tax_base bigint, tax bigint
+);
 
 -- Orders that became committed (+1) or stopped being (-1) between `was` and `now`.
 CREATE FUNCTION sales_order_flips(was sales_order[], now sales_order[])
@@ -145,13 +163,20 @@ BEGIN
     ON CONFLICT (tenant_id, bucket, outlet_key, product_id) DO UPDATE SET
         quantity = s.quantity + EXCLUDED.quantity, revenue = s.revenue + EXCLUDED.revenue;
 
-    INSERT INTO sales_buckets AS s (tenant_id, bucket, outlet_key, refunds, refunded)
-    SELECT f.tenant_id, sales_bucket(r.created_at), f.outlet_key, sum(f.sign), sum(f.sign * r.amount)
+    INSERT INTO sales_buckets AS s (tenant_id, bucket, outlet_key, refunds, refunded, refunded_discounts,
+                                    refunded_service_charge, refunded_tax_base, refunded_tax)
+    SELECT f.tenant_id, sales_bucket(r.created_at), f.outlet_key, sum(f.sign), sum(f.sign * r.amount),
+           coalesce(sum(f.sign * r.discount_total), 0), coalesce(sum(f.sign * r.service_charge), 0),
+           coalesce(sum(f.sign * r.tax_base), 0), coalesce(sum(f.sign * r.tax), 0)
     FROM sales_order_flips(was, now) f
     JOIN refunds r ON r.tenant_id = f.tenant_id AND r.order_id = f.id AND r.status = 'committed'
     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (tenant_id, bucket, outlet_key) DO UPDATE SET
-        refunds = s.refunds + EXCLUDED.refunds, refunded = s.refunded + EXCLUDED.refunded;
+        refunds = s.refunds + EXCLUDED.refunds, refunded = s.refunded + EXCLUDED.refunded,
+        refunded_discounts = s.refunded_discounts + EXCLUDED.refunded_discounts,
+        refunded_service_charge = s.refunded_service_charge + EXCLUDED.refunded_service_charge,
+        refunded_tax_base = s.refunded_tax_base + EXCLUDED.refunded_tax_base,
+        refunded_tax = s.refunded_tax + EXCLUDED.refunded_tax;
 
     INSERT INTO sales_bucket_methods AS s (tenant_id, bucket, outlet_key, kind, method, amount)
     SELECT f.tenant_id, sales_bucket(r.created_at), f.outlet_key, 'refunded', rp.method, sum(f.sign * rp.amount)
@@ -170,17 +195,29 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
     WITH flips AS (
         SELECT c.tenant_id, c.id, sales_bucket(min(c.created_at)) AS bucket,
                sales_outlet_key(min(o.outlet_id::text)::uuid) AS outlet_key, sum(c.sign) AS sign,
-               sum(c.sign * c.amount) AS amount
+               sum(c.sign * c.amount) AS amount, coalesce(sum(c.sign * c.discount_total), 0) AS discounts,
+               coalesce(sum(c.sign * c.service_charge), 0) AS service_charge,
+               coalesce(sum(c.sign * c.tax_base), 0) AS tax_base, coalesce(sum(c.sign * c.tax), 0) AS tax
         FROM (SELECT -1 AS sign, r.* FROM unnest(was) r WHERE r.status = 'committed'
               UNION ALL SELECT 1, r.* FROM unnest(now) r WHERE r.status = 'committed') c
         JOIN orders o ON o.tenant_id = c.tenant_id AND o.id = c.order_id AND o.status = 'committed'
-        GROUP BY c.tenant_id, c.id HAVING sum(c.sign) <> 0 OR sum(c.sign * c.amount) <> 0
+        GROUP BY c.tenant_id, c.id
+        HAVING sum(c.sign) <> 0 OR sum(c.sign * c.amount) <> 0 OR coalesce(sum(c.sign * c.tax), 0) <> 0
+            OR coalesce(sum(c.sign * c.tax_base), 0) <> 0 OR coalesce(sum(c.sign * c.service_charge), 0) <> 0
+            OR coalesce(sum(c.sign * c.discount_total), 0) <> 0
     ), counted AS (
-        INSERT INTO sales_buckets AS s (tenant_id, bucket, outlet_key, refunds, refunded)
-        SELECT tenant_id, bucket, outlet_key, sum(sign), sum(amount) FROM flips
+        INSERT INTO sales_buckets AS s (tenant_id, bucket, outlet_key, refunds, refunded, refunded_discounts,
+                                        refunded_service_charge, refunded_tax_base, refunded_tax)
+        SELECT tenant_id, bucket, outlet_key, sum(sign), sum(amount), sum(discounts), sum(service_charge),
+               sum(tax_base), sum(tax)
+        FROM flips
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (tenant_id, bucket, outlet_key) DO UPDATE SET
-            refunds = s.refunds + EXCLUDED.refunds, refunded = s.refunded + EXCLUDED.refunded
+            refunds = s.refunds + EXCLUDED.refunds, refunded = s.refunded + EXCLUDED.refunded,
+            refunded_discounts = s.refunded_discounts + EXCLUDED.refunded_discounts,
+            refunded_service_charge = s.refunded_service_charge + EXCLUDED.refunded_service_charge,
+            refunded_tax_base = s.refunded_tax_base + EXCLUDED.refunded_tax_base,
+            refunded_tax = s.refunded_tax + EXCLUDED.refunded_tax
     )
     INSERT INTO sales_bucket_methods AS s (tenant_id, bucket, outlet_key, kind, method, amount)
     SELECT f.tenant_id, f.bucket, f.outlet_key, 'refunded', rp.method, sum(f.sign * rp.amount)
@@ -231,8 +268,8 @@ $$;
 CREATE FUNCTION sales_refunds_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
-    pick constant text := 'SELECT ARRAY(SELECT ROW(r.id, r.tenant_id, r.order_id, r.created_at, r.status, r.amount)::sales_refund
-        FROM %I r)';
+    pick constant text := 'SELECT ARRAY(SELECT ROW(r.id, r.tenant_id, r.order_id, r.created_at, r.status, r.amount,
+        r.discount_total, r.service_charge, r.tax_base, r.tax)::sales_refund FROM %I r)';
     counted constant text := 'SELECT EXISTS (SELECT 1 FROM %I WHERE status = ''committed'')';
     was sales_refund[] := '{}';
     now sales_refund[] := '{}';

@@ -27,6 +27,8 @@ struct Day {
     refunds: i64,
     refunded: i64,
     refunded_by_method: BTreeMap<String, i64>,
+    /// What the refunds gave back of discounts, service charge, tax base and tax.
+    refunded_charges: [i64; 4],
     products: BTreeMap<Uuid, (i64, i64)>,
 }
 
@@ -176,6 +178,10 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
                 expected.entry((f.created + Duration::minutes(45)).with_timezone(&wib).date_naive()).or_default();
             refund_day.refunds += 1;
             refund_day.refunded += amount;
+            // One refund per order: its part of each figure is that figure's share.
+            for (sum, figure) in refund_day.refunded_charges.iter_mut().zip([f.discount, service, base, tax]) {
+                *sum += figure * price / f.subtotal;
+            }
             for (method, back) in proportional(amount, &f.by_method) {
                 *refund_day.refunded_by_method.entry(method.to_owned()).or_default() += back;
             }
@@ -225,6 +231,8 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
             refunds: r["refunds"]["count"].as_i64().unwrap_or(-1),
             refunded: r["refunds"]["amount"].as_i64().unwrap_or(-1),
             refunded_by_method,
+            refunded_charges: ["discounts", "serviceCharge", "taxBase", "tax"]
+                .map(|k| r["refunds"][k].as_i64().unwrap_or(-1)),
             products: got_products,
         };
         let every_method = |sums: &BTreeMap<String, i64>| {

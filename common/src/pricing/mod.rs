@@ -26,6 +26,7 @@
 mod apply;
 pub mod charges;
 pub mod refund;
+pub mod refund_charges;
 pub mod rules;
 pub mod stored;
 pub mod tender;

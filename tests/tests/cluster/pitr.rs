@@ -130,8 +130,11 @@ pub async fn drill() {
     let marker = p.product(&shop, 1, 1).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let segment = archive_now(&mut admin).await;
-    // Orders go on after the last archived segment, as they would up to a crash.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Orders go on after the last forced archive, as they would up to a
+    // crash: 10 s in the test command; longer than archive_timeout
+    // (PITR_DRILL_TAIL_SECS=150) shows the RPO archive_timeout gives.
+    let tail = std::env::var("PITR_DRILL_TAIL_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    tokio::time::sleep(Duration::from_secs(tail)).await;
     let before_t: Vec<Uuid> =
         sqlx::query_scalar("SELECT id FROM orders WHERE tenant_id = $1 AND committed_at < $2::timestamptz")
             .bind(shop.id)

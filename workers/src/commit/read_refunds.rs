@@ -12,6 +12,7 @@ use common::ids::{OrderId, ProductId, RefundId, TenantId};
 use common::money::Money;
 use common::order::PaymentMethod;
 use common::pricing::refund::{Left, left_after};
+use common::pricing::refund_charges::Charged;
 use deadpool_postgres::Transaction;
 use std::collections::BTreeMap;
 use tokio_postgres::types::ToSql;
@@ -46,7 +47,11 @@ SELECT o.tenant_id, o.id, o.subtotal, o.total + coalesce(o.rounding, 0),
           (SELECT rp.method, sum(rp.amount) AS back FROM refunds r
            JOIN refund_payments rp ON rp.tenant_id = r.tenant_id AND rp.refund_id = r.id
            WHERE r.tenant_id = o.tenant_id AND r.order_id = o.id AND r.status = 'committed' GROUP BY rp.method) x),
-       t.refund_cash_for_noncash
+       t.refund_cash_for_noncash,
+       o.discount_total, o.service_charge, o.tax_base, o.tax,
+       (SELECT ARRAY[coalesce(sum(r.discount_total), 0), coalesce(sum(r.service_charge), 0),
+                     coalesce(sum(r.tax_base), 0), coalesce(sum(r.tax), 0)]::bigint[]
+        FROM refunds r WHERE r.tenant_id = o.tenant_id AND r.order_id = o.id AND r.status = 'committed')
 FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(tenant_id, id)
 JOIN orders o ON o.tenant_id = k.tenant_id AND o.id = k.id
 JOIN tenants t ON t.id = o.tenant_id
@@ -98,6 +103,16 @@ fn locked_refunds(rows: &[Row]) -> Result<Vec<LockedRefund>, StoreError> {
         .collect()
 }
 
+fn rupiah(value: Option<i64>) -> Money {
+    Money::from_rupiah(value.unwrap_or(0))
+}
+
+/// `[discounts, service charge, tax base, tax]` given back so far.
+fn given_back(sums: Vec<i64>) -> Charged {
+    let at = |i: usize| Money::from_rupiah(sums.get(i).copied().unwrap_or(0));
+    Charged { discounts: at(0), service_charge: at(1), tax_base: at(2), tax: at(3) }
+}
+
 /// `{"cash": 1000, …}` as amounts by method (unknown methods and non-numbers left out).
 fn by_method(json: Option<serde_json::Value>) -> Left {
     let Some(serde_json::Value::Object(methods)) = json else { return Left::new() };
@@ -120,6 +135,13 @@ fn sold(lines: &[Row], money: &[Row]) -> Result<std::collections::HashMap<(Tenan
             refunded: Money::from_rupiah(r.try_get(4)?),
             left: left_after(&by_method(paid), &by_method(refunded)),
             cash_for_noncash: r.try_get(7)?,
+            charged: Charged {
+                discounts: rupiah(r.try_get(8)?),
+                service_charge: rupiah(r.try_get(9)?),
+                tax_base: rupiah(r.try_get(10)?),
+                tax: rupiah(r.try_get(11)?),
+            },
+            charged_back: given_back(r.try_get(12)?),
         };
         sold.insert(key, order);
     }

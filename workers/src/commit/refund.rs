@@ -13,6 +13,7 @@ use common::message::{OrderMessage, RefundMessage};
 use common::money::Money;
 use common::order::{OrderStatus, PaymentMethod, RejectionCode};
 use common::pricing::refund::{AllocationError, Left, Refundable, allocate, left_after, refund_amount};
+use common::pricing::refund_charges::{Charged, refund_charges};
 use std::collections::BTreeMap;
 
 /// What a committed order sold and what its refunds took so far.
@@ -31,6 +32,10 @@ pub struct Sold {
     pub left: Left,
     /// The tenant lets cash stand in for non-cash methods.
     pub cash_for_noncash: bool,
+    /// The order's discounts, service charge, tax base and tax, and what
+    /// its refunds gave back of them so far.
+    pub charged: Charged,
+    pub charged_back: Charged,
 }
 
 impl Sold {
@@ -58,6 +63,13 @@ impl Sold {
             // A refund in the same batch as its sale goes back the way the
             // money came (the setting is read with committed orders).
             cash_for_noncash: false,
+            charged: Charged {
+                discounts: accepted.priced.discount_total,
+                service_charge: accepted.charges.service_charge,
+                tax_base: accepted.charges.tax_base,
+                tax: accepted.charges.tax,
+            },
+            charged_back: Charged::default(),
         }
     }
 
@@ -101,6 +113,13 @@ impl RefundStatus {
 
 struct Refused(RejectionCode, String);
 
+/// What a refund gives back: its amount, by method, and its part of the order's charges.
+struct Decided {
+    amount: Money,
+    back: Vec<(PaymentMethod, Money)>,
+    charged: Charged,
+}
+
 impl State<'_> {
     pub(super) fn refund(&mut self, m: &RefundMessage) -> Effect {
         let (tenant_id, order_id) = (m.tenant_id, m.order_id);
@@ -134,7 +153,7 @@ impl State<'_> {
             Err(Refused(RejectionCode::NotRefundable, format!("the order is {}, not committed", order.status)))
         };
         match decided {
-            Ok((amount, back)) => self.commit_refund(m, refund.status, amount, back),
+            Ok(decided) => self.commit_refund(m, refund.status, decided),
             Err(Refused(code, message)) => self.fail_refund(m, &order, code, message),
         }
     }
@@ -145,7 +164,7 @@ impl State<'_> {
     }
 
     /// The refund's amount and how it goes back, or why it cannot apply.
-    fn check_refund(&self, m: &RefundMessage) -> Result<(Money, Vec<(PaymentMethod, Money)>), Refused> {
+    fn check_refund(&self, m: &RefundMessage) -> Result<Decided, Refused> {
         let Some(sold) = self.refundable.get(&(m.tenant_id, m.order_id)) else {
             return Err(Refused(RejectionCode::NotRefundable, "the order's sold lines are missing".into()));
         };
@@ -169,21 +188,18 @@ impl State<'_> {
             refunded_gross: Money::from_rupiah(before),
             refunded: sold.refunded,
         };
-        let amount = refund_amount(&order, Money::from_rupiah(sold.gross_of(&after) - before));
+        let gross_after = sold.gross_of(&after);
+        let amount = refund_amount(&order, Money::from_rupiah(gross_after - before));
+        let charged = refund_charges(&sold.charged, sold.subtotal, Money::from_rupiah(gross_after), &sold.charged_back);
         let back = allocate(amount, &m.refund.payments, &sold.left, sold.cash_for_noncash).map_err(|e| match e {
             AllocationError::Mismatch { .. } => Refused(RejectionCode::PaymentMismatch, e.to_string()),
             AllocationError::ExceedsPaid { .. } => Refused(RejectionCode::RefundExceedsPaid, e.to_string()),
         })?;
-        Ok((amount, back))
+        Ok(Decided { amount, back, charged })
     }
 
-    fn commit_refund(
-        &mut self,
-        m: &RefundMessage,
-        was: RefundStatus,
-        amount: Money,
-        back: Vec<(PaymentMethod, Money)>,
-    ) -> Effect {
+    fn commit_refund(&mut self, m: &RefundMessage, was: RefundStatus, decided: Decided) -> Effect {
+        let Decided { amount, back, charged } = decided;
         let (tenant_id, order_id, refund_id) = (m.tenant_id, m.order_id, m.refund_id);
         if let Some(sold) = self.refundable.get_mut(&(tenant_id, order_id)) {
             for line in &m.refund.items {
@@ -196,6 +212,7 @@ impl State<'_> {
                 *sum = Money::from_rupiah(sum.rupiah().saturating_add(paid.rupiah()));
             }
             sold.left = left_after(&sold.left, &given);
+            sold.charged_back = sold.charged_back.plus(&charged);
         }
         let w = &mut self.plan.writes;
         w.refund_failures.retain(|f| (f.tenant_id, f.refund_id) != (tenant_id, refund_id));
@@ -219,7 +236,7 @@ impl State<'_> {
                 RefundPaymentRow { tenant_id, refund_id, line_no, method: method.as_str(), amount: paid.rupiah() };
             w.refund_payments.push(row);
         }
-        w.refunds.push(RefundRow { tenant_id, refund_id, amount: amount.rupiah() });
+        w.refunds.push(RefundRow { tenant_id, refund_id, amount: amount.rupiah(), charged });
         if was == RefundStatus::Failed {
             w.resolved.push(ResolvedRow { tenant_id, order_id, refund_id: Some(refund_id) });
         }

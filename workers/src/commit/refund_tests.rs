@@ -79,6 +79,8 @@ impl Shop {
             refunded: Money::ZERO,
             left: [(PaymentMethod::Qris, Money::from_rupiah(45_000))].into_iter().collect(),
             cash_for_noncash: false,
+            charged: Default::default(),
+            charged_back: Default::default(),
         };
         let data =
             RefundData { refunds: self.refunds.clone(), sold: HashMap::from([((self.tenant, self.order.id), sold)]) };

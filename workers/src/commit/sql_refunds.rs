@@ -9,8 +9,10 @@ use uuid::Uuid;
 // the batch's means two batches decided one refund, and aborts.
 const UPDATE_REFUNDS_COMMITTED: &str = "
 UPDATE refunds r SET status = 'committed', amount = d.amount, rejection_code = NULL, rejection_message = NULL,
-       committed_at = now()
-FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS d(tenant_id, id, amount)
+       committed_at = now(), discount_total = d.discounts, service_charge = d.service_charge, tax_base = d.tax_base,
+       tax = d.tax
+FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+     AS d(tenant_id, id, amount, discounts, service_charge, tax_base, tax)
 WHERE r.tenant_id = d.tenant_id AND r.id = d.id AND r.status IN ('pending', 'failed')";
 
 const INSERT_REFUND_PAYMENTS: &str = "
@@ -44,7 +46,15 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
 
 fn committed(w: &Writes) -> Option<Statement> {
     let r = &w.refunds;
-    let params = vec![col(r, |x| x.tenant_id.0), col(r, |x| x.refund_id.0), col(r, |x| x.amount)];
+    let params = vec![
+        col(r, |x| x.tenant_id.0),
+        col(r, |x| x.refund_id.0),
+        col(r, |x| x.amount),
+        col(r, |x| x.charged.discounts.rupiah()),
+        col(r, |x| x.charged.service_charge.rupiah()),
+        col(r, |x| x.charged.tax_base.rupiah()),
+        col(r, |x| x.charged.tax.rupiah()),
+    ];
     statement("commit refunds", UPDATE_REFUNDS_COMMITTED, r.len(), params)
 }
 

@@ -3,6 +3,7 @@
 
 use common::ids::{OrderId, ProductId, RefundId, TenantId};
 use common::order::OrderStatus;
+use common::pricing::refund_charges::Charged;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -82,6 +83,8 @@ pub struct RefundRow {
     pub tenant_id: TenantId,
     pub refund_id: RefundId,
     pub amount: i64,
+    /// Its part of the order's discounts, service charge, tax base and tax.
+    pub charged: Charged,
 }
 
 #[derive(Clone, Debug)]

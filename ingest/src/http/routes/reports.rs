@@ -100,7 +100,10 @@ async fn daily_sales(
         "collected": collected,
         "cancelled": { "orders": t.cancelled, "amount": t.cancelled_amount },
         "byPaymentMethod": paid_by_method,
-        "refunds": { "count": refunds, "amount": refunded, "byPaymentMethod": refunds_by_method },
+        // What the refunds gave back of each figure: the tax owed is `tax` − `refunds.tax`.
+        "refunds": { "count": refunds, "amount": refunded, "byPaymentMethod": refunds_by_method,
+                     "discounts": t.refunded_discounts, "serviceCharge": t.refunded_service_charge,
+                     "taxBase": t.refunded_tax_base, "tax": t.refunded_tax },
         "netCollected": collected - refunded,
         "topProducts": top,
     })))
@@ -129,6 +132,10 @@ struct Totals {
     cancelled_amount: i64,
     refunds: i64,
     refunded: i64,
+    refunded_discounts: i64,
+    refunded_service_charge: i64,
+    refunded_tax_base: i64,
+    refunded_tax: i64,
 }
 
 async fn totals(db: &mut PgConnection, day: &Day) -> ApiResult<Totals> {
@@ -142,7 +149,11 @@ async fn totals(db: &mut PgConnection, day: &Day) -> ApiResult<Totals> {
                 coalesce(sum(net), 0)::bigint AS net, coalesce(sum(rounding), 0)::bigint AS rounding,
                 coalesce(sum(cancelled), 0)::bigint AS cancelled,
                 coalesce(sum(cancelled_amount), 0)::bigint AS cancelled_amount,
-                coalesce(sum(refunds), 0)::bigint AS refunds, coalesce(sum(refunded), 0)::bigint AS refunded
+                coalesce(sum(refunds), 0)::bigint AS refunds, coalesce(sum(refunded), 0)::bigint AS refunded,
+                coalesce(sum(refunded_discounts), 0)::bigint AS refunded_discounts,
+                coalesce(sum(refunded_service_charge), 0)::bigint AS refunded_service_charge,
+                coalesce(sum(refunded_tax_base), 0)::bigint AS refunded_tax_base,
+                coalesce(sum(refunded_tax), 0)::bigint AS refunded_tax
          FROM sales_buckets s WHERE",
         in_day!()
     ))
