@@ -253,6 +253,15 @@ cmd_pg_primary() {
   echo "$p $(pg_port "$p")"
 }
 
+pg_node_gone() { # node: no process titled as one of its own is left (each one found is killed)
+  local pids
+  pids="$(pgrep -f "^postgres: warungin-$1: " || true)"
+  [ -z "$pids" ] && return 0
+  # shellcheck disable=SC2086 # one pid per word
+  kill -KILL $pids 2>/dev/null || true
+  return 1
+}
+
 cmd_pg_kill_primary() {
   local t0 p pid count
   t0="$(now_ms)"
@@ -260,6 +269,11 @@ cmd_pg_kill_primary() {
   pid="$(pg_postmaster "$p")"
   [ -n "$pid" ] || die "cannot find the postmaster of $p"
   count="$(kill_tree KILL "$pid")"
+  # A backend forked between listing the tree and the kill survives it,
+  # orphaned and still attached to the shared memory, and pg_rewind's crash
+  # recovery then refuses the data directory (the fault run found this
+  # under load): kill by the node's process title until none is left.
+  wait_until "every process of $p to exit" 30 pg_node_gone "$p"
   # reaped, not just dead: until then pg_rewind takes it for a running server
   wait_until "postmaster $pid to be reaped" 30 pid_reaped "$pid"
   wait_until "port $(pg_port "$p") to close" 30 not_listening "$(pg_port "$p")"
