@@ -1,7 +1,8 @@
 //! The daily sales report equals what the test itself computes from the
 //! orders it sent: 1,000 orders around a midnight in Asia/Jakarta with PPN
 //! and a service charge, cash rounded to Rp 100, mixed and split payments,
-//! some refunded (some of those after midnight), some cancelled.
+//! some refunded (some of those after midnight), some cancelled: a sale
+//! stays on its day, a cancel pays back what is left on the day it is made.
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use harness::{Options, Pipeline, eventually, uuid};
@@ -137,6 +138,14 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
     })
     .await;
 
+    // Every day's report before the cancels: a cancel may add to the day
+    // it is made on, and changes no other (issue 22 #5).
+    let sale_days: Vec<NaiveDate> =
+        facts.iter().map(|f| f.date).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let mut before = BTreeMap::new();
+    for date in &sale_days {
+        before.insert(*date, p.get(&shop.token, &format!("/api/reports/daily-sales?date={date}")).await.body);
+    }
     let cancelled: Vec<usize> = (0..1000).filter(|i| i % 23 == 0).collect();
     for &i in &cancelled {
         let reply = p
@@ -151,15 +160,19 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
     })
     .await;
 
+    let cancel_days: BTreeMap<Uuid, NaiveDate> =
+        sqlx::query_as::<_, (Uuid, DateTime<Utc>)>("SELECT id, cancelled_at FROM orders WHERE status = 'cancelled'")
+            .fetch_all(&p.db)
+            .await
+            .expect("cancelled orders")
+            .into_iter()
+            .map(|(id, at)| (id, at.with_timezone(&wib).date_naive()))
+            .collect();
     let mut expected: BTreeMap<NaiveDate, Day> = BTreeMap::new();
     for (i, f) in facts.iter().enumerate() {
         let day = expected.entry(f.date).or_default();
         let (service, base, tax, total) = f.charges;
-        if cancelled.contains(&i) {
-            day.cancelled += 1;
-            day.cancelled_amount += total;
-            continue;
-        }
+        // A sale stays on its day whatever happens to it later.
         day.orders += 1;
         day.gross += f.subtotal;
         day.discounts += f.discount;
@@ -169,6 +182,12 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
         for (method, amount) in &f.by_method {
             *day.by_method.entry((*method).to_owned()).or_default() += amount;
         }
+        // What is left to give back, per method and of each charge.
+        let mut left: BTreeMap<&str, i64> = BTreeMap::new();
+        for (method, amount) in &f.by_method {
+            *left.entry(method).or_default() += amount;
+        }
+        let mut charges_left = [f.discount, service, base, tax];
         if refunded.contains(&i) {
             // The unit's share of what was paid, back to each method in
             // proportion to what it took (largest remainders first).
@@ -179,11 +198,27 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
             refund_day.refunds += 1;
             refund_day.refunded += amount;
             // One refund per order: its part of each figure is that figure's share.
-            for (sum, figure) in refund_day.refunded_charges.iter_mut().zip([f.discount, service, base, tax]) {
-                *sum += figure * price / f.subtotal;
+            for (k, figure) in [f.discount, service, base, tax].into_iter().enumerate() {
+                refund_day.refunded_charges[k] += figure * price / f.subtotal;
+                charges_left[k] -= figure * price / f.subtotal;
             }
             for (method, back) in proportional(amount, &f.by_method) {
                 *refund_day.refunded_by_method.entry(method.to_owned()).or_default() += back;
+                *left.entry(method).or_default() -= back;
+            }
+        }
+        if cancelled.contains(&i) {
+            // The cancel pays back all that is left, on the day it is made.
+            let cancel_day = expected.entry(cancel_days[&order_ids[i]]).or_default();
+            let amount: i64 = left.values().sum();
+            (cancel_day.cancelled, cancel_day.cancelled_amount) =
+                (cancel_day.cancelled + 1, cancel_day.cancelled_amount + amount);
+            (cancel_day.refunds, cancel_day.refunded) = (cancel_day.refunds + 1, cancel_day.refunded + amount);
+            for (k, figure) in charges_left.into_iter().enumerate() {
+                cancel_day.refunded_charges[k] += figure;
+            }
+            for (method, back) in left.into_iter().filter(|(_, back)| *back > 0) {
+                *cancel_day.refunded_by_method.entry(method.to_owned()).or_default() += back;
             }
         }
         let day = expected.entry(f.date).or_default();
@@ -193,7 +228,13 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
             entry.1 += prices[*product] * quantity;
         }
     }
-    assert_eq!(expected.len(), 2, "the orders straddle one midnight");
+    assert_eq!(sale_days.len(), 2, "the orders straddle one midnight");
+    for (date, report) in &before {
+        if !cancel_days.values().any(|d| d == date) {
+            let after = p.get(&shop.token, &format!("/api/reports/daily-sales?date={date}")).await.body;
+            assert_eq!(&after, report, "a day with nothing new dated in it is unchanged by later cancels");
+        }
+    }
     for (date, day) in &expected {
         let report = p.get(&shop.token, &format!("/api/reports/daily-sales?date={date}")).await;
         assert_eq!(report.status, 200, "{}", report.body);
