@@ -149,11 +149,24 @@ pub async fn refund_books_balance(db: &sqlx::PgPool) {
     assert_eq!(over_refunded, 0, "products refunded more than their order sold");
     let over_paid_back: i64 = count(
         db,
-        "SELECT count(*) FROM orders o WHERE o.total < (SELECT sum(r.amount) FROM refunds r
-                                                        WHERE r.order_id = o.id AND r.status = 'committed')",
+        "SELECT count(*) FROM orders o WHERE o.total + coalesce(o.rounding, 0)
+               < (SELECT sum(r.amount) FROM refunds r WHERE r.order_id = o.id AND r.status = 'committed')",
     )
     .await;
-    assert_eq!(over_paid_back, 0, "orders that paid back more than their total");
+    assert_eq!(over_paid_back, 0, "orders that paid back more than was paid");
+    // A cancel pays back what refunds left of each method: all of it.
+    let cancels_short: i64 = count(
+        db,
+        "SELECT count(*) FROM orders o WHERE (o.status = 'cancelled') <> EXISTS
+               (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.kind = 'cancel' AND r.status = 'committed')
+            OR (o.status = 'cancelled' AND EXISTS (
+               SELECT method FROM payments p WHERE p.order_id = o.id GROUP BY method
+               HAVING sum(p.amount - p.change) <> coalesce((SELECT sum(rp.amount) FROM refunds r
+                   JOIN refund_payments rp ON rp.refund_id = r.id
+                   WHERE r.order_id = o.id AND r.status = 'committed' AND rp.method = p.method), 0)))",
+    )
+    .await;
+    assert_eq!(cancels_short, 0, "cancelled orders without exactly one payback of all that was left");
 }
 
 async fn count(db: &sqlx::PgPool, sql: &'static str) -> i64 {

@@ -49,6 +49,28 @@ fn every_migration_has_a_down_script() {
     }
 }
 
+/// Left out of the row comparison: sqlx's bookkeeping, and the report's
+/// quarter-hour summaries, which each direction recomputes from the rows
+/// by its own rules (compared through the report by the other tests).
+const DERIVED: &[&str] = &["_sqlx_migrations", "sales_buckets", "sales_bucket_methods", "sales_bucket_products"];
+
+/// The rows the newest migration's down script says it drops, taken out
+/// (20261205000012: the cancels' paybacks, refunds of kind `cancel` and
+/// their payments back). Update this with each new migration.
+fn without_declared_losses(
+    mut rows: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {
+    let cancels: Vec<serde_json::Value> =
+        rows.get("refunds").into_iter().flatten().filter(|r| r["kind"] == "cancel").map(|r| r["id"].clone()).collect();
+    if let Some(refunds) = rows.get_mut("refunds") {
+        refunds.retain(|r| r["kind"] != "cancel");
+    }
+    if let Some(payments) = rows.get_mut("refund_payments") {
+        payments.retain(|r| !cancels.contains(&r["refund_id"]));
+    }
+    rows
+}
+
 #[tokio::test]
 async fn reversing_the_newest_migration_and_applying_it_again_loses_nothing() {
     let p = Pipeline::start().await;
@@ -60,7 +82,7 @@ async fn reversing_the_newest_migration_and_applying_it_again_loses_nothing() {
     };
     // sqlx's bookkeeping changes (installed_on); everything else must not.
     let data_before = table_contents(&p.db, &["_sqlx_migrations"]).await;
-    let rows_before = table_rows(&p.db, &["_sqlx_migrations"]).await;
+    let rows_before = without_declared_losses(table_rows(&p.db, DERIVED).await);
     let schema_before = schema(&p.db).await;
     for table in support::FILLED_TABLES {
         assert!(data_before.get(*table).is_some_and(|(rows, _)| *rows > 0), "{table} is empty: {data_before:?}");
@@ -87,15 +109,19 @@ async fn reversing_the_newest_migration_and_applying_it_again_loses_nothing() {
     // What the previous release knows of survives the way down (what the
     // newest migration added is lost, as its down script says), and the
     // way up again loses none of it.
-    let kept = table_rows(&p.db, &["_sqlx_migrations"]).await;
+    let kept = without_declared_losses(table_rows(&p.db, DERIVED).await);
     assert_eq!(project(&rows_before, &kept), project(&kept, &kept), "the down script lost data it keeps a place for");
 
     let up = workers_migrate(&name, &[], &[]).await;
     assert!(up.status.success(), "{}", text(&up.stderr));
     let schema_after = schema(&p.db).await;
     assert!(schema_after == schema_before, "{}", schema_diff(&schema_before, &schema_after));
-    let rows_after = table_rows(&p.db, &["_sqlx_migrations"]).await;
+    let rows_after = without_declared_losses(table_rows(&p.db, DERIVED).await);
     assert_eq!(project(&rows_after, &kept), project(&kept, &kept), "the way up lost data");
+    // The way up records again the paybacks of the cancels made before it.
+    let cancels = p.count("SELECT count(*) FROM refunds WHERE kind = 'cancel'").await;
+    assert_eq!(cancels, p.count("SELECT count(*) FROM orders WHERE status = 'cancelled'").await);
+    assert!(cancels > 0, "the busy shop has a cancelled order");
     p.assert_books_balance().await;
 
     // The services work as before: every order reads back through the API

@@ -135,6 +135,13 @@ pg_sync_state() { # primary standby
 }
 pg_is_sync() { [ "$(pg_sync_state "$1" "$2")" = sync ]; }
 pg_is_async() { [ "$(pg_sync_state "$1" "$2")" = async ]; }
+# sync, or async when the primary waits for no standby (after pg-async):
+# the state a rejoined standby must reach.
+pg_is_standby_as_set() {
+  local want=sync
+  [ -n "$(psql_q "$(pg_port "$1")" 'SHOW synchronous_standby_names' 2>/dev/null)" ] || want=async
+  [ "$(pg_sync_state "$1" "$2")" = "$want" ]
+}
 pg_not_in_recovery() { [ "$(pg_recovery "$1")" = f ]; }
 
 pg_create_primary() { # node
@@ -203,7 +210,7 @@ pg_rejoin() {
   find "$data/pg_replslot" -mindepth 1 -delete
   pg_standby_settings "$old" "$new"
   pg_start "$old"
-  wait_until "$old to be a sync standby of $new" "$TIMEOUT" pg_is_sync "$new" "$old"
+  wait_until "$old to be a standby of $new (sync unless pg-async)" "$TIMEOUT" pg_is_standby_as_set "$new" "$old"
 }
 
 pg_promote() { # promote the running standby; refuses while a primary runs
@@ -242,7 +249,7 @@ pg_up() {
     else
       pg_rejoin # no data yet, or an old primary that must be rewound first
     fi
-    wait_until "$o to be a sync standby of $p" "$TIMEOUT" pg_is_sync "$p" "$o"
+    wait_until "$o to be a standby of $p (sync unless pg-async)" "$TIMEOUT" pg_is_standby_as_set "$p" "$o"
   fi
   say "PostgreSQL: primary $(state_primary), sync standby $(pg_other "$(state_primary)") ($(took "$t0"))"
 }

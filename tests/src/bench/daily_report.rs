@@ -74,7 +74,7 @@ pub async fn run(orders: i64) -> anyhow::Result<()> {
     took.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "daily report, {} orders in one tenant-day ({} committed, {} cancelled, {} refunds): API median {:.0} ms \
+        "daily report, {} orders in one tenant-day ({} sold, {} of them cancelled, {} refunds and cancels): API median {:.0} ms \
          (min {:.0}, max {:.0}, 7 calls); the same figures scanned from the rows {:.2} s after ANALYZE, {:.2} s before",
         orders,
         body["orders"],

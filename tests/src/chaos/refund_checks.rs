@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 pub async fn check(history: &History, db: &PgPool, tenant: Uuid, v: &mut Verdict) -> anyhow::Result<()> {
     let rows: Vec<(Uuid, Uuid, String)> =
-        sqlx::query_as("SELECT id, client_refund_id, status FROM refunds WHERE tenant_id = $1")
+        sqlx::query_as("SELECT id, client_refund_id, status FROM refunds WHERE tenant_id = $1 AND kind = 'refund'")
             .bind(tenant)
             .fetch_all(db)
             .await?;
@@ -52,19 +52,22 @@ SELECT r.id FROM refunds r
   LEFT JOIN items i ON i.refund_id = r.id LEFT JOIN back b ON b.refund_id = r.id
   LEFT JOIN moved m ON m.refund_id = r.id LEFT JOIN lines l ON l.refund_id = r.id
 WHERE r.tenant_id = $1 AND CASE WHEN r.status = 'committed'
-      THEN m.units IS DISTINCT FROM i.units OR m.rows IS DISTINCT FROM l.rows OR b.paid IS DISTINCT FROM r.amount
+      THEN m.units IS DISTINCT FROM i.units OR m.rows IS DISTINCT FROM l.rows OR coalesce(b.paid, 0) <> r.amount
       ELSE m.units IS NOT NULL OR b.paid IS NOT NULL END";
 
 // Per order and product, sales and returns together never above zero;
 // per order, money back never above its total; per order and payment
 // method, never more back than the method took net of change (the run's
-// shop does not let cash stand in for other methods).
+// shop does not let cash stand in for other methods); a cancelled order,
+// and only one, has paid back exactly what each method took (its cancel
+// refund gave back what refunds had left).
 const OVER_REFUNDED: &str = "
 SELECT order_id FROM stock_movements WHERE tenant_id = $1 AND kind IN ('sale', 'return')
 GROUP BY order_id, product_id HAVING sum(delta) > 0
 UNION
 SELECT o.id FROM orders o JOIN refunds r ON r.tenant_id = o.tenant_id AND r.order_id = o.id
-WHERE o.tenant_id = $1 AND r.status = 'committed' GROUP BY o.id, o.total HAVING sum(r.amount) > o.total
+WHERE o.tenant_id = $1 AND r.status = 'committed' GROUP BY o.id
+HAVING sum(r.amount) > min(o.total + coalesce(o.rounding, 0))
 UNION
 SELECT b.order_id FROM
   (SELECT r.order_id, rp.method, sum(rp.amount) AS back FROM refunds r
@@ -72,7 +75,19 @@ SELECT b.order_id FROM
    WHERE r.tenant_id = $1 AND r.status = 'committed' GROUP BY 1, 2) b
 LEFT JOIN (SELECT order_id, method, sum(amount - change) AS net FROM payments WHERE tenant_id = $1 GROUP BY 1, 2) p
   ON p.order_id = b.order_id AND p.method = b.method
-WHERE b.back > coalesce(p.net, 0)";
+WHERE b.back > coalesce(p.net, 0)
+UNION
+SELECT o.id FROM orders o
+LEFT JOIN (SELECT order_id, method, sum(amount - change) AS net FROM payments WHERE tenant_id = $1 GROUP BY 1, 2) p
+  ON p.order_id = o.id
+LEFT JOIN (SELECT r.order_id, rp.method, sum(rp.amount) AS back FROM refunds r
+           JOIN refund_payments rp ON rp.tenant_id = r.tenant_id AND rp.refund_id = r.id
+           WHERE r.tenant_id = $1 AND r.status = 'committed' GROUP BY 1, 2) b ON b.order_id = o.id AND b.method = p.method
+WHERE o.tenant_id = $1 AND o.status = 'cancelled' AND coalesce(p.net, 0) <> coalesce(b.back, 0)
+UNION
+SELECT o.id FROM orders o WHERE o.tenant_id = $1
+  AND (o.status = 'cancelled') <> EXISTS (SELECT 1 FROM refunds r WHERE r.tenant_id = o.tenant_id
+                                          AND r.order_id = o.id AND r.kind = 'cancel')";
 
 // Every day an order was sold or a refund made on, in the tenant's zone.
 const DAYS: &str = "
@@ -82,12 +97,14 @@ SELECT DISTINCT (x.at AT TIME ZONE t.timezone)::date::text FROM tenants t,
 WHERE t.id = $1";
 
 // What the books took, net of change, less what went back, over every day:
-// payments of committed orders, refunds of those orders.
+// payments of sold (committed or cancelled) orders, their refunds and
+// cancels' paybacks.
 const BOOKS_NET: &str = "
 SELECT (SELECT coalesce(sum(p.amount - p.change), 0) FROM payments p JOIN orders o ON o.tenant_id = p.tenant_id
-        AND o.id = p.order_id WHERE p.tenant_id = $1 AND o.status = 'committed')::bigint
+        AND o.id = p.order_id WHERE p.tenant_id = $1 AND o.status IN ('committed', 'cancelled'))::bigint
      - (SELECT coalesce(sum(r.amount), 0) FROM refunds r JOIN orders o ON o.tenant_id = r.tenant_id
-        AND o.id = r.order_id WHERE r.tenant_id = $1 AND r.status = 'committed' AND o.status = 'committed')::bigint";
+        AND o.id = r.order_id WHERE r.tenant_id = $1 AND r.status = 'committed'
+        AND o.status IN ('committed', 'cancelled'))::bigint";
 
 /// (the reports' netCollected summed over the run's days, the books' net).
 pub async fn report_net(target: &Target, db: &PgPool, tenant: Uuid) -> anyhow::Result<(i64, i64)> {

@@ -1,9 +1,9 @@
 //! The daily sales report: a shop owner's day, by sale time in the shop's
-//! time zone, over committed orders; cancelled orders of the day are
-//! counted apart, and so are the refunds made that day (of orders not
-//! cancelled: a cancel already took the whole order out). Payments come
-//! from the payment rows, net of change. Reads the day's quarter-hour
-//! summaries, on one snapshot.
+//! time zone, over sold orders (a sale stays on its day whatever happens
+//! to it later); what was paid back that day (refunds, and cancels' paybacks,
+//! `cancelled` being the cancels' part) is counted apart, so a closed day
+//! never changes. Payments come from the payment rows, net of change.
+//! Reads the day's quarter-hour summaries, on one snapshot.
 
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
@@ -116,7 +116,7 @@ struct Day {
     outlet: Option<Uuid>,
 }
 
-/// The day's committed orders' sums, and its cancelled orders'.
+/// The day's sold orders' sums, and what was paid back that day.
 #[derive(sqlx::FromRow)]
 struct Totals {
     timezone: String,

@@ -97,7 +97,7 @@ pub async fn fetch(db: &PgPool, tenant: TenantId, id: RefundId) -> ApiResult<Ref
     sqlx::query_as::<_, RefundRow>(concat!(
         "SELECT ",
         refund_columns!(),
-        " FROM refunds r WHERE r.tenant_id = $1 AND r.id = $2"
+        " FROM refunds r WHERE r.tenant_id = $1 AND r.id = $2 AND r.kind = 'refund'"
     ))
     .bind(tenant.0)
     .bind(id.0)
@@ -119,7 +119,8 @@ pub async fn of_order(db: &PgPool, tenant: TenantId, order: OrderId) -> ApiResul
     Ok(sqlx::query_as::<_, RefundRow>(concat!(
         "SELECT ",
         refund_columns!(),
-        " FROM refunds r WHERE r.tenant_id = $1 AND r.order_id = $2 ORDER BY r.received_at, r.id LIMIT 500"
+        " FROM refunds r WHERE r.tenant_id = $1 AND r.order_id = $2 AND r.kind = 'refund'",
+        " ORDER BY r.received_at, r.id LIMIT 500"
     ))
     .bind(tenant.0)
     .bind(order.0)
