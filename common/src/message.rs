@@ -111,12 +111,22 @@ impl Message {
 
     pub fn encode(&self) -> Vec<u8> {
         // Serializing these plain structs cannot fail (no maps with non-string keys).
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut body = serde_json::to_vec(self).unwrap_or_default();
+        // An order with one payment is what `order.v1` carried (the order
+        // serializes it as `payment`): tagged so, a worker of the release
+        // before split tender reads it during a rolling upgrade or an
+        // image-only rollback. serde writes an internal tag first.
+        const V2: &[u8] = br#"{"type":"order.v2""#;
+        if self.kind() == "order.v1" && body.starts_with(V2) {
+            body[V2.len() - 2] = b'1';
+        }
+        body
     }
 
-    /// The AMQP `type` property, mirroring the serde tag.
+    /// The AMQP `type` property, mirroring the tag `encode` writes.
     pub fn kind(&self) -> &'static str {
         match self {
+            Message::Order(m) if m.order.payments.len() == 1 => "order.v1",
             Message::Order(_) => "order.v2",
             Message::Cancel(_) => "cancel.v1",
             Message::Refund(_) => "refund.v1",

@@ -48,6 +48,24 @@ fn order_v1_decodes_as_an_order_with_one_payment() {
     assert_eq!(replay.order.payments.len(), 1);
 }
 
+/// An order with one payment is published as `order.v1` (what the release
+/// before split tender reads), byte for byte in the v1 shape; a split one
+/// as `order.v2`.
+#[test]
+fn an_order_with_one_payment_is_published_as_v1_and_a_split_one_as_v2() {
+    let v1 = round_trip("order.v1.json");
+    assert_eq!(v1.kind(), "order.v1");
+    assert!(v1.encode().starts_with(br#"{"type":"order.v1""#));
+    let v2 = round_trip("order.v2.json");
+    assert_eq!(v2.kind(), "order.v2");
+    let Message::Order(mut one) = v2 else { panic!("not an order") };
+    one.order.payments.truncate(1);
+    let one = Message::Order(one);
+    let encoded: Value = serde_json::from_slice(&one.encode()).unwrap();
+    assert_eq!((encoded["type"].as_str(), encoded["order"].get("payments")), (Some("order.v1"), None));
+    assert_eq!(Message::decode(&one.encode()).unwrap(), one);
+}
+
 #[test]
 fn refund_v1_round_trips() {
     let Message::Refund(refund) = round_trip("refund.v1.json") else { panic!("not a refund") };
