@@ -174,6 +174,22 @@ pg_create_standby() { # node primary
   wait_until "$n to be a sync standby of $p" "$TIMEOUT" pg_is_sync "$p" "$n"
 }
 
+# What the old primary had written past the point where the servers
+# diverged: the crash recovery pg_rewind runs replays the old primary's WAL
+# to its end ("redo done at" the last record); a last record at or past the
+# divergence LSN means commits the failover lost. None with a synchronous
+# standby; measured for the async run (RELIABILITY.md). Sets REWOUND.
+pg_rewound_bytes() { # new-primary rewind-log
+  local last diverged diff
+  REWOUND=unknown
+  last="$(sed -nE 's/.*redo done at ([0-9A-F]+\/[0-9A-F]+).*/\1/p' "$2" | tail -n 1)"
+  diverged="$(sed -nE 's/.*diverged at WAL location ([0-9A-F]+\/[0-9A-F]+).*/\1/p' "$2" | tail -n 1)"
+  [ -n "$last" ] && [ -n "$diverged" ] || return 0
+  diff="$(psql_q "$(pg_port "$1")" "SELECT pg_wal_lsn_diff('$last', '$diverged')::bigint")" || return 0
+  if [ "$diff" -lt 0 ]; then REWOUND=none; else REWOUND="at least $((diff + 1)) bytes"; fi
+  say "PostgreSQL: the old primary's last record at $last, divergence at $diverged: WAL lost by the failover: $REWOUND"
+}
+
 # Turn the node that is not the running primary into its standby again.
 pg_rejoin() {
   local new old data out pid
@@ -205,6 +221,8 @@ pg_rejoin() {
     --source-server="host=$PG_RUN port=$(pg_port "$new") user=postgres dbname=postgres" >"$out" 2>&1 \
     || die "pg_rewind of $old from $new failed: $(tail -n 5 "$out")"
   say "PostgreSQL: pg_rewind $old from $new: $(grep -E 'Done!|no rewind required|diverged' "$out" | tr '\n' ' ')"
+  pg_rewound_bytes "$new" "$out"
+  cat "$out" >>"$PG_DIR/$old/rewinds.log"
   # Slots the old primary kept for the other node would pin WAL forever on
   # a standby; it gets fresh ones if it is promoted again.
   find "$data/pg_replslot" -mindepth 1 -delete
@@ -313,7 +331,7 @@ cmd_pg_failover() {
   say "PostgreSQL: promoted $PROMOTED in $(took "$t1")"
   pg_rejoin
   t3="$(now_ms)"
-  echo "pg-failover: $(pg_other "$PROMOTED") killed, $PROMOTED promoted, $(pg_other "$PROMOTED") rejoined as sync standby in $(took "$t0") (kill $(secs $((t1 - t0))), promote $(secs $((t2 - t1))), rejoin $(secs $((t3 - t2))))"
+  echo "pg-failover: $(pg_other "$PROMOTED") killed, $PROMOTED promoted, $(pg_other "$PROMOTED") rejoined as standby in $(took "$t0") (kill $(secs $((t1 - t0))), promote $(secs $((t2 - t1))), rejoin $(secs $((t3 - t2)))); old primary's WAL lost past the divergence: ${REWOUND:-unknown}"
 }
 
 cmd_pg_switchover() {
@@ -327,7 +345,7 @@ cmd_pg_switchover() {
   t2="$(now_ms)"
   pg_rejoin
   t3="$(now_ms)"
-  echo "pg-switchover: $p stopped, $PROMOTED promoted, $p rejoined as sync standby in $(took "$t0") (stop $(secs $((t1 - t0))), promote $(secs $((t2 - t1))), rejoin $(secs $((t3 - t2))))"
+  echo "pg-switchover: $p stopped, $PROMOTED promoted, $p rejoined as standby in $(took "$t0") (stop $(secs $((t1 - t0))), promote $(secs $((t2 - t1))), rejoin $(secs $((t3 - t2))))"
 }
 
 pg_names_are() { [ "$(psql_q "$(pg_port "$1")" 'SHOW synchronous_standby_names' 2>/dev/null)" = "$2" ]; }
