@@ -4,8 +4,8 @@
 //! PostgreSQL in statements of 10,000 orders, as worker batches would be
 //! (through the summaries' triggers), then the report timed through the API:
 //! the median of 7 calls. For comparison, the same figures read from the
-//! rows (what the report did before the summaries), before and after
-//! ANALYZE, once each.
+//! rows (what the report did before the summaries), once, on fresh
+//! statistics.
 
 use crate::pipeline::{Options, Pipeline};
 use std::time::{Duration, Instant};
@@ -43,6 +43,11 @@ pub async fn run(orders: i64) -> anyhow::Result<()> {
     let seeding = Instant::now();
     for first in (0..orders).step_by(CHUNK as usize) {
         seed_chunk(&p.db, shop.id, &products, start, first, CHUNK.min(orders - first), orders).await?;
+        // Standing in for autovacuum's ANALYZE, which this machine's
+        // PostgreSQL runs without: on statistics of an almost empty table
+        // the summaries' triggers join order_items through a bitmap of the
+        // whole tenant (16 s for 2,000 orders at 140,000).
+        sqlx::query("ANALYZE orders, order_items, payments, refunds, refund_payments").execute(&p.db).await?;
     }
     eprintln!("  written in {:.0} s", seeding.elapsed().as_secs_f64());
 
@@ -57,9 +62,8 @@ pub async fn run(orders: i64) -> anyhow::Result<()> {
             anyhow::Ok(started.elapsed())
         }
     };
-    let before_analyze = scan("before ANALYZE").await?;
     sqlx::query("ANALYZE").execute(&p.db).await?;
-    let after_analyze = scan("after ANALYZE").await?;
+    let scanned = scan("statistics fresh").await?;
 
     let path = format!("/api/reports/daily-sales?date={day}");
     let mut took = Vec::new();
@@ -75,7 +79,7 @@ pub async fn run(orders: i64) -> anyhow::Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "daily report, {} orders in one tenant-day ({} sold, {} of them cancelled, {} refunds and cancels): API median {:.0} ms \
-         (min {:.0}, max {:.0}, 7 calls); the same figures scanned from the rows {:.2} s after ANALYZE, {:.2} s before",
+         (min {:.0}, max {:.0}, 7 calls); the same figures scanned from the rows {:.2} s",
         orders,
         body["orders"],
         body["cancelled"]["orders"],
@@ -83,8 +87,7 @@ pub async fn run(orders: i64) -> anyhow::Result<()> {
         ms(took[3]),
         ms(took[0]),
         ms(took[6]),
-        after_analyze.as_secs_f64(),
-        before_analyze.as_secs_f64()
+        scanned.as_secs_f64()
     );
     p.stop().await;
     Ok(())
