@@ -75,8 +75,9 @@ pub struct BrokerConfig {
     pub retry_delays: Vec<Duration>,
     /// Redeliveries (crash, nack) the broker allows before dead-lettering.
     pub delivery_limit: u32,
-    /// Members a new quorum queue starts with on a cluster (at most the nodes there are).
-    pub quorum_group_size: u32,
+    /// Members a new quorum queue starts with on a cluster (at most the nodes
+    /// there are); `None` leaves it to the broker's `quorum_cluster_size`.
+    pub quorum_group_size: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -208,7 +209,10 @@ impl Config {
                 publish_channels: env.number("PUBLISH_CHANNELS", 2)?,
                 retry_delays,
                 delivery_limit: env.number("AMQP_DELIVERY_LIMIT", 20)?,
-                quorum_group_size: env.number("AMQP_QUORUM_GROUP_SIZE", 3)?,
+                quorum_group_size: match lookup("AMQP_QUORUM_GROUP_SIZE") {
+                    None => None,
+                    Some(_) => Some(env.number("AMQP_QUORUM_GROUP_SIZE", std::num::NonZeroU32::MIN)?.get()),
+                },
             },
             redis_url: match lookup("REDIS_URL") {
                 Some(url) if url == "off" || url == "none" => None,
@@ -285,9 +289,6 @@ impl Config {
         }
         if self.broker.retry_delays.is_empty() {
             return Err(invalid("RETRY_DELAYS", "needs at least one delay".into()));
-        }
-        if self.broker.quorum_group_size == 0 {
-            return Err(invalid("AMQP_QUORUM_GROUP_SIZE", "must be positive".into()));
         }
         if self.broker.publish_channels == 0 || self.database.pool_size == 0 {
             return Err(invalid("PUBLISH_CHANNELS", "channels and pool size must be positive".into()));

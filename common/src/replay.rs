@@ -112,9 +112,9 @@ pub async fn retry(
 ) -> Result<(), ReviewError> {
     let mut read = scope.begin(db).await?;
     let row = sqlx::query_as::<_, Replayable>(
-        "SELECT f.tenant_id, f.order_id, f.status, f.request, o.source, o.device_id, o.sync_batch_id,
+        "SELECT f.tenant_id, o.id AS order_id, f.status, f.request, o.source, o.device_id, o.sync_batch_id,
                 encode(o.request_hash, 'hex') AS request_hash, o.received_at, o.request_id, f.refund_id
-         FROM failed_syncs f JOIN orders o ON o.tenant_id = f.tenant_id AND o.id = f.order_id
+         FROM failed_syncs f JOIN orders o ON o.tenant_id = f.tenant_id AND o.id = COALESCE(f.order_id, f.refund_order_id)
          WHERE f.id = $1 AND ($2::uuid IS NULL OR f.tenant_id = $2)",
     )
     .bind(id.0)
@@ -204,7 +204,7 @@ pub async fn discard(db: &PgPool, scope: Scope, id: FailedSyncId, reason: &str, 
     // and a retry's commit never interleave.
     let found: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT f.tenant_id, f.status FROM failed_syncs f
-         JOIN orders o ON o.tenant_id = f.tenant_id AND o.id = f.order_id
+         JOIN orders o ON o.tenant_id = f.tenant_id AND o.id = COALESCE(f.order_id, f.refund_order_id)
          WHERE f.id = $1 AND ($2::uuid IS NULL OR f.tenant_id = $2)
          FOR UPDATE OF o",
     )

@@ -214,7 +214,7 @@ impl Pipeline {
         log: Option<&std::path::Path>,
     ) -> Process {
         let listen = ("INGEST_ADDR", addr);
-        self.spawn_listening(("ingest", &["serve"]), &format!("ingest-{label}"), listen, extra_env, log).await
+        self.spawn_listening((&binary("ingest"), &["serve"]), &format!("ingest-{label}"), listen, extra_env, log).await
     }
 
     /// Start a worker process with its health and metrics on a free port.
@@ -237,14 +237,26 @@ impl Pipeline {
         log: Option<&std::path::Path>,
     ) -> Process {
         let listen = ("WORKER_ADDR", addr);
-        self.spawn_listening(("workers", &["run"]), &format!("proc-{label}"), listen, extra_env, log).await
+        self.spawn_listening((&binary("workers"), &["run"]), &format!("proc-{label}"), listen, extra_env, log).await
+    }
+
+    /// Start a worker process of another build of the workers binary (the
+    /// previous release, for the upgrade test) with its health on a free port.
+    pub async fn spawn_worker_build(
+        &self,
+        program: &std::path::Path,
+        label: &str,
+        log: Option<&std::path::Path>,
+    ) -> Process {
+        let addr = format!("127.0.0.1:{}", free_port());
+        self.spawn_listening((program, &["run"]), &format!("proc-{label}"), ("WORKER_ADDR", &addr), &[], log).await
     }
 
     /// Start `program args` listening on `listen` (its address variable and
     /// value) and wait until its `/livez` answers.
     async fn spawn_listening(
         &self,
-        (program, args): (&str, &[&str]),
+        (program, args): (&std::path::Path, &[&str]),
         component: &str,
         listen: (&str, &str),
         extra_env: &[(&str, &str)],
@@ -254,7 +266,7 @@ impl Pipeline {
         env.extend_from_slice(extra_env);
         let child = self.spawn(program, args, component, &env, log);
         let base_url = format!("http://{}", listen.1);
-        crate::checks::eventually(&format!("{program} to listen"), Duration::from_secs(20), || async {
+        crate::checks::eventually(&format!("{} to listen", program.display()), Duration::from_secs(20), || async {
             self.http.get(format!("{base_url}/livez")).send().await.ok().map(|_| ())
         })
         .await;
@@ -263,13 +275,13 @@ impl Pipeline {
 
     fn spawn(
         &self,
-        program: &str,
+        program: &std::path::Path,
         args: &[&str],
         component: &str,
         extra_env: &[(&str, &str)],
         log: Option<&std::path::Path>,
     ) -> Child {
-        let mut command = Command::new(binary(program));
+        let mut command = Command::new(program);
         command.args(args).kill_on_drop(true).stdout(std::process::Stdio::null());
         for (key, value) in component_env(&self.env, &self.name, component) {
             command.env(key, value);
@@ -282,7 +294,7 @@ impl Pipeline {
             let file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("log file");
             command.stderr(file);
         }
-        command.spawn().unwrap_or_else(|e| panic!("spawning {program} (build the workspace first): {e}"))
+        command.spawn().unwrap_or_else(|e| panic!("spawning {} (build the workspace first): {e}", program.display()))
     }
 
     /// Keep a process for `stop` to kill.

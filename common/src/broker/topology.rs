@@ -21,12 +21,15 @@
 //! Scaling out: any number of worker processes consume `p.orders` (competing
 //! consumers; each order is idempotent, so no ordering between orders matters).
 //!
-//! On a cluster every quorum queue starts with a group of
-//! `AMQP_QUORUM_GROUP_SIZE` members (3: one node may be lost, and the queue
-//! keeps a majority), whatever the broker's own `quorum_cluster_size` says.
-//! A queue declared before that argument existed keeps its shape: the
-//! argument is fixed at creation, and a redeclare that disagrees would
-//! refuse every process of the new release (RabbitMQ: inequivalent arg).
+//! On a cluster a quorum queue starts with the broker's `quorum_cluster_size`
+//! members (3 by default: one node may be lost, and the queue keeps a
+//! majority). `AMQP_QUORUM_GROUP_SIZE` overrides it per queue with the
+//! `x-quorum-initial-group-size` argument, but only when set: the argument
+//! is fixed at creation and RabbitMQ refuses a redeclare that disagrees
+//! (inequivalent arg), so queues created with it refuse every process of a
+//! release that declares without it (the upgrade test found the previous
+//! release refused so). This release takes a queue whose group-size argument
+//! disagrees as it is.
 
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
@@ -46,12 +49,12 @@ pub struct Topology {
     prefix: String,
     retry_delays: Vec<Duration>,
     delivery_limit: u32,
-    group_size: u32,
+    group_size: Option<u32>,
 }
 
 impl Topology {
     pub fn new(prefix: &str, retry_delays: Vec<Duration>, delivery_limit: u32) -> Self {
-        Self { prefix: prefix.to_owned(), retry_delays, delivery_limit, group_size: 3 }
+        Self { prefix: prefix.to_owned(), retry_delays, delivery_limit, group_size: None }
     }
 
     pub fn from_config(config: &crate::config::BrokerConfig) -> Self {
@@ -181,8 +184,8 @@ impl Topology {
         Ok(())
     }
 
-    /// Declare a quorum queue; one that exists from before the group-size
-    /// argument is taken as it is (the refusal closed the channel: a new
+    /// Declare a quorum queue; one that exists with another group-size
+    /// argument (or none) is taken as it is (the refusal closed the channel: a new
     /// one replaces it).
     async fn queue(
         &self,
@@ -203,11 +206,13 @@ impl Topology {
         }
     }
 
-    /// Arguments of a quorum queue with an explicit delivery limit and
-    /// initial group size and, when given, an at-least-once dead-letter target.
+    /// Arguments of a quorum queue with an explicit delivery limit and, when
+    /// given, an initial group size and an at-least-once dead-letter target.
     fn quorum(&self, delivery_limit: u32, dead_letter: Option<(&str, Option<&str>)>) -> FieldTable {
         let mut args = quorum(delivery_limit, dead_letter);
-        args.insert(GROUP_SIZE_ARG.into(), AMQPValue::LongLongInt(i64::from(self.group_size)));
+        if let Some(size) = self.group_size {
+            args.insert(GROUP_SIZE_ARG.into(), AMQPValue::LongLongInt(i64::from(size)));
+        }
         args
     }
 

@@ -44,6 +44,11 @@ pub struct Verdict {
     pub unrecorded_messages: u32,
     /// Days whose report's `netCollected` is not payments less refunds in the books.
     pub report_mismatches: usize,
+    /// Closed days whose report changed during the run (nothing new was dated in them).
+    pub closed_day_changes: usize,
+    /// The closed day's sales refunded and cancelled during the run (dated today).
+    pub closed_day_refunds: i64,
+    pub closed_day_cancels: i64,
     /// Answers with status 500: a failure (a failover included) must be a 503, never a 500.
     pub internal_errors: usize,
     /// Accepted orders whose row the database no longer had when their
@@ -62,6 +67,7 @@ impl Verdict {
             && self.review_disagreements == 0
             && self.unrecorded_messages == 0
             && self.report_mismatches == 0
+            && self.closed_day_changes == 0
             && self.internal_errors == 0
             && self.acknowledged_missing_after_failover == 0
             && self.failed_checks == 0

@@ -7,6 +7,7 @@
 
 pub mod backoffice;
 pub mod checker;
+pub mod closed_day;
 pub mod cluster;
 pub mod drain;
 pub mod faults;
@@ -149,6 +150,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
     };
     let catalogue = Arc::new(shop.catalogue.clone());
     make_hot_products_scarce(&target_for(&system.ingests[0].base_url), &shop.catalogue, settings.stock).await?;
+    let closed_day =
+        closed_day::close(&target_for(&system.ingests[0].base_url), &p.db, shop.tenant_id, &shop.catalogue)
+            .await
+            .map_err(|e| format!("closing a day before the run failed: {e:#}"));
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut terminals = tokio::task::JoinSet::new();
@@ -224,7 +229,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
         initial: &shop.initial,
         logs: &system.logs,
     };
-    let mut verdict = verdict::check(&history, &books, &target_for(&system.ingests[0].base_url)).await;
+    let mut verdict =
+        verdict::check(&history, &books, &target_for(&system.ingests[0].base_url), closed_day.as_ref()).await;
     if !progressed {
         fault_errors += 1;
         verdict.note(format!("no progress: the books stopped growing short of {} orders", settings.min_orders));
@@ -324,8 +330,14 @@ pub fn print(report: &Report) {
         v.requests, v.orders_sent, v.orders_accepted, v.by_status
     );
     println!(
-        "  refunds sent {}, accepted {}, in the books by status {:?}; report mismatches {}",
-        v.refunds_sent, v.refunds_accepted, v.refunds_by_status, v.report_mismatches
+        "  refunds sent {}, accepted {}, in the books by status {:?}; report mismatches {}; closed days changed {} (its sales refunded {}, cancelled {})",
+        v.refunds_sent,
+        v.refunds_accepted,
+        v.refunds_by_status,
+        v.report_mismatches,
+        v.closed_day_changes,
+        v.closed_day_refunds,
+        v.closed_day_cancels
     );
     println!(
         "  lost {}  duplicated {}  unexpected {}  conservation violations {}  stuck {}  failed without review {}  review disagreements {}  unrecorded messages {}  drained {}",

@@ -4,6 +4,7 @@
 //! examples), never a crash: the run always ends with a verdict.
 
 use super::checker::{self, History, Verdict};
+use super::closed_day::{self, ClosedDay};
 use super::refund_checks;
 use crate::broker::TestBroker;
 use crate::loadgen::Target;
@@ -28,7 +29,12 @@ pub struct Books<'a> {
 
 /// Check the books against the history, the reports against the books, and
 /// the workers' logs; each failure to check is a finding.
-pub async fn check(history: &History, books: &Books<'_>, reports: &Target) -> Verdict {
+pub async fn check(
+    history: &History,
+    books: &Books<'_>,
+    reports: &Target,
+    closed_day: Result<&ClosedDay, &String>,
+) -> Verdict {
     let checked =
         within(checker::check(history, books.db, books.broker, books.tenant, books.initial), "the books").await;
     let mut verdict = checked.unwrap_or_else(|why| {
@@ -43,6 +49,20 @@ pub async fn check(history: &History, books: &Books<'_>, reports: &Target) -> Ve
         }
         Ok(_) => {}
         Err(why) => verdict.failed(why),
+    }
+    match closed_day {
+        Ok(day) => match within(closed_day::changed(reports, day), "the closed day's report").await {
+            Ok(None) => {}
+            Ok(Some(now)) => {
+                verdict.closed_day_changes += 1;
+                verdict.note(format!("closed day {} changed: kept {}, now {now}", day.date, day.kept));
+            }
+            Err(why) => verdict.failed(why),
+        },
+        Err(why) => verdict.failed(why.clone()),
+    }
+    if let Ok((refunds, cancels)) = within(closed_day_activity(books), "the closed day's activity").await {
+        (verdict.closed_day_refunds, verdict.closed_day_cancels) = (refunds, cancels);
     }
     match checker::acknowledged_and_recreated(history, books.logs) {
         Ok(missing) => {
@@ -65,4 +85,16 @@ async fn within<T>(check: impl Future<Output = anyhow::Result<T>>, what: &str) -
         Ok(Err(error)) => Err(format!("checking {what} failed: {error:#}")),
         Err(_) => Err(format!("checking {what} took over {} s", CHECK_TIMEOUT.as_secs())),
     }
+}
+
+/// The closed day's sales refunded, and cancelled, after it closed.
+async fn closed_day_activity(books: &Books<'_>) -> anyhow::Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE r.kind = 'refund'), count(*) FILTER (WHERE r.kind = 'cancel')
+         FROM refunds r JOIN orders o ON o.tenant_id = r.tenant_id AND o.id = r.order_id
+         WHERE r.tenant_id = $1 AND r.status = 'committed' AND o.device_id = 'chaos-closed-day'",
+    )
+    .bind(books.tenant)
+    .fetch_one(books.db)
+    .await?)
 }

@@ -198,7 +198,7 @@ async fn one(
 /// Send one request (again and again when the plan is persistent and it
 /// went unanswered); every attempt is tallied and written to the history.
 /// The final HTTP status, 0 for no answer.
-async fn send(
+pub async fn send(
     target: &Target,
     path: &str,
     body: &Value,

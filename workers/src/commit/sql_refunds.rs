@@ -24,9 +24,10 @@ UPDATE refunds r SET status = 'failed', rejection_code = d.code, rejection_messa
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS d(tenant_id, id, code, message)
 WHERE r.tenant_id = d.tenant_id AND r.id = d.id AND r.status IN ('pending', 'failed')";
 
-// As for orders: open one, or count more failures on the open one.
+// As for orders: open one, or count more failures on the open one. The
+// order refunded goes in `refund_order_id` (`order_id` is the order's own key).
 const UPSERT_REFUND_FAILED_SYNCS: &str = "
-INSERT INTO failed_syncs AS f (id, tenant_id, order_id, client_order_id, refund_id, reason_code, reason_message,
+INSERT INTO failed_syncs AS f (id, tenant_id, refund_order_id, client_order_id, refund_id, reason_code, reason_message,
                                request, attempts)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::jsonb[],
                      $9::int4[])

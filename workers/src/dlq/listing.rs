@@ -40,7 +40,7 @@ struct FailedSyncRow {
 }
 
 const FAILED_SYNCS: &str = "
-SELECT id, tenant_id, order_id, client_order_id, status, reason_code, reason_message, attempts, last_failed_at,
+SELECT id, tenant_id, COALESCE(order_id, refund_order_id) AS order_id, client_order_id, status, reason_code, reason_message, attempts, last_failed_at,
        last_retried_at, request
 FROM failed_syncs
 WHERE status = $1 AND ($2::uuid IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR reason_code = $3)
@@ -177,7 +177,7 @@ pub async fn dead_letters(
 
 pub async fn show(db: &PgPool, id: Uuid, out: &mut impl Write) -> Result<bool, OperatorError> {
     let failed = sqlx::query_as::<_, FailedSyncRow>(
-        "SELECT id, tenant_id, order_id, client_order_id, status, reason_code, reason_message, attempts, last_failed_at,
+        "SELECT id, tenant_id, COALESCE(order_id, refund_order_id) AS order_id, client_order_id, status, reason_code, reason_message, attempts, last_failed_at,
                 last_retried_at, request FROM failed_syncs WHERE id = $1",
     )
     .bind(id)

@@ -12,7 +12,7 @@ UPDATE refunds SET status = 'failed', rejection_code = $3, rejection_message = $
 WHERE tenant_id = $1 AND id = $2 AND status IN ('pending', 'failed')";
 
 const UPSERT_REFUND_FAILED_SYNC: &str = "
-INSERT INTO failed_syncs AS f (id, tenant_id, order_id, client_order_id, refund_id, reason_code, reason_message, request)
+INSERT INTO failed_syncs AS f (id, tenant_id, refund_order_id, client_order_id, refund_id, reason_code, reason_message, request)
 SELECT $1, o.tenant_id, o.id, o.client_order_id, $3, $4, $5, $6 FROM orders o WHERE o.tenant_id = $2 AND o.id = $7
 ON CONFLICT (tenant_id, refund_id) WHERE refund_id IS NOT NULL DO UPDATE
    SET attempts = f.attempts + 1, reason_code = EXCLUDED.reason_code, reason_message = EXCLUDED.reason_message,

@@ -61,10 +61,10 @@ pub struct HistoryEntry {
 
 macro_rules! columns {
     () => {
-        "id, order_id, client_order_id, device_id, status, reason_code, reason_message, attempts, first_failed_at, \
+        "id, COALESCE(order_id, refund_order_id) AS order_id, client_order_id, device_id, status, reason_code, reason_message, attempts, first_failed_at, \
          last_failed_at, refund_id, \
          CASE WHEN refund_id IS NULL THEN request ELSE (SELECT o.request FROM orders o \
-              WHERE o.tenant_id = failed_syncs.tenant_id AND o.id = failed_syncs.order_id) END AS request, \
+              WHERE o.tenant_id = failed_syncs.tenant_id AND o.id = failed_syncs.refund_order_id) END AS request, \
          CASE WHEN refund_id IS NOT NULL THEN request END AS refund_request"
     };
 }
