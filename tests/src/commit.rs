@@ -12,7 +12,7 @@ use common::order::{OrderLine, Payment, PaymentMethod, Source, ValidatedOrder};
 use sqlx::PgPool;
 use std::time::Duration;
 use uuid::Uuid;
-use workers::commit::plan::Plan;
+use workers::commit::Plan;
 use workers::error::StoreError;
 
 pub const PRICE: i64 = 1_000;
@@ -110,7 +110,7 @@ impl CommitDb {
         tx.execute("SELECT set_config('app.tenant_ids', $1, true)", &[&common::db::tenant_list(&tenants)])
             .await
             .expect("tenant scope");
-        workers::commit::recreate::insert_orders(&tx, messages).await.expect("pending rows");
+        workers::commit::read::recreate::insert_orders(&tx, messages).await.expect("pending rows");
         tx.commit().await.expect("commit");
     }
 

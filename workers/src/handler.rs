@@ -3,7 +3,7 @@
 //! fails for something one of its messages may cause is split in halves,
 //! down to single messages, so one bad order cannot cost the rest an attempt.
 
-use crate::commit::{Effect, plan::Plan, store};
+use crate::commit::{Effect, Plan, store};
 use crate::consumer::BatchHandler;
 use crate::error::StoreError;
 use crate::fault::Fault;

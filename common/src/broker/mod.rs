@@ -8,5 +8,6 @@ pub mod publisher;
 pub mod topology;
 
 pub use nodes::Nodes;
-pub use publisher::{Backoff, PublishError, Publisher, Target, connect_named as connect};
+pub use nodes::connect_named as connect;
+pub use publisher::{Backoff, PublishError, Publisher, Target};
 pub use topology::{ORDER_ROUTING_KEY, Topology};

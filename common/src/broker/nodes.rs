@@ -11,10 +11,13 @@
 //! heartbeat intervals; RabbitMQ's default of 60 s would hold a consumer
 //! on a dead node for two minutes.
 
-use super::publisher::connect_named;
 use crate::servers;
-use lapin::Connection;
+use lapin::{Connection, ConnectionProperties};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Heartbeat interval asked for when the URL does not set one.
 pub const HEARTBEAT_SECS: &str = "10";
@@ -76,6 +79,19 @@ impl Nodes {
     pub fn lost(&self, index: usize) {
         let count = self.urls.len().max(1);
         let _ = self.next.compare_exchange(index, (index + 1) % count, Ordering::Relaxed, Ordering::Relaxed);
+    }
+}
+
+/// Connect with a bounded wait and a name the broker shows (and tests close by).
+pub async fn connect_named(url: &str, name: &str) -> Result<Connection, lapin::Error> {
+    let properties = ConnectionProperties::default().with_connection_name(name.into());
+    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, properties)).await {
+        Ok(result) => result,
+        Err(_) => Err(lapin::ErrorKind::IOError(Arc::new(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connecting to the broker timed out",
+        )))
+        .into()),
     }
 }
 

@@ -18,14 +18,13 @@ use super::topology::Topology;
 use crate::config::BrokerConfig;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a node suspected after a confirm timeout has to open a channel.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -340,18 +339,5 @@ impl Backoff {
 
     pub fn reset(&mut self) {
         self.failures = 0;
-    }
-}
-
-/// Connect with a bounded wait and a name the broker shows (and tests close by).
-pub async fn connect_named(url: &str, name: &str) -> Result<Connection, lapin::Error> {
-    let properties = ConnectionProperties::default().with_connection_name(name.into());
-    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, properties)).await {
-        Ok(result) => result,
-        Err(_) => Err(lapin::ErrorKind::IOError(Arc::new(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "connecting to the broker timed out",
-        )))
-        .into()),
     }
 }

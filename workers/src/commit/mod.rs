@@ -1,18 +1,19 @@
-//! Commit: apply a batch of order and cancel messages to PostgreSQL in one
-//! transaction. The store locks the rows (orders, then products, each in id
-//! order so concurrent batches cannot deadlock), the plan decides every
-//! message in memory, and the store writes the result set-based and commits.
+//! Commit: apply a batch of messages (orders, cancels, refunds) to
+//! PostgreSQL in one transaction, in three stages, each with one module per
+//! message kind:
+//!
+//! - `read`: lock the batch's orders (in id order, so concurrent batches
+//!   cannot deadlock), read its products, refunds and what pricing needs;
+//!   recreate rows a message names that the database lost;
+//! - `decide`: every message in memory on the rows read (`locked`): pure;
+//! - `write`: the rows decided, one set-based statement per table.
+//!
+//! `store` runs the three in one transaction and commits.
 
-pub mod evaluate;
-pub mod plan;
-pub mod pricing_data;
+pub mod decide;
+pub mod locked;
 pub mod read;
-pub mod read_refunds;
-pub mod recreate;
-pub mod refund;
-pub mod sql;
-pub mod sql_refunds;
 pub mod store;
-pub mod writes;
+pub mod write;
 
-pub use plan::Effect;
+pub use decide::{Effect, Plan};

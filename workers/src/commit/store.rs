@@ -1,7 +1,7 @@
-//! The commit path's SQL, all of it. One transaction per batch, three round
-//! trips after BEGIN: lock the batch's orders and read its products and
-//! what pricing needs (`pricing_data`); write (one set-based statement per
-//! table, pipelined, the stock and receipt counters last); COMMIT.
+//! One batch, one transaction: read (lock the batch's orders, read its
+//! products and what pricing needs), decide (in memory), write (one
+//! set-based statement per table, pipelined, the stock and receipt counters
+//! last), COMMIT: three round trips after BEGIN.
 //!
 //! Products are read without a lock and their stock is taken by a late
 //! write, a guarded UPDATE that locks the rows in id order: a product row
@@ -17,24 +17,12 @@
 //! movements refuse a second effect for an order even if a bug let one
 //! through.
 
-use super::plan::{self, Plan};
-use super::read;
-use super::recreate;
-use super::writes::Writes;
+use super::decide::{self, Plan};
+use super::read::{self, Products, recreate};
+use super::write;
 use crate::error::StoreError;
 use common::message::Message;
-use deadpool_postgres::Transaction;
-use futures::future::try_join_all;
 use uuid::Uuid;
-
-/// How a batch reads its products.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Products {
-    /// Read; the final guarded UPDATE locks them.
-    Read,
-    /// Locked (`FOR NO KEY UPDATE`) from the first round trip.
-    Locked,
-}
 
 /// Apply a batch: read, plan, write, commit. Returns what was decided.
 pub async fn apply(client: &mut deadpool_postgres::Client, messages: &[&Message]) -> Result<Plan, StoreError> {
@@ -69,18 +57,18 @@ async fn attempt(
     tx.execute("SELECT set_config('app.tenant_ids', $1, true)", &[&common::db::tenant_list(&tenants)]).await?;
     let locking = std::time::Instant::now();
     let (mut locked, pricing) =
-        futures::try_join!(read::lock(&tx, messages, products), super::pricing_data::load(&tx, messages))?;
+        futures::try_join!(read::lock(&tx, messages, products), read::pricing::load(&tx, messages))?;
     let mut lock_wait = locking.elapsed();
     if recreate::missing_rows(&tx, messages, &locked).await? {
         locked = read::lock(&tx, messages, products).await?;
     }
     window.await;
-    let mut plan = plan::plan(messages, &locked.0, &locked.1, &locked.2, &pricing, &locked.3);
+    let mut plan = decide::plan(messages, &locked.0, &locked.1, &locked.2, &pricing, &locked.3);
     if products == Products::Read && plan.decided_on_stock_levels() {
         return Err(StoreError::StockMoved);
     }
     let writing = std::time::Instant::now();
-    write(&tx, &plan.writes, products).await?;
+    write::write(&tx, &plan.writes, products).await?;
     if products == Products::Read {
         // The stock rows are locked by the write round trip.
         lock_wait = writing.elapsed();
@@ -88,30 +76,4 @@ async fn attempt(
     plan.lock_wait = lock_wait;
     tx.commit().await?;
     Ok(plan)
-}
-
-/// Write everything the plan decided, one pipelined statement per table.
-async fn write(tx: &Transaction<'_>, w: &Writes, products: Products) -> Result<(), StoreError> {
-    if w.is_empty() {
-        return Ok(());
-    }
-    let statements = super::sql::statements(w);
-    let mut prepared = Vec::with_capacity(statements.len());
-    for statement in &statements {
-        prepared.push(tx.prepare_cached(statement.sql).await?);
-    }
-    let params: Vec<_> = statements.iter().map(|s| s.params()).collect();
-    let counts = try_join_all(prepared.iter().zip(&params).map(|(p, params)| tx.execute(p, params))).await?;
-    for (statement, count) in statements.iter().zip(counts) {
-        if let Some(expected) = statement.expect_rows
-            && count != expected
-        {
-            // Read without a lock, a product may have less stock by now than the plan saw.
-            if statement.name == super::sql::STOCK_UPDATE && products == Products::Read {
-                return Err(StoreError::StockMoved);
-            }
-            return Err(StoreError::Invariant(format!("{} changed {count} rows, expected {expected}", statement.name)));
-        }
-    }
-    Ok(())
 }

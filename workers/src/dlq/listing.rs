@@ -1,7 +1,7 @@
 //! What the operator CLI reads: failed syncs and dead letters across
 //! tenants, filtered, as a table or as JSON lines.
 
-use super::operator::OperatorError;
+use super::error::OperatorError;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use sqlx::types::Json;

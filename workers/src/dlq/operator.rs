@@ -4,6 +4,7 @@
 //! with the review API (`common::replay`), and reports whether everything
 //! it was asked to do succeeded (the binary exits non-zero otherwise).
 
+pub use super::error::OperatorError;
 use super::listing::{self, Filter};
 use chrono::{DateTime, Utc};
 use common::broker::{ORDER_ROUTING_KEY, Publisher, Target, headers};
@@ -58,18 +59,6 @@ pub enum DlqCommand {
         #[arg(long)]
         reason: String,
     },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum OperatorError {
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("the message broker is not reachable")]
-    Broker,
-    #[error("{0}")]
-    Usage(String),
-    #[error("output: {0}")]
-    Io(#[from] std::io::Error),
 }
 
 /// Run one command; `Ok(false)` when part of what was asked failed.

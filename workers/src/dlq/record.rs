@@ -10,8 +10,8 @@
 //! delivery is settled on every path: acked once recorded, or returned to
 //! the queue (whose delivery limit parks it) when it cannot be recorded.
 
-use crate::commit::recreate::insert_orders;
-use crate::commit::sql::UPSERT_FAILED_SYNCS;
+use crate::commit::read::recreate::insert_orders;
+use crate::commit::write::order::UPSERT_FAILED_SYNCS;
 use crate::consumer::BatchHandler;
 use crate::error::StoreError;
 use common::broker::{Backoff, headers};

@@ -3,8 +3,8 @@
 //! pricing (`negative_total`; then the tenant's service charge and tax),
 //! stock, payment (split tender, cash rounding).
 
-use super::plan::LockedProduct;
-use super::pricing_data::PricingData;
+use crate::commit::locked::LockedProduct;
+use crate::commit::read::pricing::PricingData;
 use common::ids::{ProductId, TenantId};
 use common::message::OrderMessage;
 use common::order::{RejectionCode, Source};

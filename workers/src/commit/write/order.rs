@@ -1,55 +1,10 @@
-//! The write statements of a batch, each one set-based over `unnest` arrays
-//! so a batch of 100 orders costs the same number of statements as one.
+//! The statements that write a batch's orders: applied ones (their figures
+//! and receipt numbers, lines, payments), refused ones, and their failed
+//! syncs.
 
-use super::writes::Writes;
-use tokio_postgres::types::ToSql;
+use super::rows::Writes;
+use super::statement::{Statement, col, statement};
 use uuid::Uuid;
-
-pub(super) type Param = Box<dyn ToSql + Sync + Send>;
-
-pub struct Statement {
-    pub name: &'static str,
-    pub sql: &'static str,
-    params: Vec<Param>,
-    /// Rows the statement must change; anything else aborts the batch.
-    pub expect_rows: Option<u64>,
-}
-
-impl Statement {
-    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
-    }
-}
-
-/// A statement over `rows` rows, which it must change exactly; none for no rows.
-pub(super) fn statement(name: &'static str, sql: &'static str, rows: usize, params: Vec<Param>) -> Option<Statement> {
-    let expect_rows = Some(u64::try_from(rows).unwrap_or(u64::MAX));
-    (rows > 0).then_some(Statement { name, sql, params, expect_rows })
-}
-
-pub(super) fn col<T, U: ToSql + Sync + Send + 'static>(rows: &[T], f: impl Fn(&T) -> U) -> Param {
-    Box::new(rows.iter().map(f).collect::<Vec<U>>())
-}
-
-pub const STOCK_UPDATE: &str = "stock update";
-
-// The rows are locked in id order (the CTE is materialized before the
-// update reads it), so batches taking stock never deadlock. The guard
-// leaves a row unchanged rather than let its stock go below zero, or when
-// it has less than the batch's stock checks assumed (`needed`: they read it
-// without a lock); a row with a net change of 0 is still checked and locked.
-const UPDATE_STOCK: &str = "
-WITH d AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[]) AS d(tenant_id, id, delta, needed)),
-     locked AS MATERIALIZED (
-         SELECT p.tenant_id, p.id FROM products p JOIN d ON p.tenant_id = d.tenant_id AND p.id = d.id
-         ORDER BY p.id FOR NO KEY UPDATE OF p)
-UPDATE products p SET stock = p.stock + d.delta, updated_at = now()
-FROM d JOIN locked l ON l.tenant_id = d.tenant_id AND l.id = d.id
-WHERE p.tenant_id = d.tenant_id AND p.id = d.id AND p.stock + d.delta >= 0 AND p.stock >= d.needed";
-
-const INSERT_MOVEMENTS: &str = "
-INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, order_id, refund_id)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::uuid[], $7::uuid[])";
 
 // Receipt numbers are taken here, in the commit transaction: each
 // (tenant, outlet, period) counter row is bumped once by the batch's count
@@ -93,11 +48,6 @@ FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid
      AS d(tenant_id, id, status, code, message, message_id)
 WHERE o.tenant_id = d.tenant_id AND o.id = d.id";
 
-const UPDATE_CANCELLED: &str = "
-UPDATE orders o SET status = 'cancelled', cancelled_at = now(), cancel_reason = d.reason, updated_at = now()
-FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS d(tenant_id, id, reason)
-WHERE o.tenant_id = d.tenant_id AND o.id = d.id AND o.status = 'committed'";
-
 const INSERT_ITEMS: &str = "
 INSERT INTO order_items (tenant_id, order_id, line_no, product_id, quantity, price, line_total)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int2[], $4::uuid[], $5::int4[], $6::int8[], $7::int8[])";
@@ -126,36 +76,7 @@ UPDATE failed_syncs f SET status = 'resolved'
 FROM unnest($1::uuid[], $2::uuid[]) AS i(tenant_id, order_id)
 WHERE f.tenant_id = i.tenant_id AND f.order_id = i.order_id AND f.refund_id IS NULL AND f.status = 'open'";
 
-/// The statements for `w`, in the order they must run (the stock and the
-/// receipt counters last, so their row locks are held only until the
-/// COMMIT); empty ones omitted.
-pub fn statements(w: &Writes) -> Vec<Statement> {
-    let refunds = super::sql_refunds::statements(w);
-    let head = [movements(w), rejections(w), items(w), payments(w), failed_syncs(w), resolved(w)];
-    // Row locks are taken orders, products, receipt counters, in that
-    // order whichever way the batch reads its products (a batch redone on
-    // locked products holds them from its first round trip): the stock
-    // late and the counters after it, both held to the COMMIT. A cancel
-    // comes after the commit of an order it may cancel.
-    let tail = [stock(w), commits(w), cancels(w)];
-    head.into_iter().flatten().chain(refunds).chain(tail.into_iter().flatten()).collect()
-}
-
-fn movements(w: &Writes) -> Option<Statement> {
-    let m = &w.movements;
-    let params = vec![
-        col(m, |_| Uuid::now_v7()),
-        col(m, |r| r.tenant_id.0),
-        col(m, |r| r.product_id.0),
-        col(m, |r| r.kind.as_str()),
-        col(m, |r| r.delta),
-        col(m, |r| r.order_id.0),
-        col(m, |r| r.refund_id.map(|id| id.0)),
-    ];
-    statement("stock movements", INSERT_MOVEMENTS, m.len(), params)
-}
-
-fn commits(w: &Writes) -> Option<Statement> {
+pub(super) fn commits(w: &Writes) -> Option<Statement> {
     let c = &w.commits;
     let params = vec![
         col(c, |r| r.tenant_id.0),
@@ -175,7 +96,7 @@ fn commits(w: &Writes) -> Option<Statement> {
     statement("commit orders", UPDATE_COMMITTED, c.len(), params)
 }
 
-fn rejections(w: &Writes) -> Option<Statement> {
+pub(super) fn rejections(w: &Writes) -> Option<Statement> {
     let r = &w.rejections;
     let params = vec![
         col(r, |x| x.tenant_id.0),
@@ -188,13 +109,7 @@ fn rejections(w: &Writes) -> Option<Statement> {
     statement("reject orders", UPDATE_REJECTED, r.len(), params)
 }
 
-fn cancels(w: &Writes) -> Option<Statement> {
-    let x = &w.cancels;
-    let params = vec![col(x, |r| r.tenant_id.0), col(x, |r| r.order_id.0), col(x, |r| r.reason.clone())];
-    statement("cancel orders", UPDATE_CANCELLED, x.len(), params)
-}
-
-fn items(w: &Writes) -> Option<Statement> {
+pub(super) fn items(w: &Writes) -> Option<Statement> {
     let i = &w.items;
     let params = vec![
         col(i, |r| r.tenant_id.0),
@@ -208,7 +123,7 @@ fn items(w: &Writes) -> Option<Statement> {
     statement("order items", INSERT_ITEMS, i.len(), params)
 }
 
-fn payments(w: &Writes) -> Option<Statement> {
+pub(super) fn payments(w: &Writes) -> Option<Statement> {
     let p = &w.payments;
     let params = vec![
         col(p, |_| Uuid::now_v7()),
@@ -223,7 +138,7 @@ fn payments(w: &Writes) -> Option<Statement> {
     statement("payments", INSERT_PAYMENTS, p.len(), params)
 }
 
-fn failed_syncs(w: &Writes) -> Option<Statement> {
+pub(super) fn failed_syncs(w: &Writes) -> Option<Statement> {
     let f: Vec<_> = w.failed_syncs.iter().filter(|f| f.refund_id.is_none()).collect();
     let params = vec![
         col(&f, |_| Uuid::now_v7()),
@@ -239,26 +154,8 @@ fn failed_syncs(w: &Writes) -> Option<Statement> {
     statement("failed syncs", UPSERT_FAILED_SYNCS, f.len(), params)
 }
 
-fn resolved(w: &Writes) -> Option<Statement> {
+pub(super) fn resolved(w: &Writes) -> Option<Statement> {
     let v: Vec<_> = w.resolved.iter().filter(|r| r.refund_id.is_none()).collect();
     let params = vec![col(&v, |r| r.tenant_id.0), col(&v, |r| r.order_id.0)];
     statement("resolve failed syncs", RESOLVE_FAILED_SYNCS, v.len(), params)
-}
-
-fn stock(w: &Writes) -> Option<Statement> {
-    let stock = stock_rows(w);
-    let params = vec![col(&stock, |s| s.0.0.0), col(&stock, |s| s.0.1.0), col(&stock, |s| s.1), col(&stock, |s| s.2)];
-    statement(STOCK_UPDATE, UPDATE_STOCK, stock.len(), params)
-}
-
-/// (product, net change, stock needed) for every product whose stock the
-/// batch changes or whose stock level a decision rests on.
-fn stock_rows(w: &Writes) -> Vec<((common::ids::TenantId, common::ids::ProductId), i64, i64)> {
-    let mut keys: Vec<_> = w.stock.keys().chain(w.stock_needed.keys()).copied().collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys.into_iter()
-        .map(|key| (key, w.stock.get(&key).copied().unwrap_or(0), w.stock_needed.get(&key).copied().unwrap_or(0)))
-        .filter(|&(_, delta, needed)| delta != 0 || needed > 0)
-        .collect()
 }

@@ -1,9 +1,15 @@
-use super::super::pricing_data::PricingData;
+//! Orders and cancels decided in memory.
+
 use super::*;
+use crate::commit::write::rows::MovementKind;
 use chrono::Utc;
 use common::ids::{ClientOrderId, MessageId, UserId};
+use common::ids::{OrderId, ProductId, TenantId};
 use common::message::Replay;
+use common::message::{CancelMessage, OrderMessage};
+use common::money::Money;
 use common::order::{OrderLine, Payment, PaymentMethod, ValidatedOrder};
+use common::order::{OrderStatus, Source};
 use common::pricing::{DiscountRule, Member, Rate, RuleKind};
 
 struct World {

@@ -3,10 +3,12 @@
 //! the same batch giving back only the rest.
 
 use super::*;
-use crate::commit::plan::{LockedProduct, Plan, RefundData, SoldLine, plan};
-use crate::commit::pricing_data::PricingData;
+use crate::commit::decide::{Plan, plan};
+use crate::commit::locked::{LockedProduct, LockedRefund, RefundData, Sold, SoldLine};
+use crate::commit::read::pricing::PricingData;
 use chrono::Utc;
 use common::ids::{MessageId, UserId};
+use common::ids::{ProductId, RefundId};
 use common::message::{CancelMessage, Message};
 use common::refund::{RefundLine, ValidatedRefund};
 use std::collections::HashMap;

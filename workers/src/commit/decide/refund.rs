@@ -5,111 +5,17 @@
 //! (`common::pricing::refund`). A refund of an order not applied yet waits
 //! (retried later); one that can never apply becomes a failed sync.
 
-use super::evaluate::Accepted;
-use super::plan::{Effect, LockedOrder, State};
-use super::writes::{FailedSyncRow, MovementKind, RefundFailRow, RefundPaymentRow, RefundRow, ResolvedRow};
-use common::ids::{OrderId, ProductId, RefundId, TenantId};
-use common::message::{OrderMessage, RefundMessage};
+use super::state::{Effect, State};
+use crate::commit::locked::{LockedOrder, RefundStatus};
+use crate::commit::write::rows::{
+    FailedSyncRow, MovementKind, RefundFailRow, RefundPaymentRow, RefundRow, ResolvedRow,
+};
+use common::ids::{OrderId, TenantId};
+use common::message::RefundMessage;
 use common::money::Money;
 use common::order::{OrderStatus, PaymentMethod, RejectionCode};
 use common::pricing::refund::{AllocationError, Left, Refundable, allocate, left_after, refund_amount};
 use common::pricing::refund_charges::{Charged, refund_charges};
-use std::collections::BTreeMap;
-
-/// What a committed order sold and what its refunds took so far.
-#[derive(Clone, Debug)]
-pub struct Sold {
-    pub subtotal: Money,
-    /// What the customer paid (total + cash rounding): all refunds can give back.
-    pub total: Money,
-    /// Per product: units sold and their list price (price × quantity).
-    pub lines: BTreeMap<ProductId, (i64, i64)>,
-    /// Per product: units refunded so far.
-    pub refunded_units: BTreeMap<ProductId, i64>,
-    pub refunded: Money,
-    /// What each payment method can still give back (paid net of change,
-    /// less earlier refunds by it).
-    pub left: Left,
-    /// The tenant lets cash stand in for non-cash methods.
-    pub cash_for_noncash: bool,
-    /// The order's discounts, service charge, tax base and tax, and what
-    /// its refunds gave back of them so far.
-    pub charged: Charged,
-    pub charged_back: Charged,
-}
-
-impl Sold {
-    /// An order this batch committed.
-    pub fn of(m: &OrderMessage, accepted: &Accepted) -> Self {
-        let mut lines = BTreeMap::<ProductId, (i64, i64)>::new();
-        for (line, total) in m.order.items.iter().zip(&accepted.priced.line_totals) {
-            let entry = lines.entry(line.product_id).or_default();
-            *entry = (entry.0 + i64::from(line.quantity), entry.1 + total.rupiah());
-        }
-        let mut left = Left::new();
-        for (payment, change) in m.order.payments.iter().zip(&accepted.tender.line_change) {
-            let net = payment.amount.rupiah().saturating_sub(change.rupiah());
-            let sum = left.entry(payment.method).or_insert(Money::ZERO);
-            *sum = Money::from_rupiah(sum.rupiah().saturating_add(net));
-        }
-        Sold {
-            subtotal: accepted.priced.subtotal,
-            // What was paid: the total with its cash rounding.
-            total: accepted.charges.total.checked_add(accepted.tender.rounding).unwrap_or(accepted.charges.total),
-            lines,
-            refunded_units: BTreeMap::new(),
-            refunded: Money::ZERO,
-            left,
-            // A refund in the same batch as its sale goes back the way the
-            // money came (the setting is read with committed orders).
-            cash_for_noncash: false,
-            charged: Charged {
-                discounts: accepted.priced.discount_total,
-                service_charge: accepted.charges.service_charge,
-                tax_base: accepted.charges.tax_base,
-                tax: accepted.charges.tax,
-            },
-            charged_back: Charged::default(),
-        }
-    }
-
-    /// List price of `units` (per product, pro rata to its lines).
-    fn gross_of(&self, units: &BTreeMap<ProductId, i64>) -> i64 {
-        let share = |(product, &n): (&ProductId, &i64)| match self.lines.get(product) {
-            Some(&(sold, gross)) if sold > 0 => i64::try_from(i128::from(gross) * i128::from(n) / i128::from(sold)),
-            _ => Ok(0),
-        };
-        units.iter().map(share).map(|g| g.unwrap_or(i64::MAX)).fold(0, i64::saturating_add)
-    }
-}
-
-/// A refund row as read by this batch (its order is locked).
-#[derive(Clone, Debug)]
-pub struct LockedRefund {
-    pub tenant_id: TenantId,
-    pub id: RefundId,
-    pub status: RefundStatus,
-    pub request_hash: String,
-    pub failed_sync_open: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefundStatus {
-    Pending,
-    Committed,
-    Failed,
-}
-
-impl RefundStatus {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "pending" => Some(Self::Pending),
-            "committed" => Some(Self::Committed),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
-    }
-}
 
 struct Refused(RejectionCode, String);
 

@@ -1,5 +1,6 @@
-//! The rows one batch writes, gathered by the plan and written set-based by
-//! the store: one statement per table per batch, whatever the batch size.
+//! The rows one batch writes, gathered by the decide stage and written
+//! set-based by this one: one statement per table per batch, whatever the
+//! batch size.
 
 use common::ids::{OrderId, ProductId, RefundId, TenantId};
 use common::order::OrderStatus;

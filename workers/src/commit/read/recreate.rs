@@ -8,7 +8,7 @@
 //! `warungin_refunds_recreated_total`): after a failover these are
 //! acknowledged writes the database lost and the queue gave back.
 
-use super::read::Locked;
+use super::Locked;
 use crate::error::StoreError;
 use common::ids::TenantId;
 use common::message::{Message, OrderMessage, RefundMessage};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 /// Recreate what the batch's messages name and the database lacks; true
 /// when something was (the batch then reads its rows again).
-pub(super) async fn missing_rows(
+pub(in crate::commit) async fn missing_rows(
     tx: &Transaction<'_>,
     messages: &[&Message],
     locked: &Locked,

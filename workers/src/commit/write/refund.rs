@@ -1,8 +1,8 @@
 //! The write statements for a batch's refunds: applied ones (amount,
 //! payments back), failed ones, and their failed syncs (one per refund).
 
-use super::sql::{Statement, col, statement};
-use super::writes::Writes;
+use super::rows::Writes;
+use super::statement::{Statement, col, statement};
 use uuid::Uuid;
 
 // Only a refund still pending, or failed and retried: a count short of

@@ -3,11 +3,14 @@
 //! failed sync (read after the lock), its products (read, or locked when
 //! the batch is redone on locked rows), what its cancelled orders still
 //! have sold, and what its refunds' orders sold and refunded
-//! (`read_refunds`, read after the order lock so no refund is missed).
+//! (`refund`, read after the order lock so no refund is missed).
 
-use super::plan::{LockedOrder, LockedProduct, RefundData, SoldLine};
-use super::read_refunds;
-use super::store::Products;
+pub mod keys;
+pub mod pricing;
+pub mod recreate;
+pub mod refund;
+
+use super::locked::{LockedOrder, LockedProduct, RefundData, SoldLine};
 use crate::error::StoreError;
 use common::ids::{OrderId, ProductId, TenantId};
 use common::message::Message;
@@ -15,12 +18,21 @@ use common::money::Money;
 use common::order::OrderStatus;
 use deadpool_postgres::Transaction;
 use futures::TryFutureExt;
+use keys::Keys;
 use std::collections::HashSet;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use uuid::Uuid;
 
-pub(super) type Locked = (Vec<LockedOrder>, Vec<LockedProduct>, Vec<SoldLine>, RefundData);
+/// How a batch reads its products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Products {
+    /// Read; the final guarded UPDATE locks them.
+    Read,
+    /// Locked (`FOR NO KEY UPDATE`) from the first round trip.
+    Locked,
+}
+
+pub type Locked = (Vec<LockedOrder>, Vec<LockedProduct>, Vec<SoldLine>, RefundData);
 
 const LOCK_ORDERS: &str = "
 SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex')
@@ -81,57 +93,6 @@ FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS c(tenant_id, ord
 JOIN stock_movements m ON m.tenant_id = c.tenant_id AND m.order_id = c.order_id AND m.kind IN ('sale', 'return')
 GROUP BY 1, 2, 3";
 
-/// The batch's keys, as the read statements take them.
-#[derive(Default)]
-pub(super) struct Keys {
-    order_tenants: Vec<Uuid>,
-    client_ids: Vec<Uuid>,
-    cancel_tenants: Vec<Uuid>,
-    cancel_ids: Vec<Uuid>,
-    /// Orders locked by id: cancelled and refunded ones.
-    lock_tenants: Vec<Uuid>,
-    lock_ids: Vec<Uuid>,
-    pub(super) refund_tenants: Vec<Uuid>,
-    pub(super) refund_ids: Vec<Uuid>,
-    pub(super) refund_order_ids: Vec<Uuid>,
-    product_tenants: Vec<Uuid>,
-    product_ids: Vec<Uuid>,
-}
-
-impl Keys {
-    fn of(messages: &[&Message]) -> Self {
-        let mut keys = Keys::default();
-        for message in messages {
-            match message {
-                Message::Order(m) => {
-                    keys.order_tenants.push(m.tenant_id.0);
-                    keys.client_ids.push(m.order.client_order_id.0);
-                    for line in &m.order.items {
-                        keys.product_tenants.push(m.tenant_id.0);
-                        keys.product_ids.push(line.product_id.0);
-                    }
-                }
-                Message::Cancel(m) => {
-                    keys.cancel_tenants.push(m.tenant_id.0);
-                    keys.cancel_ids.push(m.order_id.0);
-                }
-                Message::Refund(m) => {
-                    keys.refund_tenants.push(m.tenant_id.0);
-                    keys.refund_ids.push(m.refund_id.0);
-                    keys.refund_order_ids.push(m.order_id.0);
-                    for line in &m.refund.items {
-                        keys.product_tenants.push(m.tenant_id.0);
-                        keys.product_ids.push(line.product_id.0);
-                    }
-                }
-            }
-        }
-        keys.lock_tenants = [keys.cancel_tenants.as_slice(), &keys.refund_tenants].concat();
-        keys.lock_ids = [keys.cancel_ids.as_slice(), &keys.refund_order_ids].concat();
-        keys
-    }
-}
-
 /// Lock the batch's orders, then read (or lock) its products, in one round trip.
 pub(super) async fn lock(tx: &Transaction<'_>, messages: &[&Message], mode: Products) -> Result<Locked, StoreError> {
     let k = Keys::of(messages);
@@ -148,7 +109,7 @@ pub(super) async fn lock(tx: &Transaction<'_>, messages: &[&Message], mode: Prod
     let product_params: [&(dyn ToSql + Sync); 4] =
         [&k.product_tenants, &k.product_ids, &k.cancel_tenants, &k.cancel_ids];
     let sold_params: [&(dyn ToSql + Sync); 2] = [&k.cancel_tenants, &k.cancel_ids];
-    let refunds = read_refunds::Statements::prepare(tx, &k).await?;
+    let refunds = refund::Statements::prepare(tx, &k).await?;
     let (orders, open, products, sold, refunds) = futures::try_join!(
         tx.query(&lock_orders, &order_params).err_into::<StoreError>(),
         tx.query(&open_syncs, &open_params).err_into(),

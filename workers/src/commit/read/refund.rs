@@ -4,9 +4,8 @@
 //! its committed refunds took. Refunds of an order commit with its row
 //! locked, so with that lock held these figures cannot move.
 
-use super::plan::RefundData;
-use super::read::Keys;
-use super::refund::{LockedRefund, RefundStatus, Sold};
+use super::keys::Keys;
+use crate::commit::locked::{LockedRefund, RefundData, RefundStatus, Sold};
 use crate::error::StoreError;
 use common::ids::{OrderId, ProductId, RefundId, TenantId};
 use common::money::Money;

@@ -1,0 +1,60 @@
+//! Decide: a batch, in memory, with its rows already read and its orders
+//! locked. For each message in delivery order: is an order applied,
+//! rejected or failed (`order`), an order cancelled (`cancel`), a refund
+//! applied or failed (`refund`), or is the message skipped or deferred; and
+//! what rows does that write (`write::rows`). Pure: no I/O.
+//!
+//! Stock is taken from the in-memory copy of the read rows, so orders in
+//! one batch compete for stock exactly as they would one transaction each.
+
+mod cancel;
+mod order;
+mod refund;
+mod state;
+
+pub use state::{Effect, Plan};
+
+use super::locked::{LockedOrder, LockedProduct, RefundData, SoldLine};
+use super::read::pricing::PricingData;
+use common::message::Message;
+use state::State;
+use std::collections::HashMap;
+
+/// Decide `messages` on the rows read for them.
+pub fn plan(
+    messages: &[&Message],
+    orders: &[LockedOrder],
+    products: &[LockedProduct],
+    sold: &[SoldLine],
+    pricing: &PricingData,
+    refunds: &RefundData,
+) -> Plan {
+    let mut state = State {
+        refunds: refunds.refunds.iter().map(|r| ((r.tenant_id, r.id), r.clone())).collect(),
+        refundable: refunds.sold.clone(),
+        read_stock: products.iter().map(|p| ((p.tenant_id, p.id), p.stock)).collect(),
+        orders: orders.iter().map(|o| ((o.tenant_id, o.client_order_id), o.clone())).collect(),
+        order_keys: orders.iter().map(|o| ((o.tenant_id, o.id), (o.tenant_id, o.client_order_id))).collect(),
+        products: products.iter().map(|p| ((p.tenant_id, p.id), p.clone())).collect(),
+        sold: HashMap::new(),
+        pricing,
+        plan: Plan::default(),
+    };
+    for line in sold {
+        // Keyed by product: a line read twice must not count twice.
+        state.sold.entry((line.tenant_id, line.order_id)).or_default().insert(line.product_id, line.quantity);
+    }
+    for message in messages {
+        let effect = match message {
+            Message::Order(m) => state.order(m),
+            Message::Cancel(m) => state.cancel(m),
+            Message::Refund(m) => state.refund(m),
+        };
+        state.plan.effects.push(effect);
+    }
+    state.plan
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

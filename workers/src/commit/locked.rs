@@ -1,0 +1,111 @@
+//! The rows a batch has read, its orders locked, as the decide stage sees
+//! them: the read stage fills them, the decide stage changes its copy in
+//! memory. Types only, shared by both stages.
+
+use common::ids::{OrderId, ProductId, RefundId, TenantId};
+use common::money::Money;
+use common::order::OrderStatus;
+use common::pricing::refund::Left;
+use common::pricing::refund_charges::Charged;
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// An order row as locked by this batch.
+#[derive(Clone, Debug)]
+pub struct LockedOrder {
+    pub id: OrderId,
+    pub tenant_id: TenantId,
+    pub client_order_id: Uuid,
+    pub status: OrderStatus,
+    pub request_hash: String,
+    /// The order has an open failed sync (a replay may apply it).
+    pub failed_sync_open: bool,
+}
+
+/// A product row as locked by this batch.
+#[derive(Clone, Debug)]
+pub struct LockedProduct {
+    pub tenant_id: TenantId,
+    pub id: ProductId,
+    pub price: Money,
+    pub stock: i64,
+    pub is_active: bool,
+}
+
+/// What a committed order took from one product (for cancelling it).
+#[derive(Clone, Debug)]
+pub struct SoldLine {
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub product_id: ProductId,
+    pub quantity: i64,
+}
+
+/// The refunds a batch carries, and the orders they refund.
+#[derive(Debug, Default)]
+pub struct RefundData {
+    pub refunds: Vec<LockedRefund>,
+    /// Committed orders the batch's refunds name.
+    pub sold: HashMap<(TenantId, OrderId), Sold>,
+}
+
+/// What a committed order sold and what its refunds took so far.
+#[derive(Clone, Debug)]
+pub struct Sold {
+    pub subtotal: Money,
+    /// What the customer paid (total + cash rounding): all refunds can give back.
+    pub total: Money,
+    /// Per product: units sold and their list price (price × quantity).
+    pub lines: BTreeMap<ProductId, (i64, i64)>,
+    /// Per product: units refunded so far.
+    pub refunded_units: BTreeMap<ProductId, i64>,
+    pub refunded: Money,
+    /// What each payment method can still give back (paid net of change,
+    /// less earlier refunds by it).
+    pub left: Left,
+    /// The tenant lets cash stand in for non-cash methods.
+    pub cash_for_noncash: bool,
+    /// The order's discounts, service charge, tax base and tax, and what
+    /// its refunds gave back of them so far.
+    pub charged: Charged,
+    pub charged_back: Charged,
+}
+
+impl Sold {
+    /// List price of `units` (per product, pro rata to its lines).
+    pub fn gross_of(&self, units: &BTreeMap<ProductId, i64>) -> i64 {
+        let share = |(product, &n): (&ProductId, &i64)| match self.lines.get(product) {
+            Some(&(sold, gross)) if sold > 0 => i64::try_from(i128::from(gross) * i128::from(n) / i128::from(sold)),
+            _ => Ok(0),
+        };
+        units.iter().map(share).map(|g| g.unwrap_or(i64::MAX)).fold(0, i64::saturating_add)
+    }
+}
+
+/// A refund row as read by this batch (its order is locked).
+#[derive(Clone, Debug)]
+pub struct LockedRefund {
+    pub tenant_id: TenantId,
+    pub id: RefundId,
+    pub status: RefundStatus,
+    pub request_hash: String,
+    pub failed_sync_open: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefundStatus {
+    Pending,
+    Committed,
+    Failed,
+}
+
+impl RefundStatus {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "committed" => Some(Self::Committed),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
