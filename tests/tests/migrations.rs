@@ -7,6 +7,7 @@ mod support;
 
 use common::db::MIGRATOR;
 use harness::{Pipeline, binary, db, order, uuid};
+use serde_json::json;
 use sqlx::Postgres;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::PgPoolOptions;
@@ -168,4 +169,58 @@ async fn every_down_script_gives_back_the_schema_before_its_migration() {
     assert_eq!(common::db::schema_version(&url).await.expect("version"), all.last().copied());
     pool.close().await;
     db::drop_database(&name).await;
+}
+
+/// A refund's failed sync next to its order's own (an offline order that
+/// failed, refunded while in review, its failed sync then discarded): both
+/// name the order. Migration 13 keeps the refund's order in
+/// `refund_order_id`; reversed, it goes back into `order_id`; applied
+/// again, out of it. The review API names the order throughout.
+#[tokio::test]
+async fn a_refunds_failed_sync_keeps_its_order_across_the_failed_sync_key_migration() {
+    let p = Pipeline::start().await;
+    let shop = p.tenant().await;
+    let product = p.product(&shop, 5_000, 1).await;
+    let synced = p
+        .post(
+            &shop.token,
+            "/api/sync/orders",
+            &json!({ "deviceId": "till-9", "orders": [order(&[(product, 3, 5_000)])] }),
+        )
+        .await;
+    let order_id = uuid(&synced.body["results"][0]["orderId"]);
+    assert_eq!(p.settled(order_id).await, "failed");
+    let refund = json!({ "clientRefundId": uuid::Uuid::now_v7(), "items": [{ "productId": product, "quantity": 1 }] });
+    let queued = p.post(&shop.token, &format!("/api/orders/{order_id}/refunds"), &refund).await;
+    assert_eq!(queued.status, 202, "{}", queued.body);
+    let failed: uuid::Uuid = sqlx::query_scalar("SELECT id FROM failed_syncs WHERE order_id = $1")
+        .bind(order_id)
+        .fetch_one(&p.db)
+        .await
+        .expect("the order's failed sync");
+    let discard = json!({ "reason": "the customer took the goods back" });
+    assert_eq!(p.post(&shop.token, &format!("/api/failed-syncs/{failed}/discard"), &discard).await.status, 200);
+    let refund_sync = "SELECT order_id, refund_order_id FROM failed_syncs WHERE refund_id IS NOT NULL";
+    let names = || async {
+        sqlx::query_as::<_, (Option<uuid::Uuid>, Option<uuid::Uuid>)>(refund_sync).fetch_optional(&p.db).await.ok()?
+    };
+    let now = harness::checks::eventually("the refund's failed sync", std::time::Duration::from_secs(60), names).await;
+    assert_eq!(now, (None, Some(order_id)));
+
+    let name = p.database_name().to_owned();
+    let down = workers_migrate(&name, &["--down", "1"], &[]).await;
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    let back: Option<uuid::Uuid> = sqlx::query_scalar("SELECT order_id FROM failed_syncs WHERE refund_id IS NOT NULL")
+        .fetch_one(&p.db)
+        .await
+        .expect("the refund's failed sync, reversed");
+    assert_eq!(back, Some(order_id), "back in order_id (refund_order_id is gone)");
+    let up = workers_migrate(&name, &[], &[]).await;
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert_eq!(names().await, Some((None, Some(order_id))), "out of it again");
+    let listed = p.get(&shop.token, "/api/failed-syncs?status=open").await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["data"][0]["orderId"], json!(order_id), "{}", listed.body);
+    assert!(listed.body["data"][0]["refundId"].is_string(), "{}", listed.body);
+    p.stop().await;
 }
