@@ -29,6 +29,8 @@ pub struct AppState {
     pub in_flight: InFlight,
     /// The door's payment check (tenants' pricing, cached a few seconds).
     pub quoter: crate::accept::quote::Quoter,
+    /// The door's outlet check (shops' outlets, cached a few seconds).
+    pub outlets: crate::accept::outlets::Outlets,
     /// Group commit of pending rows (its own pool of `ADMIT_WRITERS` connections).
     pub admission: AdmissionWriter,
     pub limiter: Arc<RateLimiter>,

@@ -77,6 +77,10 @@ async fn every_route_class_admits_exactly_the_roles_it_should() {
         (Method::GET, "/api/products".into(), None, everyone),
         (Method::GET, "/api/discounts".into(), None, everyone),
         (Method::GET, "/api/members".into(), None, everyone),
+        (Method::GET, "/api/outlets".into(), None, everyone),
+        (Method::GET, format!("/api/outlets/{nothing}"), None, everyone),
+        (Method::POST, "/api/outlets".into(), Some(json!({ "name": "Lapak {n}" })), managers),
+        (Method::PATCH, format!("/api/outlets/{nothing}"), Some(json!({ "name": "x" })), managers),
         (Method::POST, format!("/api/orders/{order_id}/cancel"), Some(json!({ "reason": "x" })), supervisors),
         (
             Method::POST,
@@ -197,6 +201,8 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
         )
         .await;
     let member = member.body["id"].as_str().unwrap_or_default().to_owned();
+    let outlet = p.post(&shop.token, "/api/outlets", &json!({ "name": "Lapak Pasar" })).await;
+    let outlet = outlet.body["id"].as_str().unwrap_or_default().to_owned();
     let refund = json!({ "clientRefundId": uuid::Uuid::now_v7(), "items": [{ "productId": product, "quantity": 1 }] });
     // Waited for, so its commit (stock back) is not taken for B's doing.
     let refunded = p.post(&shop.token, &format!("/api/orders/{order_id}/refunds?wait=10000"), &refund).await;
@@ -225,6 +231,8 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
         (Method::DELETE, format!("/api/discounts/{discount}"), None),
         (Method::GET, format!("/api/members/{member}"), None),
         (Method::PATCH, format!("/api/members/{member}"), Some(json!({ "name": "stolen" }))),
+        (Method::GET, format!("/api/outlets/{outlet}"), None),
+        (Method::PATCH, format!("/api/outlets/{outlet}"), Some(json!({ "name": "stolen" }))),
     ]
 }
 
@@ -233,7 +241,7 @@ async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing()
     let p = Pipeline::start().await;
     let (a, b) = (p.tenant().await, p.tenant().await);
     let routes = a_shop_with_one_of_everything(&p, &a).await;
-    let before: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds) t(t)")
+    let before: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default) t(t)")
         .fetch_one(&p.db)
         .await
         .expect("snapshot");
@@ -253,7 +261,7 @@ async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing()
         .await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(p.get(&a.token, "/api/settings").await.body, settings_before, "A's settings are unchanged");
-    let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds) t(t)")
+    let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default) t(t)")
         .fetch_one(&p.db)
         .await
         .expect("snapshot");

@@ -10,6 +10,7 @@ pub mod admission;
 pub mod candidate;
 pub mod duplicates;
 pub mod in_flight;
+pub mod outlets;
 pub mod publish;
 pub mod quote;
 pub mod writer;

@@ -108,6 +108,7 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
         AdmissionWriter::start(admission_pool, publisher.clone(), duplicates.clone(), config.ingest.admission);
     Ok(AppState {
         quoter: crate::accept::quote::Quoter::new(db.clone()),
+        outlets: crate::accept::outlets::Outlets::new(db.clone()),
         db,
         publisher,
         duplicates,
@@ -155,6 +156,7 @@ fn routes(health: routes::health::Health) -> Router<AppState> {
         .merge(routes::products::router())
         .merge(routes::discounts::router())
         .merge(routes::members::router())
+        .merge(routes::outlets::router())
         .merge(routes::reports::router())
         .merge(routes::orders::router())
         .merge(routes::refunds::router())

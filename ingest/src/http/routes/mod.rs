@@ -12,6 +12,7 @@ pub mod maintenance;
 pub mod members;
 pub mod ops;
 pub mod orders;
+pub mod outlets;
 pub mod products;
 pub mod refunds;
 pub mod reports;

@@ -5,6 +5,7 @@
 //! lists every order's result in request order.
 
 use crate::accept::candidate::{Accepted, Candidate, Origin};
+use crate::accept::outlets::ShopOutlets;
 use crate::accept::{Acceptor, accept_many};
 use crate::auth::AuthUser;
 use crate::http::error::{ApiError, ApiResult};
@@ -88,8 +89,9 @@ async fn sync(
     JsonBytes(body): JsonBytes<SYNC_BODY_LIMIT>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let received_at = Utc::now();
+    let outlets = state.outlets.read(auth.tenant_id).await?;
     let mut sorted = Sorted::default();
-    let envelope = read_sync_body(&body, MAX_ORDERS, |_, order| sorted.push(order, received_at))?;
+    let envelope = read_sync_body(&body, MAX_ORDERS, |_, order| sorted.push(order, received_at, &outlets))?;
     drop(body);
     let device_id = check_envelope(envelope)?;
     let batch_id = SyncBatchId::generate();
@@ -128,11 +130,15 @@ async fn sync(
 impl Sorted {
     /// Validate one order on its own, as it is read; an order repeated in
     /// the batch is accepted once (same body) or refused (different body).
-    fn push(&mut self, value: Value, received_at: DateTime<Utc>) {
+    fn push(&mut self, value: Value, received_at: DateTime<Utc>, outlets: &ShopOutlets) {
         self.client_ids.push(value.get("clientOrderId").cloned().unwrap_or(Value::Null));
         let request_hash = canonical_hash(&value);
-        let slot = match validate_order(value, received_at) {
-            Err(error) => Slot::Invalid(error_json(&ApiError::from(error))),
+        let placed = validate_order(value, received_at).map_err(ApiError::from).and_then(|mut order| {
+            outlets.place(&mut order)?;
+            Ok(order)
+        });
+        let slot = match placed {
+            Err(error) => Slot::Invalid(error_json(&error)),
             Ok(order) => match self.seen.get(&order.client_order_id.0) {
                 Some(&first) if self.candidates[first].request_hash == request_hash => Slot::DuplicateOf(first),
                 Some(_) => Slot::Invalid(

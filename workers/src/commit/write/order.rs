@@ -9,12 +9,13 @@ use uuid::Uuid;
 // Receipt numbers are taken here, in the commit transaction: each
 // (tenant, outlet, period) counter row is bumped once by the batch's count
 // (rows taken in key order, so batches never deadlock on them) and its
-// orders get the numbers below the new value in batch order. A rolled-back
+// orders get the numbers below the new value in batch order (the outlet is
+// the order row's: a request stored before outlets names none). A rolled-back
 // batch rolls its bump back: no gaps. The period is the commit's day or
 // year in the tenant's timezone, so numbers rise with time.
 const UPDATE_COMMITTED: &str = "
 WITH d AS (
-    SELECT d.*, coalesce(d.outlet_id, '00000000-0000-0000-0000-000000000000') AS outlet_key,
+    SELECT d.*, coalesce(o.outlet_id, '00000000-0000-0000-0000-000000000000') AS outlet_key,
            to_char(now() AT TIME ZONE t.timezone, CASE t.receipt_reset WHEN 'yearly' THEN 'YYYY' ELSE 'YYYYMMDD' END)
                AS period,
            t.receipt_prefix
@@ -22,7 +23,8 @@ WITH d AS (
                 $8::bigint[], $9::bigint[], $10::jsonb[], $11::bigint[], $12::uuid[], $13::uuid[]) WITH ORDINALITY
          AS d(tenant_id, id, subtotal, discount_total, service_charge, tax_base, tax, total, rounding, discounts,
               change, message_id, outlet_id, n)
-    JOIN tenants t ON t.id = d.tenant_id),
+    JOIN tenants t ON t.id = d.tenant_id
+    JOIN orders o ON o.tenant_id = d.tenant_id AND o.id = d.id),
 wanted AS (SELECT tenant_id, outlet_key, period, count(*) AS taken FROM d GROUP BY 1, 2, 3),
 bumped AS (
     INSERT INTO receipt_counters AS c (tenant_id, outlet_key, period, last_number)

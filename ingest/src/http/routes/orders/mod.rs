@@ -42,7 +42,8 @@ async fn create(
     let wait = query.wait()?;
     let received_at = Utc::now();
     let request_hash = canonical_hash(&body);
-    let order = validate_order(body, received_at)?;
+    let mut order = validate_order(body, received_at)?;
+    state.outlets.place(auth.tenant_id, &mut order).await?;
     let client_order_id = order.client_order_id;
     // A resend of an order already accepted is answered as before, even if
     // the door would now price it differently.

@@ -20,7 +20,7 @@ use uuid::Uuid;
 /// The columns an `OrderRow` reads (a macro, so queries stay literal SQL).
 macro_rules! order_columns {
     () => {
-        "id, client_order_id, source, status, request, subtotal, discount_total, service_charge, tax_base, tax, total, \
+        "id, client_order_id, outlet_id, source, status, request, subtotal, discount_total, service_charge, tax_base, tax, total, \
          rounding, discounts, payment_change, receipt_number, rejection_code, rejection_message, created_at, \
          received_at, committed_at, cancelled_at"
     };
@@ -30,6 +30,7 @@ macro_rules! order_columns {
 pub struct OrderRow {
     pub id: Uuid,
     pub client_order_id: Uuid,
+    pub outlet_id: Option<Uuid>,
     pub source: String,
     pub status: String,
     pub request: Json<ValidatedOrder>,
@@ -56,6 +57,9 @@ pub struct OrderRow {
 pub struct OrderView {
     pub order_id: Uuid,
     pub client_order_id: Uuid,
+    /// The outlet it was sold at (the shop's default one when sent without).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlet_id: Option<Uuid>,
     pub source: String,
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,6 +154,7 @@ impl OrderRow {
         OrderView {
             order_id: self.id,
             client_order_id: self.client_order_id,
+            outlet_id: self.outlet_id,
             source: self.source,
             status: self.status,
             rejection: self
