@@ -2,7 +2,8 @@
 // product whose stock is smaller than the demand, then a stock audit.
 // A share of the orders is paid by split tender (QRIS plus cash with
 // change), and a share of the committed ones gets a refund of one unit
-// (goods back to stock as a `return` movement).
+// (goods back to stock as a `return` movement). Half the orders are sold
+// at a second outlet ("k6 stall", made once), the rest at the default one.
 //   k6 run -e BASE_URL=https://staging.example -e OWNER_EMAIL=... -e OWNER_PASSWORD=... scripts/load-test-stock.js
 // Thresholds: p95 < 500 ms, error rate < 1 %, no overselling.
 import http from "k6/http";
@@ -73,7 +74,18 @@ export function setup() {
   const settings = http.get(`${BASE}/api/settings`, headers(token));
   check(settings, { "settings read": (r) => r.status === 200 });
   const total = settings.status === 200 ? orderTotal(settings.json(), PRICE) : PRICE;
-  return { token, productId: product.json("id"), total };
+  return { token, productId: product.json("id"), total, stallId: stall(token) };
+}
+
+// A second outlet, made once (409 name_taken on later runs: found instead).
+// Half the orders name it; the rest name none and go to the default outlet.
+function stall(token) {
+  const made = http.post(`${BASE}/api/outlets`, JSON.stringify({ name: "k6 stall" }), headers(token));
+  if (made.status === 201) return made.json("id");
+  const listed = http.get(`${BASE}/api/outlets?search=k6%20stall`, headers(token));
+  check(listed, { "outlets listed": (r) => r.status === 200 });
+  const found = (listed.json("data") || []).find((o) => o.name === "k6 stall");
+  return found ? found.id : null;
 }
 
 export default function (data) {
@@ -83,6 +95,7 @@ export default function (data) {
     clientOrderId: uuidv4(),
     items: [{ productId: data.productId, quantity: 1, price: PRICE }],
   };
+  if (data.stallId && Math.random() < 0.5) order.outletId = data.stallId;
   if (Math.random() < SPLIT_SHARE) {
     // Split tender: part by QRIS (exact), the rest in cash with change.
     const qris = Math.max(1, Math.floor((data.total * (0.2 + 0.6 * Math.random())) / 100) * 100);
@@ -98,6 +111,7 @@ export default function (data) {
   check(reply, {
     "committed, rejected for stock, or still queued": (r) =>
       r.status === 201 || r.status === 202 || (r.status === 200 && r.json("rejection.code") === "insufficient_stock"),
+    "sold at the outlet it named": (r) => r.status !== 201 || !order.outletId || r.json("outletId") === order.outletId,
   });
   if (reply.status === 201 && Math.random() < REFUND_SHARE) {
     // The order committed: bring one unit back (paid back by cash, as it took cash).
