@@ -49,6 +49,10 @@ pub struct Verdict {
     /// The closed day's sales refunded and cancelled during the run (dated today).
     pub closed_day_refunds: i64,
     pub closed_day_cancels: i64,
+    /// Orders not at the outlet their request named (or the default one).
+    pub misplaced_orders: i64,
+    /// Orders at an outlet other than the shop's default one.
+    pub orders_at_other_outlets: i64,
     /// Answers with status 500: a failure (a failover included) must be a 503, never a 500.
     pub internal_errors: usize,
     /// Accepted orders whose row the database no longer had when their
@@ -68,6 +72,7 @@ impl Verdict {
             && self.unrecorded_messages == 0
             && self.report_mismatches == 0
             && self.closed_day_changes == 0
+            && self.misplaced_orders == 0
             && self.internal_errors == 0
             && self.acknowledged_missing_after_failover == 0
             && self.failed_checks == 0

@@ -11,6 +11,7 @@ pub mod closed_day;
 pub mod cluster;
 pub mod drain;
 pub mod faults;
+pub mod outlets;
 pub mod refund_checks;
 pub mod review;
 pub mod system;
@@ -148,7 +149,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
             history: Some(history.clone()),
         })
     };
-    let catalogue = Arc::new(shop.catalogue.clone());
+    let mut catalogue = shop.catalogue.clone();
+    let stall = outlets::open(&target_for(&system.ingests[0].base_url)).await.context("the load's second outlet")?;
+    catalogue.outlets.push(stall);
+    let catalogue = Arc::new(catalogue);
     make_hot_products_scarce(&target_for(&system.ingests[0].base_url), &shop.catalogue, settings.stock).await?;
     let closed_day =
         closed_day::close(&target_for(&system.ingests[0].base_url), &p.db, shop.tenant_id, &shop.catalogue)
@@ -338,6 +342,10 @@ pub fn print(report: &Report) {
         v.closed_day_changes,
         v.closed_day_refunds,
         v.closed_day_cancels
+    );
+    println!(
+        "  orders at the second outlet {}; not at the outlet they were sold at {}",
+        v.orders_at_other_outlets, v.misplaced_orders
     );
     println!(
         "  lost {}  duplicated {}  unexpected {}  conservation violations {}  stuck {}  failed without review {}  review disagreements {}  unrecorded messages {}  drained {}",

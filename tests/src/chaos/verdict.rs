@@ -61,6 +61,12 @@ pub async fn check(
         },
         Err(why) => verdict.failed(why.clone()),
     }
+    match within(super::outlets::misplaced(books.db, books.tenant), "the orders' outlets").await {
+        Ok((misplaced, elsewhere)) => {
+            (verdict.misplaced_orders, verdict.orders_at_other_outlets) = (misplaced, elsewhere)
+        }
+        Err(why) => verdict.failed(why),
+    }
     if let Ok((refunds, cancels)) = within(closed_day_activity(books), "the closed day's activity").await {
         (verdict.closed_day_refunds, verdict.closed_day_cancels) = (refunds, cancels);
     }

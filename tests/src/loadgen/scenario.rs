@@ -22,6 +22,9 @@ pub enum Scenario {
 #[derive(Clone, Debug)]
 pub struct Catalogue {
     pub products: Vec<(Uuid, i64)>,
+    /// Outlets besides the default one: when there are any, half the
+    /// orders name one of them (the rest name none: the default outlet).
+    pub outlets: Vec<Uuid>,
 }
 
 /// One request a terminal makes.
@@ -52,6 +55,9 @@ impl Catalogue {
         let total: i64 =
             lines.iter().map(|l| l["quantity"].as_i64().unwrap_or(0) * l["price"].as_i64().unwrap_or(0)).sum();
         let mut order = json!({ "clientOrderId": Uuid::now_v7(), "items": lines });
+        if !self.outlets.is_empty() && rng.random_bool(0.5) {
+            order["outletId"] = json!(self.outlets[rng.random_range(0..self.outlets.len())]);
+        }
         if rng.random_bool(0.2) {
             // Split tender: part by QRIS, the rest in cash with some change.
             let qris = rng.random_range(0..=total);

@@ -67,5 +67,5 @@ pub async fn shop(
     .await
     .context("seeding products (the load generator's database URL must be the tables' owner)")?;
     let initial = rows.iter().map(|(id, _)| (*id, stock)).collect();
-    Ok(Shop { tenant_id, token, catalogue: Catalogue { products: rows }, initial })
+    Ok(Shop { tenant_id, token, catalogue: Catalogue { products: rows, outlets: Vec::new() }, initial })
 }
