@@ -40,12 +40,16 @@ id_type!(/// A person who signs in to a shop.
     UserId);
 id_type!(/// A product of a shop.
     ProductId);
+id_type!(/// An outlet of a shop (a stall, a branch): it has its own stock.
+    OutletId);
 id_type!(/// An order, as the server knows it.
     OrderId);
 id_type!(/// The terminal-made idempotency key of an order.
     ClientOrderId);
 id_type!(/// A refund of some of an order's items, as the server knows it.
     RefundId);
+id_type!(/// A move of stock from one outlet of a shop to another.
+    TransferId);
 id_type!(/// An offline sync batch.
     SyncBatchId);
 id_type!(/// A failed sync under review.

@@ -17,5 +17,6 @@ pub mod replay;
 pub mod servers;
 pub mod shutdown;
 pub mod telemetry;
+pub mod transfer;
 
 pub use money::Money;

@@ -6,9 +6,10 @@
 //! Unknown fields are tolerated (a newer writer may add optional ones); an
 //! unknown `type` is undecodable and goes to the dead-letter queue.
 
-use crate::ids::{FailedSyncId, MessageId, OrderId, RefundId, SyncBatchId, TenantId, UserId};
+use crate::ids::{FailedSyncId, MessageId, OrderId, RefundId, SyncBatchId, TenantId, TransferId, UserId};
 use crate::order::{Source, ValidatedOrder};
 use crate::refund::ValidatedRefund;
+use crate::transfer::ValidatedTransfer;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,9 @@ pub enum Message {
     /// Refund some of a committed order's items and return them to stock.
     #[serde(rename = "refund.v1")]
     Refund(RefundMessage),
+    /// Move stock from one outlet to another.
+    #[serde(rename = "transfer.v1")]
+    Transfer(TransferMessage),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +104,24 @@ pub struct RefundMessage {
     pub refund: ValidatedRefund,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferMessage {
+    pub message_id: MessageId,
+    pub tenant_id: TenantId,
+    pub transfer_id: TransferId,
+    /// Hex SHA-256 of the request as sent, as for orders.
+    pub request_hash: String,
+    pub requested_by: UserId,
+    pub received_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Set only on a retry of a failed transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+    pub transfer: ValidatedTransfer,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("undecodable message: {0}")]
 pub struct DecodeError(#[from] serde_json::Error);
@@ -130,6 +152,7 @@ impl Message {
             Message::Order(_) => "order.v2",
             Message::Cancel(_) => "cancel.v1",
             Message::Refund(_) => "refund.v1",
+            Message::Transfer(_) => "transfer.v1",
         }
     }
 
@@ -138,6 +161,7 @@ impl Message {
             Message::Order(m) => m.message_id,
             Message::Cancel(m) => m.message_id,
             Message::Refund(m) => m.message_id,
+            Message::Transfer(m) => m.message_id,
         }
     }
 
@@ -146,14 +170,17 @@ impl Message {
             Message::Order(m) => m.tenant_id,
             Message::Cancel(m) => m.tenant_id,
             Message::Refund(m) => m.tenant_id,
+            Message::Transfer(m) => m.tenant_id,
         }
     }
 
-    pub fn order_id(&self) -> OrderId {
+    /// The order the message is about (none: a stock transfer).
+    pub fn order_id(&self) -> Option<OrderId> {
         match self {
-            Message::Order(m) => m.order_id,
-            Message::Cancel(m) => m.order_id,
-            Message::Refund(m) => m.order_id,
+            Message::Order(m) => Some(m.order_id),
+            Message::Cancel(m) => Some(m.order_id),
+            Message::Refund(m) => Some(m.order_id),
+            Message::Transfer(_) => None,
         }
     }
 
@@ -162,6 +189,7 @@ impl Message {
             Message::Order(m) => m.request_id.as_deref(),
             Message::Cancel(m) => m.request_id.as_deref(),
             Message::Refund(m) => m.request_id.as_deref(),
+            Message::Transfer(m) => m.request_id.as_deref(),
         }
     }
 }

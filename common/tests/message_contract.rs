@@ -88,3 +88,11 @@ fn unknown_fields_are_tolerated_and_unknown_types_are_not() {
     assert!(Message::decode(value.to_string().as_bytes()).is_err());
     assert!(Message::decode(b"\x00garbage").is_err());
 }
+
+#[test]
+fn transfer_v1_round_trips() {
+    let Message::Transfer(transfer) = round_trip("transfer.v1.json") else { panic!("not a transfer") };
+    assert_eq!(transfer.transfer.items[0].quantity, 12);
+    assert_ne!(transfer.transfer.from_outlet_id, transfer.transfer.to_outlet_id);
+    assert!(transfer.replay.is_none());
+}

@@ -47,7 +47,13 @@ pub async fn demo(db: &PgPool) -> ApiResult<Uuid> {
     };
     let auth = AuthUser { user_id: UserId(owner), tenant_id: TenantId(tenant), role: Role::Owner };
     for (sku, name, price, stock) in PRODUCTS {
-        let product = NewProduct { sku: (*sku).to_owned(), name: (*name).to_owned(), price: *price, stock: *stock };
+        let product = NewProduct {
+            sku: (*sku).to_owned(),
+            name: (*name).to_owned(),
+            price: *price,
+            stock: *stock,
+            outlet_id: None,
+        };
         match insert(db, &auth, &product).await {
             Ok(_) | Err(ApiError::Conflict { .. }) => {}
             Err(other) => return Err(other),

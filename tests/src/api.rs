@@ -101,12 +101,14 @@ impl Pipeline {
         uuid(&created.body["id"])
     }
 
+    /// A product's stock over all outlets.
     pub async fn stock(&self, product: Uuid) -> i64 {
-        sqlx::query_scalar("SELECT stock FROM products WHERE id = $1")
-            .bind(product)
-            .fetch_one(&self.db)
-            .await
-            .expect("stock")
+        crate::checks::stock(&self.db, product, None).await
+    }
+
+    /// A product's stock at one outlet.
+    pub async fn stock_at(&self, product: Uuid, outlet: Uuid) -> i64 {
+        crate::checks::stock(&self.db, product, Some(outlet)).await
     }
 }
 

@@ -75,16 +75,29 @@ impl Pipeline {
     }
 }
 
-/// The books add up: for every product the ledger sums to its stock and
-/// stock is never negative; every committed or cancelled order has one
+/// A product's stock at `outlet`, or over all outlets.
+pub async fn stock(db: &sqlx::PgPool, product: Uuid, outlet: Option<Uuid>) -> i64 {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(stock), 0)::bigint FROM outlet_stock WHERE product_id = $1 AND ($2::uuid IS NULL OR outlet_id = $2)",
+    )
+    .bind(product)
+    .bind(outlet)
+    .fetch_one(db)
+    .await
+    .expect("stock")
+}
+
+/// The books add up: for every product, at every outlet, the ledger sums
+/// to its stock and stock is never negative; every committed or cancelled order has one
 /// payment row per payment it was sent with, adding up (net of change) to
 /// its total plus rounding, and sale movements matching its items; no
 /// other order has any effect; refunds as `refund_books_balance`.
 pub async fn assert_books_balance(db: &sqlx::PgPool) {
-    let unexplained: Vec<(Uuid, i64, i64)> = sqlx::query_as(
-        "SELECT p.id, p.stock, coalesce(sum(m.delta), 0)::bigint FROM products p
-         LEFT JOIN stock_movements m ON m.tenant_id = p.tenant_id AND m.product_id = p.id
-         GROUP BY p.id, p.stock HAVING p.stock <> coalesce(sum(m.delta), 0) OR p.stock < 0",
+    let unexplained: Vec<(Uuid, Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT s.product_id, s.outlet_id, s.stock, coalesce(sum(m.delta), 0)::bigint FROM outlet_stock s
+         LEFT JOIN stock_movements m
+                ON m.tenant_id = s.tenant_id AND m.outlet_id = s.outlet_id AND m.product_id = s.product_id
+         GROUP BY 1, 2, 3 HAVING s.stock <> coalesce(sum(m.delta), 0) OR s.stock < 0",
     )
     .fetch_all(db)
     .await

@@ -64,29 +64,18 @@ impl CommitDb {
             .await
             .expect("tenant");
         for (i, (id, stock)) in products.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO products (id, tenant_id, sku, name, price, stock) VALUES ($1, $2, $3, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(tenant.0)
-            .bind(format!("SKU-{i}"))
-            .bind(PRICE)
-            .bind(stock)
-            .execute(&self.db)
-            .await
-            .expect("product");
-            if *stock > 0 {
-                sqlx::query(
-                    "INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, reason)
-                     VALUES ($1, $2, $3, 'adjustment', $4, 'opening stock')",
-                )
-                .bind(Uuid::now_v7())
-                .bind(tenant.0)
+            sqlx::query("INSERT INTO products (id, tenant_id, sku, name, price) VALUES ($1, $2, $3, $3, $4)")
                 .bind(id)
-                .bind(stock)
+                .bind(tenant.0)
+                .bind(format!("SKU-{i}"))
+                .bind(PRICE)
                 .execute(&self.db)
                 .await
-                .expect("opening stock");
+                .expect("product");
+            if *stock > 0 {
+                let mut tx = self.db.begin().await.expect("begin");
+                adjust_at(&mut tx, tenant, None, *id, *stock, "opening stock").await;
+                tx.commit().await.expect("opening stock");
             }
         }
         (tenant, products.into_iter().map(|(id, _)| id).collect())
@@ -147,12 +136,47 @@ impl CommitDb {
         common::ids::FailedSyncId(id)
     }
 
+    /// A product's stock over all outlets.
     pub async fn stock(&self, product: Uuid) -> i64 {
-        sqlx::query_scalar("SELECT stock FROM products WHERE id = $1")
-            .bind(product)
-            .fetch_one(&self.db)
+        crate::checks::stock(&self.db, product, None).await
+    }
+
+    /// A product's stock at one outlet.
+    pub async fn stock_at(&self, product: Uuid, outlet: Uuid) -> i64 {
+        crate::checks::stock(&self.db, product, Some(outlet)).await
+    }
+
+    /// A product's stock at its shop's default outlet.
+    pub async fn stock_at_default(&self, tenant: TenantId, product: Uuid) -> i64 {
+        sqlx::query_scalar(
+            "SELECT stock FROM outlet_stock WHERE tenant_id = $1 AND outlet_id = default_outlet_id($1) AND product_id = $2",
+        )
+        .bind(tenant.0)
+        .bind(product)
+        .fetch_one(&self.db)
+        .await
+        .expect("stock at the default outlet")
+    }
+
+    /// Another outlet `id` of `tenant`: its stock rows start at 0.
+    pub async fn outlet(&self, tenant: TenantId, id: Uuid, name: &str) {
+        sqlx::query("INSERT INTO outlets (id, tenant_id, name) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(tenant.0)
+            .bind(name)
+            .execute(&self.db)
             .await
-            .expect("stock")
+            .expect("outlet");
+    }
+
+    /// Change `outlet`'s stock of a product (none: the default outlet's), committed.
+    pub async fn adjust_at(&self, tenant: TenantId, outlet: Option<Uuid>, product: Uuid, delta: i64) {
+        if delta == 0 {
+            return;
+        }
+        let mut tx = self.db.begin().await.expect("begin");
+        adjust_at(&mut tx, tenant, outlet, product, delta, "adjustment").await;
+        tx.commit().await.expect("commit");
     }
 
     pub async fn assert_books_balance(&self) {
@@ -160,26 +184,40 @@ impl CommitDb {
     }
 }
 
-/// An adjustment inside a caller's transaction (a concurrent writer of stock).
+/// An adjustment inside a caller's transaction (a concurrent writer of stock),
+/// at the default outlet.
 pub async fn adjust_in(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tenant: TenantId, product: Uuid, delta: i64) {
-    sqlx::query("UPDATE products SET stock = stock + $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0)
-        .bind(product)
-        .bind(delta)
-        .execute(&mut **tx)
-        .await
-        .expect("stock adjustment");
-    sqlx::query(
-        "INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, reason)
-         VALUES ($1, $2, $3, 'adjustment', $4, 'concurrent adjustment')",
+    adjust_at(tx, tenant, None, product, delta, "concurrent adjustment").await;
+}
+
+/// Change `outlet`'s stock of `product` (none: the default outlet's) with its
+/// adjustment movement, inside a caller's transaction.
+pub async fn adjust_at(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant: TenantId,
+    outlet: Option<Uuid>,
+    product: Uuid,
+    delta: i64,
+    reason: &str,
+) {
+    let moved = sqlx::query(
+        "WITH s AS (
+             UPDATE outlet_stock SET stock = stock + $4
+             WHERE tenant_id = $1 AND outlet_id = coalesce($2, default_outlet_id($1)) AND product_id = $3
+             RETURNING outlet_id)
+         INSERT INTO stock_movements (id, tenant_id, outlet_id, product_id, kind, delta, reason)
+         SELECT $5, $1, s.outlet_id, $3, 'adjustment', $4, $6 FROM s",
     )
-    .bind(Uuid::now_v7())
     .bind(tenant.0)
+    .bind(outlet)
     .bind(product)
     .bind(delta)
+    .bind(Uuid::now_v7())
+    .bind(reason)
     .execute(&mut **tx)
     .await
-    .expect("adjustment movement");
+    .expect("stock adjustment");
+    assert_eq!(moved.rows_affected(), 1, "no stock row for product {product} at outlet {outlet:?}");
 }
 
 /// An order of `lines` (product, quantity) at `PRICE`, paid by QRIS with `paid`

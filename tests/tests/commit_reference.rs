@@ -5,6 +5,8 @@
 //! identical. Now and then another transaction changes a product's stock
 //! while the batch is being decided (after its unlocked read): the batch
 //! must decide as if it had run after that change, like the reference.
+//! Each shop has a second outlet with its own stock: half the sales are
+//! made there, and cancels give back to the outlet that sold.
 //! Both databases must end with the same effects and the same books.
 //!
 //! `COMMIT_REFERENCE_CASES` (default 2,000) and `COMMIT_REFERENCE_SEED`
@@ -25,13 +27,16 @@ const PARALLEL: u64 = 12;
 struct Case {
     tenant: TenantId,
     products: Vec<(Uuid, i64)>,
+    /// The second outlet, and each product's opening stock there.
+    stall: Uuid,
+    stall_stock: Vec<i64>,
     history: Vec<OrderMessage>,
-    /// Another transaction's stock change (product index, delta) while the batch is decided.
-    concurrent: Option<(usize, i64)>,
+    /// Another transaction's stock change (product index, at the stall?, delta) while the batch is decided.
+    concurrent: Option<(usize, bool, i64)>,
     batch: Vec<Message>,
 }
 
-fn sale(rng: &mut StdRng, tenant: TenantId, products: &[(Uuid, i64)]) -> OrderMessage {
+fn sale(rng: &mut StdRng, tenant: TenantId, products: &[(Uuid, i64)], stall: Uuid) -> OrderMessage {
     let mut lines: Vec<(Uuid, u32)> = Vec::new();
     for (id, _) in products {
         if lines.is_empty() || rng.random_bool(0.4) {
@@ -41,7 +46,10 @@ fn sale(rng: &mut StdRng, tenant: TenantId, products: &[(Uuid, i64)]) -> OrderMe
     let source = if rng.random_bool(0.5) { Source::Offline } else { Source::Online };
     let total: i64 = lines.iter().map(|(_, q)| harness::commit::PRICE * i64::from(*q)).sum();
     let paid = rng.random_bool(0.15).then_some(total - 1);
-    order_message(tenant, &lines, source, paid)
+    let mut message = order_message(tenant, &lines, source, paid);
+    // None: the default outlet, as a till that names no outlet sends it.
+    message.order.outlet_id = rng.random_bool(0.5).then_some(stall);
+    message
 }
 
 /// The history's outcome, known only after it is applied: which orders can be cancelled or retried.
@@ -64,7 +72,7 @@ fn batch(rng: &mut StdRng, case: &Case, known: &Known) -> Vec<Message> {
                 let order = &known.failed[rng.random_range(0..known.failed.len())];
                 replay(order, rng.random_bool(0.3))
             }
-            _ => Message::Order(sale(rng, case.tenant, &case.products)),
+            _ => Message::Order(sale(rng, case.tenant, &case.products, case.stall)),
         };
         batch.push(message);
     }
@@ -75,18 +83,24 @@ fn case(rng: &mut StdRng) -> Case {
     let tenant = TenantId::generate();
     let products: Vec<(Uuid, i64)> =
         (0..rng.random_range(1..=3)).map(|_| (Uuid::now_v7(), rng.random_range(0..=5))).collect();
-    let history = (0..rng.random_range(0..=4)).map(|_| sale(rng, tenant, &products)).collect();
+    let stall = Uuid::now_v7();
+    let stall_stock = products.iter().map(|_| rng.random_range(0..=5)).collect();
+    let history = (0..rng.random_range(0..=4)).map(|_| sale(rng, tenant, &products, stall)).collect();
     let concurrent = rng.random_bool(0.5).then(|| {
         let index = rng.random_range(0..products.len());
         let delta = rng.random_range(-3..=2_i64);
-        (index, if delta >= 0 { delta + 1 } else { delta })
+        (index, rng.random_bool(0.5), if delta >= 0 { delta + 1 } else { delta })
     });
-    Case { tenant, products, history, concurrent, batch: Vec::new() }
+    Case { tenant, products, stall, stall_stock, history, concurrent, batch: Vec::new() }
 }
 
 /// Set up the case's shop and history in one database; what became of the history.
 async fn prepare(c: &CommitDb, case: &Case) -> Known {
     c.shop_with(case.tenant, case.products.clone()).await;
+    c.outlet(case.tenant, case.stall, "Lapak").await;
+    for ((product, _), &stock) in case.products.iter().zip(&case.stall_stock) {
+        c.adjust_at(case.tenant, Some(case.stall), *product, stock).await;
+    }
     let mut known = Known { committed: Vec::new(), failed: Vec::new() };
     for order in &case.history {
         c.admit(&[order]).await;
@@ -121,12 +135,13 @@ async fn admit_batch(c: &CommitDb, case: &Case) {
 /// Everything the batch could have written, for one tenant, as comparable text.
 async fn books(c: &CommitDb, tenant: TenantId) -> Vec<String> {
     sqlx::query_scalar(
-        "SELECT 'product ' || id || ' stock ' || stock FROM products WHERE tenant_id = $1
+        "SELECT 'product ' || product_id || ' at ' || outlet_id || ' stock ' || stock FROM outlet_stock WHERE tenant_id = $1
          UNION ALL SELECT 'order ' || id || ' ' || status || ' ' || coalesce(rejection_code, '-') || ' '
                           || coalesce(total::text, '-') FROM orders WHERE tenant_id = $1
          UNION ALL SELECT 'failed sync ' || order_id || ' ' || status || ' ' || attempts || ' ' || reason_code
                    FROM failed_syncs WHERE tenant_id = $1
-         UNION ALL SELECT 'movement ' || coalesce(order_id::text, '-') || ' ' || product_id || ' ' || kind || ' ' || delta
+         UNION ALL SELECT 'movement ' || coalesce(order_id::text, '-') || ' ' || product_id || ' at ' || outlet_id || ' '
+                          || kind || ' ' || delta
                    FROM stock_movements WHERE tenant_id = $1
          UNION ALL SELECT 'payment ' || order_id || ' ' || amount || ' ' || change FROM payments WHERE tenant_id = $1
          UNION ALL SELECT 'item ' || order_id || ' ' || line_no || ' ' || quantity FROM order_items WHERE tenant_id = $1
@@ -138,10 +153,14 @@ async fn books(c: &CommitDb, tenant: TenantId) -> Vec<String> {
     .expect("books")
 }
 
-/// Change `product`'s stock by `delta`, or by as much as it has when that is less.
-async fn change_stock(c: &CommitDb, tenant: TenantId, product: Uuid, delta: i64) {
-    let delta = delta.max(-c.stock(product).await);
-    c.adjust(tenant, product, delta).await;
+/// Change `product`'s stock at `outlet` (none: the default outlet) by
+/// `delta`, or by as much as it has when that is less.
+async fn change_stock(c: &CommitDb, tenant: TenantId, outlet: Option<Uuid>, product: Uuid, delta: i64) {
+    let have = match outlet {
+        Some(outlet) => c.stock_at(product, outlet).await,
+        None => c.stock_at_default(tenant, product).await,
+    };
+    c.adjust_at(tenant, outlet, product, delta.max(-have)).await;
 }
 
 async fn run_case(batched: &CommitDb, reference: &CommitDb, seed: u64) {
@@ -152,11 +171,12 @@ async fn run_case(batched: &CommitDb, reference: &CommitDb, seed: u64) {
     case.batch = batch(&mut rng, &case, &known);
     admit_batch(batched, &case).await;
     admit_batch(reference, &case).await;
-    let concurrent = case.concurrent.map(|(i, delta)| (case.products[i].0, delta));
+    let concurrent =
+        case.concurrent.map(|(i, at_stall, delta)| (case.products[i].0, at_stall.then_some(case.stall), delta));
 
     let window = async {
-        if let Some((product, delta)) = concurrent {
-            change_stock(batched, case.tenant, product, delta).await;
+        if let Some((product, outlet, delta)) = concurrent {
+            change_stock(batched, case.tenant, outlet, product, delta).await;
         }
     };
     let mut client = batched.pool.get().await.expect("connection");
@@ -164,8 +184,8 @@ async fn run_case(batched: &CommitDb, reference: &CommitDb, seed: u64) {
     let plan = workers::commit::store::apply_with_window(&mut client, &refs, window).await;
     let plan = plan.unwrap_or_else(|e| panic!("seed {seed}: the batch failed: {e}"));
 
-    if let Some((product, delta)) = concurrent {
-        change_stock(reference, case.tenant, product, delta).await;
+    if let Some((product, outlet, delta)) = concurrent {
+        change_stock(reference, case.tenant, outlet, product, delta).await;
     }
     let mut expected = Vec::new();
     for message in &case.batch {

@@ -41,7 +41,7 @@ async fn the_same_message_published_twice_onto_the_queue_has_one_effect() {
     for _ in 0..2 {
         p.broker.publish_raw(&message.encode(), headers::for_message(&message, 1)).await.expect("publish");
     }
-    let order_id = message.order_id().0;
+    let order_id = message.order_id().expect("an order").0;
     eventually("the order committed", Duration::from_secs(20), || async {
         (p.order_status(order_id).await.as_deref() == Some("committed")).then_some(())
     })

@@ -36,11 +36,13 @@ async fn the_stock_audit_passes_a_real_run_and_fails_on_a_corrupted_row() {
     assert_eq!(audit.products, 50);
 
     let corrupted = shop.catalogue.products[3].0;
-    sqlx::query("UPDATE products SET stock = stock + 1 WHERE id = $1")
-        .bind(corrupted)
-        .execute(&p.db)
-        .await
-        .expect("corrupt");
+    sqlx::query(
+        "UPDATE outlet_stock SET stock = stock + 1 WHERE product_id = $1 AND outlet_id = default_outlet_id(tenant_id)",
+    )
+    .bind(corrupted)
+    .execute(&p.db)
+    .await
+    .expect("corrupt");
     let audit = loadgen::audit(&p.db, shop.tenant_id, &shop.initial).await.expect("audit");
     assert!(!audit.clean());
     assert_eq!(audit.stock_mismatches, vec![corrupted]);

@@ -56,9 +56,10 @@ fn every_migration_has_a_down_script() {
 const DERIVED: &[&str] = &["_sqlx_migrations", "sales_buckets", "sales_bucket_methods", "sales_bucket_products"];
 
 /// The rows the newest migration's down script says it drops, taken out
-/// (20261205000014: the outlets table, which the comparison leaves out as
-/// it leaves out every table the way down drops; the orders keep their
-/// outlet ids). Update this with each new migration.
+/// (20261205000016: the transfers, whose tables the comparison leaves out
+/// as it leaves out every table the way down drops; their movements become
+/// adjustments, and the shop here has none). Update this with each new
+/// migration.
 fn without_declared_losses(
     rows: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
 ) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {
@@ -236,7 +237,8 @@ async fn orders_from_before_outlets_move_to_the_default_outlet_with_their_sums()
     let p = Pipeline::start().await;
     let shop = busy_shop(&p).await;
     let name = p.database_name().to_owned();
-    let down = workers_migrate(&name, &["--down", "1"], &[]).await;
+    let steps = versions().iter().filter(|&&v| v >= 20261205000014).count().to_string();
+    let down = workers_migrate(&name, &["--down", &steps], &[]).await;
     assert!(down.status.success(), "{}", text(&down.stderr));
     for before_outlets in [
         "UPDATE orders SET outlet_id = NULL",
@@ -273,5 +275,45 @@ async fn orders_from_before_outlets_move_to_the_default_outlet_with_their_sums()
     {
         assert_eq!(at_default[field], whole[field], "{field}: default outlet {at_default}, whole shop {whole}");
     }
+    p.stop().await;
+}
+
+/// A shop from before stock per outlet (one stock figure per product, a
+/// ledger without outlets) migrates up with each product's stock at its
+/// default outlet, none at its other outlets, and a ledger that explains
+/// every outlet's stock.
+#[tokio::test]
+async fn stock_from_before_outlets_is_the_default_outlets_stock() {
+    let p = Pipeline::start().await;
+    let shop = busy_shop(&p).await;
+    let stall = p.post(&shop.tenant.token, "/api/outlets", &json!({ "name": "Lapak Pasar" })).await;
+    assert_eq!(stall.status, 201, "{}", stall.body);
+    let name = p.database_name().to_owned();
+    let steps = versions().iter().filter(|&&v| v >= 20261205000015).count().to_string();
+    let down = workers_migrate(&name, &["--down", &steps], &[]).await;
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    let before: Vec<(uuid::Uuid, i64)> =
+        sqlx::query_as("SELECT id, stock FROM products ORDER BY id").fetch_all(&p.db).await.expect("stock before");
+    assert!(before.iter().all(|&(_, stock)| stock > 0) && before.len() == 3, "{before:?}");
+
+    let up = workers_migrate(&name, &[], &[]).await;
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let at_default: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
+        "SELECT product_id, stock FROM outlet_stock WHERE outlet_id = default_outlet_id(tenant_id) ORDER BY product_id",
+    )
+    .fetch_all(&p.db)
+    .await
+    .expect("stock after");
+    assert_eq!(at_default, before, "every product's stock is its default outlet's");
+    let at_stall = p.count("SELECT count(*) FROM outlet_stock WHERE outlet_id <> default_outlet_id(tenant_id)").await;
+    let stocked =
+        p.count("SELECT count(*) FROM outlet_stock WHERE outlet_id <> default_outlet_id(tenant_id) AND stock <> 0");
+    assert_eq!((at_stall, stocked.await), (3, 0), "the other outlet has a row per product, all empty");
+    harness::checks::assert_books_balance(&p.db).await;
+    let (product, stock) = before[0];
+    let shown = p.get(&shop.tenant.token, &format!("/api/products/{product}")).await;
+    assert_eq!(shown.body["stock"], json!(stock), "{}", shown.body);
+    assert_eq!(shown.body["stockByOutlet"][0]["stock"], json!(stock), "the default outlet first: {}", shown.body);
+    assert_eq!(shown.body["stockByOutlet"][1], json!({ "outletId": stall.body["id"], "stock": 0 }), "{}", shown.body);
     p.stop().await;
 }

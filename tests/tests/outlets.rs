@@ -75,6 +75,10 @@ async fn orders_name_a_real_outlet_of_their_shop_and_are_numbered_per_outlet() {
     assert_eq!(p.count("SELECT count(*) FROM orders").await, 0, "nothing admitted");
 
     let stall = p.post(&shop.token, "/api/outlets", &json!({ "name": "Lapak Pasar" })).await.body["id"].clone();
+    // A new outlet's shelf starts empty: stock it.
+    let restock = json!({ "delta": 5, "reason": "restock", "outletId": stall });
+    let path = format!("/api/products/{product}/stock-adjustments");
+    assert_eq!(p.post(&shop.token, &path, &restock).await.status, 200);
     let mut at_stall = order(&[(product, 1, 2_000)]);
     at_stall["outletId"] = stall.clone();
     let mut receipts = Vec::new();

@@ -1,5 +1,9 @@
 //! A rolling upgrade or an image-only rollback runs the previous release's
-//! workers against today's schema (issue 22 #8). Their binary is built by
+//! workers against the schema it can run on (issue 22 #8): today's up to
+//! migration 14. Migration 15 (stock per outlet) is a contract step that
+//! release cannot run past (it updates `products.stock`): a rollback to it
+//! reverts 15 first, an upgrade from it applies 15 once its workers are
+//! stopped, and this test does both around the release's run. Their binary is built by
 //! `scripts/previous-release` from the commit before the POS money change
 //! and named by `PREVIOUS_RELEASE_WORKERS`; scripts/test builds it and runs
 //! this test. Today's ingest publishes, the previous workers commit: an
@@ -7,7 +11,7 @@
 //! sync, written with the `ON CONFLICT` that release infers), a retry that
 //! fails again and one that commits after a restock.
 
-use harness::{Options, Pipeline, order, uuid};
+use harness::{Options, Pipeline, binary, db, order, uuid};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +32,26 @@ async fn failed_attempts(p: &Pipeline, order: uuid::Uuid) -> Option<(uuid::Uuid,
         .expect("failed syncs")
 }
 
+/// `workers migrate ARGS` (today's binary) on the pipeline's database.
+async fn migrate(p: &Pipeline, args: &[&str]) {
+    let out = tokio::process::Command::new(binary("workers"))
+        .arg("migrate")
+        .args(args)
+        .env_remove("MIGRATE_DATABASE_URL")
+        .env("DATABASE_URL", db::url_for(p.database_name()).expect("database url"))
+        .env("APP_ENV", "test")
+        .env("LOG_LEVEL", "warn")
+        .output()
+        .await
+        .expect("workers migrate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The product's stock as that release keeps it (one figure per product).
+async fn stock(p: &Pipeline, product: uuid::Uuid) -> i64 {
+    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(product).fetch_one(&p.db).await.expect("stock")
+}
+
 async fn today_in_shop_zone(p: &Pipeline, tenant: uuid::Uuid) -> String {
     sqlx::query_scalar("SELECT (now() AT TIME ZONE timezone)::date::text FROM tenants WHERE id = $1")
         .bind(tenant)
@@ -45,13 +69,17 @@ async fn the_previous_release_workers_run_the_core_order_flow_on_todays_schema()
     let mut worker = p.spawn_worker_build(&binary, "previous", Some(&log)).await;
     let shop = p.tenant().await;
     let product = p.product(&shop, 4_000, 3).await;
+    // Back to the schema that release runs on: before stock per outlet.
+    let steps =
+        common::db::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration() && m.version >= 20261205000015);
+    migrate(&p, &["--down", &steps.count().to_string()]).await;
 
     // An online order with one payment goes out as order.v1, which it reads.
     let online = p.post(&shop.token, "/api/orders", &order(&[(product, 1, 4_000)])).await;
     assert_eq!(online.status, 202, "{}", online.body);
     let online_id = uuid(&online.body["orderId"]);
     assert_eq!(p.settled(online_id).await, "committed", "log: {}", log.display());
-    assert_eq!(p.stock(product).await, 2);
+    assert_eq!(stock(&p, product).await, 2);
 
     // Offline: one order short of stock, one that fits.
     let short = order(&[(product, 5, 4_000)]);
@@ -74,22 +102,22 @@ async fn the_previous_release_workers_run_the_core_order_flow_on_todays_schema()
     })
     .await;
 
-    // Restocked, the retry commits and resolves it.
-    let restock = p
-        .post(
-            &shop.token,
-            &format!("/api/products/{product}/stock-adjustments"),
-            &json!({ "delta": 10, "reason": "restock" }),
-        )
-        .await;
-    assert_eq!(restock.status, 200, "{}", restock.body);
+    // Restocked (as that release's back office does), the retry commits and resolves it.
+    sqlx::query(
+        "WITH p AS (UPDATE products SET stock = stock + 10 WHERE id = $1 RETURNING tenant_id, id)
+         INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, reason)
+         SELECT gen_random_uuid(), tenant_id, id, 'adjustment', 10, 'restock' FROM p",
+    )
+    .bind(product)
+    .execute(&p.db)
+    .await
+    .expect("restock");
     assert_eq!(p.post(&shop.token, &retry, &json!({})).await.status, 202);
     p.reaches(short_id, "committed").await;
     p.drained(Duration::from_secs(30)).await;
     assert_eq!(failed_attempts(&p, short_id).await.map(|f| f.2), Some("resolved".to_owned()));
-    assert_eq!(p.stock(product).await, 6);
+    assert_eq!(stock(&p, product).await, 6);
     assert_eq!(p.count("SELECT count(*) FROM payments").await, 3);
-    p.assert_books_balance().await;
 
     // The day's report (kept by the database's summaries) counts what it
     // wrote; the sales carry no time, so they are on today in the shop's zone.
@@ -99,6 +127,11 @@ async fn the_previous_release_workers_run_the_core_order_flow_on_todays_schema()
     assert_eq!((report.body["orders"].as_i64(), report.body["grossSales"].as_i64()), (Some(3), Some(7 * 4_000)));
     assert_eq!(report.body["byPaymentMethod"]["cash"], 7 * 4_000, "{}", report.body);
 
+    // The upgrade: that release's workers stopped, migration 15 puts the
+    // stock it kept at the default outlet, and the books balance per outlet.
     worker.terminate().await;
+    migrate(&p, &[]).await;
+    assert_eq!(p.stock(product).await, 6);
+    p.assert_books_balance().await;
     p.stop().await;
 }

@@ -135,7 +135,8 @@ impl OrderHandler {
         let failure = if error.is_transient() { Failure::Transient(&text) } else { Failure::Permanent(&text) };
         for (index, message) in failed {
             let outcome = outcome::decide(failure, incoming[*index].attempt, self.policy);
-            tracing::warn!(order_id = %message.order_id(), request_id = message.request_id(), %error, ?outcome, "commit failed");
+            let (order_id, kind) = (message.order_id(), message.kind());
+            tracing::warn!(?order_id, kind, request_id = message.request_id(), %error, ?outcome, "commit failed");
             outcomes[*index] = outcome;
         }
     }
@@ -167,7 +168,7 @@ fn log_effects(messages: &[&Message], plan: &Plan) {
         let (tenant_id, request_id) = (message.tenant_id(), message.request_id());
         let (client_order_id, accepted_at) = match message {
             Message::Order(m) => (Some(m.order.client_order_id.to_string()), Some(m.received_at)),
-            Message::Cancel(_) | Message::Refund(_) => (None, None),
+            Message::Cancel(_) | Message::Refund(_) | Message::Transfer(_) => (None, None),
         };
         crate::metrics::effect(effect, accepted_at);
         let client_order_id = client_order_id.as_deref();
@@ -193,6 +194,15 @@ fn log_effects(messages: &[&Message], plan: &Plan) {
             }
             Effect::Skipped { order_id, reason } => {
                 tracing::info!(%tenant_id, %order_id, client_order_id, request_id, reason, "message skipped")
+            }
+            Effect::Transferred { transfer_id } => {
+                tracing::info!(%tenant_id, %transfer_id, request_id, "stock transfer committed")
+            }
+            Effect::TransferFailed { transfer_id, code } => {
+                tracing::warn!(%tenant_id, %transfer_id, request_id, %code, "stock transfer failed; kept for review")
+            }
+            Effect::TransferSkipped { transfer_id, reason } => {
+                tracing::info!(%tenant_id, %transfer_id, request_id, reason, "stock transfer skipped")
             }
         }
     }

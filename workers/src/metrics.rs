@@ -25,6 +25,8 @@ pub const DB_POOL_MAX: &str = "warungin_db_pool_max_connections";
 /// it: a restore from an older backup, or commits lost in a failover to an
 /// asynchronous standby. Should stay at 0 with synchronous replication.
 pub const ORDERS_RECREATED: &str = "warungin_orders_recreated_total";
+/// Stock transfers decided, by outcome (transferred, transfer_failed, transfer_skipped).
+pub const TRANSFERS_TOTAL: &str = "warungin_stock_transfers_total";
 /// Refunds recreated from their message likewise (their row was missing).
 pub const REFUNDS_RECREATED: &str = "warungin_refunds_recreated_total";
 
@@ -39,7 +41,8 @@ const ERROR_KINDS: &[&str] = &[
     "settle",
     "dead_letter_record",
 ];
-const STOCK_KINDS: &[&str] = &["sale", "cancel", "oversold"];
+const STOCK_KINDS: &[&str] = &["sale", "cancel", "oversold", "return", "transfer_out", "transfer_in"];
+const TRANSFER_OUTCOMES: &[&str] = &["transferred", "transfer_failed", "transfer_skipped"];
 
 /// Register every bounded series at zero, so dashboards and alerts see them from the start.
 pub fn register() {
@@ -55,6 +58,9 @@ pub fn register() {
     }
     for kind in STOCK_KINDS {
         counter!(STOCK_UPDATES_TOTAL, "kind" => *kind).absolute(0);
+    }
+    for outcome in TRANSFER_OUTCOMES {
+        counter!(TRANSFERS_TOTAL, "outcome" => *outcome).absolute(0);
     }
     counter!(ORDERS_RECREATED).absolute(0);
     counter!(REFUNDS_RECREATED).absolute(0);
@@ -75,6 +81,10 @@ pub fn batch_committed(size: usize, took: Duration, lock_wait: Duration) {
 
 pub fn effect(effect: &Effect, accepted_at: Option<chrono::DateTime<chrono::Utc>>) {
     let status = effect.kind();
+    if let Effect::Transferred { .. } | Effect::TransferFailed { .. } | Effect::TransferSkipped { .. } = effect {
+        counter!(TRANSFERS_TOTAL, "outcome" => status).increment(1);
+        return;
+    }
     counter!(ORDERS_TOTAL, "status" => status).increment(1);
     if let Effect::Rejected { code, .. } | Effect::Failed { code, .. } | Effect::RefundFailed { code, .. } = effect {
         counter!(REJECTIONS_TOTAL, "code" => code.as_str()).increment(1);

@@ -160,6 +160,7 @@ fn routes(health: routes::health::Health) -> Router<AppState> {
         .merge(routes::reports::router())
         .merge(routes::orders::router())
         .merge(routes::refunds::router())
+        .merge(routes::stock_transfers::router())
         .merge(routes::settings::router())
         .merge(routes::sync::router())
         .merge(routes::failed_syncs::router())

@@ -169,7 +169,7 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("tenants_slug_key", "slug_taken", "a shop with this slug already exists"),
     ("users_email_key", "email_taken", "a user with this email already exists"),
     ("products_sku_key", "sku_taken", "a product with this SKU already exists in this shop"),
-    ("products_stock_check", "insufficient_stock", "stock cannot go below zero"),
+    ("outlet_stock_stock_check", "insufficient_stock", "an outlet's stock cannot go below zero"),
     // Two refunds of different orders under one clientRefundId at once.
     ("refunds_client_refund_id_key", "idempotency_conflict", "this clientRefundId was already used for another refund"),
 ];

@@ -21,7 +21,7 @@ fn script(hot: bool) -> String {
     let id = |p: &str| format!("('00000000-0000-4000-8000-' || lpad(:{p}::text, 12, '0'))::uuid");
     let decrement = |p: &str| {
         format!(
-            "UPDATE products SET stock = stock - 1, updated_at = now() WHERE tenant_id = :tenant AND id = {} AND stock >= 1;\n",
+            "UPDATE outlet_stock SET stock = stock - 1 WHERE tenant_id = :tenant AND outlet_id = default_outlet_id(:tenant) AND product_id = {} AND stock >= 1;\n",
             id(p)
         )
     };
@@ -31,7 +31,7 @@ SELECT set_config('app.tenant_ids', :tenants, true);
 INSERT INTO orders (id, tenant_id, client_order_id, source, status, request, request_hash, created_at, received_at, subtotal, discount_total, total, discounts, payment_change, committed_at) VALUES (gen_random_uuid(), :tenant, gen_random_uuid(), 'online', 'committed', '{{}}', '\\x00', now(), now(), 3000, 0, 3000, '[]', 0, now()) RETURNING id AS oid \\gset
 {d1}{d2}{d3}INSERT INTO order_items (tenant_id, order_id, line_no, product_id, quantity, price, line_total) VALUES (:tenant, :oid, 0, {i1}, 1, 1000, 1000), (:tenant, :oid, 1, {i2}, 1, 1000, 1000), (:tenant, :oid, 2, {i3}, 1, 1000, 1000);
 INSERT INTO payments (id, tenant_id, order_id, method, amount, change) VALUES (gen_random_uuid(), :tenant, :oid, 'cash', 3000, 0);
-INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, order_id) VALUES (gen_random_uuid(), :tenant, {i1}, 'sale', -1, :oid), (gen_random_uuid(), :tenant, {i2}, 'sale', -1, :oid), (gen_random_uuid(), :tenant, {i3}, 'sale', -1, :oid);
+INSERT INTO stock_movements (id, tenant_id, outlet_id, product_id, kind, delta, order_id) VALUES (gen_random_uuid(), :tenant, default_outlet_id(:tenant), {i1}, 'sale', -1, :oid), (gen_random_uuid(), :tenant, default_outlet_id(:tenant), {i2}, 'sale', -1, :oid), (gen_random_uuid(), :tenant, default_outlet_id(:tenant), {i3}, 'sale', -1, :oid);
 COMMIT;
 ",
         d1 = decrement("p1"),
@@ -52,14 +52,15 @@ pub async fn seed(admin: &PgPool) -> anyhow::Result<Uuid> {
         .execute(admin)
         .await?;
     sqlx::query(
-        "INSERT INTO products (id, tenant_id, sku, name, price, stock)
-         SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, $1, 'PB-' || g, 'pgbench ' || g, 1000, 100000000
+        "INSERT INTO products (id, tenant_id, sku, name, price)
+         SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, $1, 'PB-' || g, 'pgbench ' || g, 1000
          FROM generate_series(1, $2) g",
     )
     .bind(tenant)
     .bind(PRODUCTS)
     .execute(admin)
     .await?;
+    sqlx::query("UPDATE outlet_stock SET stock = 100000000 WHERE tenant_id = $1").bind(tenant).execute(admin).await?;
     sqlx::query("ANALYZE").execute(admin).await?;
     Ok(tenant)
 }

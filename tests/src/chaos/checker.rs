@@ -165,7 +165,9 @@ pub async fn check(
 ) -> anyhow::Result<Verdict> {
     let mut v = Verdict::of_history(history);
     // Fresh statistics, or the planner may loop over tables it still thinks empty.
-    sqlx::query("ANALYZE orders, order_items, payments, stock_movements, products, failed_syncs").execute(db).await?;
+    sqlx::query("ANALYZE orders, order_items, payments, stock_movements, products, outlet_stock, failed_syncs")
+        .execute(db)
+        .await?;
     let rows: Vec<(Uuid, Uuid, String)> =
         sqlx::query_as("SELECT id, client_order_id, status FROM orders WHERE tenant_id = $1")
             .bind(tenant)
@@ -276,50 +278,52 @@ async fn orders_with_wrong_effects(db: &PgPool, tenant: Uuid) -> anyhow::Result<
     .await?)
 }
 
-/// (product, stock, ledger, opening in the ledger, adjusted, oversold, sold, returned)
-type ProductBooks = (Uuid, i64, i64, i64, i64, i64, i64, i64);
+/// (product, outlet, default outlet?, stock, ledger, opening in the ledger,
+/// adjusted, oversold, sold, returned)
+type ProductBooks = (Uuid, Uuid, bool, i64, i64, i64, i64, i64, i64, i64);
 
-/// For every product: stock = initial + later adjustments − units of
-/// committed orders + oversold shortfalls + units their refunds brought
-/// back (a cancelled order's returns and cancel net out), the ledger sums
-/// to the stock,
-/// and the stock is not negative.
+/// For every product at every outlet: stock = initial (at the default
+/// outlet) + later adjustments − units of committed orders sold there +
+/// oversold shortfalls + units their refunds brought back (a cancelled
+/// order's returns and cancel net out), the ledger sums to the stock, and
+/// the stock is not negative.
 async fn conservation(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -> anyhow::Result<Vec<(Uuid, String)>> {
     let rows: Vec<ProductBooks> = sqlx::query_as(
         "WITH moved AS (
-           SELECT product_id, sum(delta) AS ledger,
+           SELECT product_id, outlet_id, sum(delta) AS ledger,
                   coalesce(sum(delta) FILTER (WHERE kind = 'adjustment' AND reason = 'initial'), 0) AS opening,
                   coalesce(sum(delta) FILTER (WHERE kind = 'adjustment' AND reason IS DISTINCT FROM 'initial'), 0) AS adjusted,
                   coalesce(sum(delta) FILTER (WHERE kind = 'oversold'), 0) AS oversold
-           FROM stock_movements WHERE tenant_id = $1 GROUP BY product_id),
+           FROM stock_movements WHERE tenant_id = $1 GROUP BY product_id, outlet_id),
          returned AS (
-           SELECT ri.product_id, sum(ri.quantity) AS units
+           SELECT ri.product_id, o.outlet_id, sum(ri.quantity) AS units
            FROM refund_items ri JOIN refunds r ON r.tenant_id = ri.tenant_id AND r.id = ri.refund_id
            JOIN orders o ON o.tenant_id = r.tenant_id AND o.id = r.order_id
-           WHERE ri.tenant_id = $1 AND r.status = 'committed' AND o.status = 'committed' GROUP BY ri.product_id),
+           WHERE ri.tenant_id = $1 AND r.status = 'committed' AND o.status = 'committed' GROUP BY 1, 2),
          sold AS (
-           SELECT i.product_id, sum(i.quantity) AS units
+           SELECT i.product_id, o.outlet_id, sum(i.quantity) AS units
            FROM order_items i JOIN orders o ON o.tenant_id = i.tenant_id AND o.id = i.order_id
-           WHERE i.tenant_id = $1 AND o.status = 'committed' GROUP BY i.product_id)
-         SELECT p.id, p.stock, coalesce(m.ledger, 0)::bigint, coalesce(m.opening, 0)::bigint,
-                coalesce(m.adjusted, 0)::bigint, coalesce(m.oversold, 0)::bigint, coalesce(s.units, 0)::bigint,
-                coalesce(r.units, 0)::bigint
-         FROM products p LEFT JOIN moved m ON m.product_id = p.id LEFT JOIN sold s ON s.product_id = p.id
-         LEFT JOIN returned r ON r.product_id = p.id
-         WHERE p.tenant_id = $1",
+           WHERE i.tenant_id = $1 AND o.status = 'committed' GROUP BY 1, 2)
+         SELECT x.product_id, x.outlet_id, w.is_default, x.stock, coalesce(m.ledger, 0)::bigint,
+                coalesce(m.opening, 0)::bigint, coalesce(m.adjusted, 0)::bigint, coalesce(m.oversold, 0)::bigint,
+                coalesce(s.units, 0)::bigint, coalesce(r.units, 0)::bigint
+         FROM outlet_stock x JOIN outlets w ON w.tenant_id = x.tenant_id AND w.id = x.outlet_id
+         LEFT JOIN moved m USING (product_id, outlet_id) LEFT JOIN sold s USING (product_id, outlet_id)
+         LEFT JOIN returned r USING (product_id, outlet_id)
+         WHERE x.tenant_id = $1",
     )
     .bind(tenant)
     .fetch_all(db)
     .await?;
     let mut violations = Vec::new();
-    for (id, stock, ledger, opening_in_ledger, adjusted, oversold, sold, returned) in rows {
-        let opening = initial.get(&id).copied().unwrap_or(0);
+    for (id, outlet, at_default, stock, ledger, opening_in_ledger, adjusted, oversold, sold, returned) in rows {
+        let opening = if at_default { initial.get(&id).copied().unwrap_or(0) } else { 0 };
         let expected = opening + adjusted - sold + oversold + returned;
         if stock != expected || ledger != stock || stock < 0 || opening_in_ledger != opening {
             violations.push((
                 id,
                 format!(
-                    "stock {stock}, ledger {ledger}; opening {opening} (ledger says {opening_in_ledger}) \
+                    "at outlet {outlet}: stock {stock}, ledger {ledger}; opening {opening} (ledger says {opening_in_ledger}) \
                      + adjustments {adjusted} − sold {sold} + oversold {oversold} + returned {returned} = {expected}"
                 ),
             ));

@@ -58,8 +58,8 @@ async fn sync_short_sales(
     let mut orders = Vec::with_capacity(n);
     for _ in 0..n {
         let (product, price) = catalogue.products[rng.random_range(0..catalogue.products.len().min(5))];
-        let stock: i64 =
-            sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(product).fetch_one(db).await?;
+        // The shop's whole stock of it: more than its default outlet has.
+        let stock = crate::checks::stock(db, product, None).await;
         let quantity = u32::try_from(stock + rng.random_range(1..=3)).unwrap_or(u32::MAX).min(10_000);
         orders.push(crate::api::order(&[(product, quantity, price)]));
     }

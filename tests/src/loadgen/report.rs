@@ -81,15 +81,17 @@ pub async fn drain(db: &PgPool, tenant: Uuid, timeout: Duration) -> anyhow::Resu
 pub async fn audit(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -> anyhow::Result<Audit> {
     // Fresh statistics first: planned while the shop looked empty, the join
     // below becomes a nested loop over sequential scans (minutes at 100k orders).
-    sqlx::query("ANALYZE products, stock_movements, order_items, orders").execute(db).await?;
+    sqlx::query("ANALYZE products, outlet_stock, stock_movements, order_items, orders").execute(db).await?;
     let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
         // Set-based: one pass over each table, however many products.
         "WITH moved AS (SELECT product_id, sum(delta) AS ledger FROM stock_movements WHERE tenant_id = $1 GROUP BY product_id),
+              stock AS (SELECT product_id, sum(stock) AS stock FROM outlet_stock WHERE tenant_id = $1 GROUP BY product_id),
               sold AS (SELECT i.product_id, sum(i.quantity) AS units
                        FROM order_items i JOIN orders o ON o.tenant_id = i.tenant_id AND o.id = i.order_id
                        WHERE i.tenant_id = $1 AND o.status = 'committed' GROUP BY i.product_id)
-         SELECT p.id, p.stock, coalesce(m.ledger, 0)::bigint, coalesce(s.units, 0)::bigint
-         FROM products p LEFT JOIN moved m ON m.product_id = p.id LEFT JOIN sold s ON s.product_id = p.id
+         SELECT p.id, coalesce(k.stock, 0)::bigint, coalesce(m.ledger, 0)::bigint, coalesce(s.units, 0)::bigint
+         FROM products p LEFT JOIN stock k ON k.product_id = p.id
+         LEFT JOIN moved m ON m.product_id = p.id LEFT JOIN sold s ON s.product_id = p.id
          WHERE p.tenant_id = $1",
     )
     .bind(tenant)

@@ -49,23 +49,33 @@ pub async fn shop(
     let token = login["accessToken"].as_str().context("no access token")?.to_owned();
     let rows: Vec<(Uuid, i64)> = sqlx::query_as(
         "WITH made AS (
-            INSERT INTO products (id, tenant_id, sku, name, price, stock)
-            SELECT gen_random_uuid(), $1, 'L-' || g, 'Load product ' || g, 500 * (1 + g % 40), $3
+            INSERT INTO products (id, tenant_id, sku, name, price)
+            SELECT gen_random_uuid(), $1, 'L-' || g, 'Load product ' || g, 500 * (1 + g % 40)
             FROM generate_series(1, $2) g RETURNING id, price, created_at
          ), prices AS (
             INSERT INTO product_prices (tenant_id, product_id, effective_at, price) SELECT $1, id, created_at, price FROM made
-         ), ledger AS (
-            INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, reason)
-            SELECT gen_random_uuid(), $1, id, 'adjustment', $3, 'initial' FROM made WHERE $3 > 0
          )
          SELECT id, price FROM made",
     )
     .bind(tenant_id)
     .bind(i32::try_from(products).unwrap_or(i32::MAX))
-    .bind(stock)
     .fetch_all(db)
     .await
     .context("seeding products (the load generator's database URL must be the tables' owner)")?;
+    // The opening stock, at the default outlet (the products' stock rows
+    // are made by the insert's trigger, so this is a statement of its own).
+    sqlx::query(
+        "WITH s AS (
+            UPDATE outlet_stock SET stock = $2 WHERE tenant_id = $1 AND outlet_id = default_outlet_id($1) AND $2 > 0
+            RETURNING tenant_id, outlet_id, product_id)
+         INSERT INTO stock_movements (id, tenant_id, outlet_id, product_id, kind, delta, reason)
+         SELECT gen_random_uuid(), tenant_id, outlet_id, product_id, 'adjustment', $2, 'initial' FROM s",
+    )
+    .bind(tenant_id)
+    .bind(stock)
+    .execute(db)
+    .await
+    .context("opening stock")?;
     let initial = rows.iter().map(|(id, _)| (*id, stock)).collect();
     Ok(Shop { tenant_id, token, catalogue: Catalogue { products: rows, outlets: Vec::new() }, initial })
 }

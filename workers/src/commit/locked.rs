@@ -2,7 +2,7 @@
 //! them: the read stage fills them, the decide stage changes its copy in
 //! memory. Types only, shared by both stages.
 
-use common::ids::{OrderId, ProductId, RefundId, TenantId};
+use common::ids::{OrderId, OutletId, ProductId, RefundId, TenantId, TransferId};
 use common::money::Money;
 use common::order::OrderStatus;
 use common::pricing::refund::Left;
@@ -20,14 +20,19 @@ pub struct LockedOrder {
     pub request_hash: String,
     /// The order has an open failed sync (a replay may apply it).
     pub failed_sync_open: bool,
+    /// Where it is sold: its stock is taken from, and given back to, this outlet.
+    pub outlet_id: OutletId,
 }
 
-/// A product row as locked by this batch.
+/// A product and its stock at one outlet, as read or locked by this batch
+/// (the lock is on the outlet's stock row).
 #[derive(Clone, Debug)]
 pub struct LockedProduct {
     pub tenant_id: TenantId,
+    pub outlet_id: OutletId,
     pub id: ProductId,
     pub price: Money,
+    /// The outlet's stock of it.
     pub stock: i64,
     pub is_active: bool,
 }
@@ -71,6 +76,15 @@ pub struct Sold {
     pub charged_back: Charged,
 }
 
+/// Where a product's stock is kept: (shop, outlet, product).
+pub type StockKey = (TenantId, OutletId, ProductId);
+
+impl LockedProduct {
+    pub fn key(&self) -> StockKey {
+        (self.tenant_id, self.outlet_id, self.id)
+    }
+}
+
 impl Sold {
     /// List price of `units` (per product, pro rata to its lines).
     pub fn gross_of(&self, units: &BTreeMap<ProductId, i64>) -> i64 {
@@ -79,6 +93,41 @@ impl Sold {
             _ => Ok(0),
         };
         units.iter().map(share).map(|g| g.unwrap_or(i64::MAX)).fold(0, i64::saturating_add)
+    }
+}
+
+/// A stock transfer row as locked by this batch.
+#[derive(Clone, Debug)]
+pub struct LockedTransfer {
+    pub tenant_id: TenantId,
+    pub id: TransferId,
+    pub status: TransferStatus,
+    pub request_hash: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferStatus {
+    Pending,
+    Committed,
+    Failed,
+}
+
+impl TransferStatus {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "committed" => Some(Self::Committed),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Committed => "committed",
+            Self::Failed => "failed",
+        }
     }
 }
 

@@ -63,7 +63,7 @@ async fn attempt(
         locked = read::lock(&tx, messages, products).await?;
     }
     window.await;
-    let mut plan = decide::plan(messages, &locked.0, &locked.1, &locked.2, &pricing, &locked.3);
+    let mut plan = decide::plan(messages, &locked.0, &locked.1, &locked.2, &pricing, &locked.3, &locked.4);
     if products == Products::Read && plan.decided_on_stock_levels() {
         return Err(StoreError::StockMoved);
     }

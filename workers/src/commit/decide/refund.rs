@@ -120,18 +120,22 @@ impl State<'_> {
             sold.left = left_after(&sold.left, &given);
             sold.charged_back = sold.charged_back.plus(&charged);
         }
+        // Returned goods go back to the outlet that sold them.
+        let outlet_id = self.order_by_id(tenant_id, order_id).map(|o| o.outlet_id);
         let w = &mut self.plan.writes;
         w.refund_failures.retain(|f| (f.tenant_id, f.refund_id) != (tenant_id, refund_id));
         for line in &m.refund.items {
             let quantity = i64::from(line.quantity);
-            if let Some(product) = self.products.get_mut(&(tenant_id, line.product_id)) {
+            let Some(outlet_id) = outlet_id else { break };
+            let key = (tenant_id, outlet_id, line.product_id);
+            if let Some(product) = self.products.get_mut(&key) {
                 product.stock += quantity;
             }
             // A later cancel in this batch gives back only what is still sold.
             if let Some(units) = self.sold.get_mut(&(tenant_id, order_id)).and_then(|s| s.get_mut(&line.product_id)) {
                 *units -= quantity;
             }
-            w.move_stock(tenant_id, line.product_id, MovementKind::Return, quantity, order_id);
+            w.move_stock(key, MovementKind::Return, quantity, order_id);
             if let Some(movement) = w.movements.last_mut() {
                 movement.refund_id = Some(refund_id);
             }

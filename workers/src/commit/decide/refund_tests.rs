@@ -8,7 +8,7 @@ use crate::commit::locked::{LockedProduct, LockedRefund, RefundData, Sold, SoldL
 use crate::commit::read::pricing::PricingData;
 use chrono::Utc;
 use common::ids::{MessageId, UserId};
-use common::ids::{ProductId, RefundId};
+use common::ids::{OutletId, ProductId, RefundId};
 use common::message::{CancelMessage, Message};
 use common::refund::{RefundLine, ValidatedRefund};
 use std::collections::HashMap;
@@ -27,6 +27,7 @@ impl Shop {
         let tenant = TenantId::generate();
         let product = LockedProduct {
             tenant_id: tenant,
+            outlet_id: OutletId::generate(),
             id: ProductId::generate(),
             price: Money::from_rupiah(10_000),
             stock: 0,
@@ -39,6 +40,7 @@ impl Shop {
             status,
             request_hash: "h".into(),
             failed_sync_open: false,
+            outlet_id: product.outlet_id,
         };
         Self { tenant, product, order, refunds: Vec::new() }
     }
@@ -90,7 +92,7 @@ impl Shop {
             [SoldLine { tenant_id: self.tenant, order_id: self.order.id, product_id: self.product.id, quantity: 5 }];
         let refs: Vec<&Message> = messages.iter().collect();
         let orders = std::slice::from_ref(&self.order);
-        plan(&refs, orders, std::slice::from_ref(&self.product), &sold_lines, &PricingData::default(), &data)
+        plan(&refs, orders, std::slice::from_ref(&self.product), &sold_lines, &PricingData::default(), &data, &[])
     }
 }
 

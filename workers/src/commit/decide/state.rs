@@ -2,10 +2,10 @@
 //! message's effect, the rows to write, and its in-memory copy of the
 //! rows read (changed as the batch's messages are decided).
 
-use crate::commit::locked::{LockedOrder, LockedProduct, LockedRefund, Sold};
+use crate::commit::locked::{LockedOrder, LockedProduct, LockedRefund, LockedTransfer, Sold, StockKey};
 use crate::commit::read::pricing::PricingData;
 use crate::commit::write::rows::{MovementKind, Writes};
-use common::ids::{OrderId, ProductId, RefundId, TenantId};
+use common::ids::{OrderId, ProductId, RefundId, TenantId, TransferId};
 use common::money::Money;
 use common::order::RejectionCode;
 use std::collections::{BTreeMap, HashMap};
@@ -54,6 +54,20 @@ pub enum Effect {
         order_id: OrderId,
         reason: &'static str,
     },
+    /// A stock transfer moved its goods.
+    Transferred {
+        transfer_id: TransferId,
+    },
+    /// A stock transfer that cannot apply (short stock), kept for review.
+    TransferFailed {
+        transfer_id: TransferId,
+        code: RejectionCode,
+    },
+    /// Nothing to do for a transfer: decided already, or a stale message.
+    TransferSkipped {
+        transfer_id: TransferId,
+        reason: &'static str,
+    },
 }
 
 impl Effect {
@@ -68,6 +82,9 @@ impl Effect {
             Effect::RefundFailed { .. } => "refund_failed",
             Effect::Deferred { .. } => "deferred",
             Effect::Skipped { .. } => "skipped",
+            Effect::Transferred { .. } => "transferred",
+            Effect::TransferFailed { .. } => "transfer_failed",
+            Effect::TransferSkipped { .. } => "transfer_skipped",
         }
     }
 }
@@ -87,7 +104,9 @@ impl Plan {
     pub fn decided_on_stock_levels(&self) -> bool {
         let short = |code: &RejectionCode| *code == RejectionCode::InsufficientStock;
         self.effects.iter().any(|e| match e {
-            Effect::Rejected { code, .. } | Effect::Failed { code, .. } => short(code),
+            Effect::Rejected { code, .. } | Effect::Failed { code, .. } | Effect::TransferFailed { code, .. } => {
+                short(code)
+            }
             _ => false,
         }) || self.writes.movements.iter().any(|m| m.kind == MovementKind::Oversold)
     }
@@ -95,14 +114,16 @@ impl Plan {
 
 pub(super) struct State<'a> {
     /// Stock as read, before this batch changed it in memory.
-    pub(super) read_stock: HashMap<(TenantId, ProductId), i64>,
+    pub(super) read_stock: HashMap<StockKey, i64>,
     pub(super) orders: HashMap<(TenantId, Uuid), LockedOrder>,
     pub(super) order_keys: HashMap<(TenantId, OrderId), (TenantId, Uuid)>,
-    pub(super) products: HashMap<(TenantId, ProductId), LockedProduct>,
+    /// Each product's stock at the outlets the batch sells at or gives back to.
+    pub(super) products: HashMap<StockKey, LockedProduct>,
     /// What each order still has sold, per product (a cancel gives it back).
     pub(super) sold: HashMap<(TenantId, OrderId), BTreeMap<ProductId, i64>>,
     pub(super) refunds: HashMap<(TenantId, RefundId), LockedRefund>,
     pub(super) refundable: HashMap<(TenantId, OrderId), Sold>,
+    pub(super) transfers: HashMap<(TenantId, TransferId), LockedTransfer>,
     pub(super) pricing: &'a PricingData,
     pub(super) plan: Plan,
 }

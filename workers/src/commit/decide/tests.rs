@@ -4,7 +4,7 @@ use super::*;
 use crate::commit::write::rows::MovementKind;
 use chrono::Utc;
 use common::ids::{ClientOrderId, MessageId, UserId};
-use common::ids::{OrderId, ProductId, TenantId};
+use common::ids::{OrderId, OutletId, ProductId, TenantId};
 use common::message::Replay;
 use common::message::{CancelMessage, OrderMessage};
 use common::money::Money;
@@ -23,6 +23,7 @@ impl World {
         let tenant = TenantId::generate();
         let product = LockedProduct {
             tenant_id: tenant,
+            outlet_id: OutletId::generate(),
             id: ProductId::generate(),
             price: Money::from_rupiah(10_000),
             stock,
@@ -41,6 +42,7 @@ impl World {
             status,
             request_hash: "h".into(),
             failed_sync_open: status == OrderStatus::Failed,
+            outlet_id: self.product.outlet_id,
         });
         let total = 10_000 * i64::from(quantity);
         OrderMessage {
@@ -77,7 +79,7 @@ impl World {
 
     fn run_priced(&self, messages: Vec<Message>, sold: &[SoldLine], pricing: &PricingData) -> Plan {
         let refs: Vec<&Message> = messages.iter().collect();
-        plan(&refs, &self.orders, std::slice::from_ref(&self.product), sold, pricing, &RefundData::default())
+        plan(&refs, &self.orders, std::slice::from_ref(&self.product), sold, pricing, &RefundData::default(), &[])
     }
 }
 
@@ -107,6 +109,39 @@ fn orders_in_one_batch_compete_for_stock_in_delivery_order() {
     assert_eq!(plan.writes.stock.values().copied().collect::<Vec<_>>(), [-5]);
     assert_eq!(plan.writes.movements.len(), 2);
     assert_eq!(plan.writes.payments.len(), 2);
+}
+
+#[test]
+fn an_order_takes_stock_from_its_own_outlet_only() {
+    let mut w = World::new(5);
+    let stall = LockedProduct { outlet_id: OutletId::generate(), stock: 1, ..w.product.clone() };
+    let at_stall = |w: &mut World, quantity| {
+        let m = w.order(quantity, Source::Online, OrderStatus::Pending);
+        if let Some(o) = w.orders.last_mut() {
+            o.outlet_id = stall.outlet_id;
+        }
+        Message::Order(m)
+    };
+    // The stall has 1 though the shop has 6: an order of 2 there is short.
+    let msgs = [
+        at_stall(&mut w, 2),
+        at_stall(&mut w, 1),
+        Message::Order(w.order(4, Source::Online, OrderStatus::Pending)),
+    ];
+    let refs: Vec<&Message> = msgs.iter().collect();
+    let products = [w.product.clone(), stall.clone()];
+    let plan = plan(&refs, &w.orders, &products, &[], &PricingData::default(), &RefundData::default(), &[]);
+    assert_eq!(codes(&plan), ["rejected:insufficient_stock", "committed", "committed"]);
+    let taken: Vec<_> = plan.writes.stock.iter().map(|(&(_, outlet, _), &delta)| (outlet, delta)).collect();
+    let mut expected = vec![(w.product.outlet_id, -4), (stall.outlet_id, -1)];
+    expected.sort();
+    assert_eq!(taken, expected);
+    assert!(
+        plan.writes
+            .movements
+            .iter()
+            .all(|m| m.outlet_id == if m.delta == -1 { stall.outlet_id } else { w.product.outlet_id })
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Write: the rows a batch decided, one set-based statement per table
 //! (`rows` gathers them; `statement` is one), pipelined in one round trip:
-//! per message kind (`order`, `cancel`, `refund`) and the stock they move
+//! per message kind (`order`, `cancel`, `refund`, `transfer`) and the stock they move
 //! (`stock`). The order of the statements is the lock order.
 
 pub mod cancel;
@@ -9,6 +9,7 @@ pub mod refund;
 pub mod rows;
 pub mod statement;
 pub mod stock;
+pub mod transfer;
 
 use super::read::Products;
 use crate::error::StoreError;
@@ -28,6 +29,7 @@ pub fn statements(w: &Writes) -> Vec<Statement> {
         order::payments(w),
         order::failed_syncs(w),
         order::resolved(w),
+        transfer::transfers(w),
     ];
     // Row locks are taken orders, products, receipt counters, in that
     // order whichever way the batch reads its products (a batch redone on

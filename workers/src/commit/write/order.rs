@@ -20,9 +20,9 @@ WITH d AS (
                AS period,
            t.receipt_prefix
     FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-                $8::bigint[], $9::bigint[], $10::jsonb[], $11::bigint[], $12::uuid[], $13::uuid[]) WITH ORDINALITY
+                $8::bigint[], $9::bigint[], $10::jsonb[], $11::bigint[], $12::uuid[]) WITH ORDINALITY
          AS d(tenant_id, id, subtotal, discount_total, service_charge, tax_base, tax, total, rounding, discounts,
-              change, message_id, outlet_id, n)
+              change, message_id, n)
     JOIN tenants t ON t.id = d.tenant_id
     JOIN orders o ON o.tenant_id = d.tenant_id AND o.id = d.id),
 wanted AS (SELECT tenant_id, outlet_key, period, count(*) AS taken FROM d GROUP BY 1, 2, 3),
@@ -93,7 +93,6 @@ pub(super) fn commits(w: &Writes) -> Option<Statement> {
         col(c, |r| r.discounts.clone()),
         col(c, |r| r.change),
         col(c, |r| r.message_id),
-        col(c, |r| r.outlet_id),
     ];
     statement("commit orders", UPDATE_COMMITTED, c.len(), params)
 }

@@ -2,7 +2,8 @@
 //! set-based by this one: one statement per table per batch, whatever the
 //! batch size.
 
-use common::ids::{OrderId, ProductId, RefundId, TenantId};
+use crate::commit::locked::StockKey;
+use common::ids::{OrderId, OutletId, ProductId, RefundId, TenantId, TransferId};
 use common::order::OrderStatus;
 use common::pricing::refund_charges::Charged;
 use std::collections::BTreeMap;
@@ -15,6 +16,9 @@ pub enum MovementKind {
     Oversold,
     /// Goods a refund brought back.
     Return,
+    /// A transfer's goods leaving their outlet, and arriving at the other.
+    TransferOut,
+    TransferIn,
 }
 
 impl MovementKind {
@@ -24,6 +28,8 @@ impl MovementKind {
             MovementKind::Cancel => "cancel",
             MovementKind::Oversold => "oversold",
             MovementKind::Return => "return",
+            MovementKind::TransferOut => "transfer_out",
+            MovementKind::TransferIn => "transfer_in",
         }
     }
 }
@@ -31,11 +37,25 @@ impl MovementKind {
 #[derive(Clone, Debug)]
 pub struct Movement {
     pub tenant_id: TenantId,
+    /// The outlet whose stock it moves.
+    pub outlet_id: OutletId,
     pub product_id: ProductId,
     pub kind: MovementKind,
     pub delta: i64,
-    pub order_id: OrderId,
+    /// What moved it: an order (its sale, cancel, refund) or a transfer.
+    pub order_id: Option<OrderId>,
     pub refund_id: Option<RefundId>,
+    pub transfer_id: Option<TransferId>,
+}
+
+/// A transfer decided: committed, or failed with a reason (kept for review).
+#[derive(Clone, Debug)]
+pub struct TransferRow {
+    pub tenant_id: TenantId,
+    pub transfer_id: TransferId,
+    pub status: &'static str,
+    pub code: Option<&'static str>,
+    pub message: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -74,8 +94,6 @@ pub struct CommitRow {
     pub discounts: serde_json::Value,
     pub change: i64,
     pub message_id: Uuid,
-    /// Receipt numbers run per outlet.
-    pub outlet_id: Option<Uuid>,
 }
 
 /// A refund applied: its amount, and its payments in `refund_payments`.
@@ -150,12 +168,12 @@ pub struct ResolvedRow {
 
 #[derive(Debug, Default)]
 pub struct Writes {
-    /// Net stock change per product; one guarded UPDATE row each.
-    pub stock: BTreeMap<(TenantId, ProductId), i64>,
-    /// Per product, the least stock the batch's stock checks assumed it
-    /// has; read without a lock, it is verified by the guarded UPDATE
-    /// (also for a product whose net change is 0).
-    pub stock_needed: BTreeMap<(TenantId, ProductId), i64>,
+    /// Net stock change per product and outlet; one guarded UPDATE row each.
+    pub stock: BTreeMap<StockKey, i64>,
+    /// Per product and outlet, the least stock the batch's stock checks
+    /// assumed it has; read without a lock, it is verified by the guarded
+    /// UPDATE (also for a stock row whose net change is 0).
+    pub stock_needed: BTreeMap<StockKey, i64>,
     pub movements: Vec<Movement>,
     pub items: Vec<ItemRow>,
     pub payments: Vec<PaymentRow>,
@@ -167,6 +185,7 @@ pub struct Writes {
     pub refunds: Vec<RefundRow>,
     pub refund_payments: Vec<RefundPaymentRow>,
     pub refund_failures: Vec<RefundFailRow>,
+    pub transfers: Vec<TransferRow>,
 }
 
 impl Writes {
@@ -176,18 +195,40 @@ impl Writes {
             && self.cancels.is_empty()
             && self.refunds.is_empty()
             && self.refund_failures.is_empty()
+            && self.transfers.is_empty()
     }
 
-    pub fn move_stock(
-        &mut self,
-        tenant_id: TenantId,
-        product_id: ProductId,
-        kind: MovementKind,
-        delta: i64,
-        order_id: OrderId,
-    ) {
-        *self.stock.entry((tenant_id, product_id)).or_default() += delta;
-        self.movements.push(Movement { tenant_id, product_id, kind, delta, order_id, refund_id: None });
+    pub fn move_stock(&mut self, key: StockKey, kind: MovementKind, delta: i64, order_id: OrderId) {
+        *self.stock.entry(key).or_default() += delta;
+        let (tenant_id, outlet_id, product_id) = key;
+        let order_id = Some(order_id);
+        self.movements.push(Movement {
+            tenant_id,
+            outlet_id,
+            product_id,
+            kind,
+            delta,
+            order_id,
+            refund_id: None,
+            transfer_id: None,
+        });
+    }
+
+    /// A transfer's move of stock at one outlet.
+    pub fn move_transferred(&mut self, key: StockKey, kind: MovementKind, delta: i64, transfer_id: TransferId) {
+        *self.stock.entry(key).or_default() += delta;
+        let (tenant_id, outlet_id, product_id) = key;
+        let transfer_id = Some(transfer_id);
+        self.movements.push(Movement {
+            tenant_id,
+            outlet_id,
+            product_id,
+            kind,
+            delta,
+            order_id: None,
+            refund_id: None,
+            transfer_id,
+        });
     }
 
     /// The order's decision replaces any earlier one in this batch: its

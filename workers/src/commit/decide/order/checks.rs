@@ -1,11 +1,11 @@
 //! The checks one order goes through at commit, in the contract's order
 //! (the first failure decides): products exist and are active, prices,
 //! pricing (`negative_total`; then the tenant's service charge and tax),
-//! stock, payment (split tender, cash rounding).
+//! stock (at the order's outlet), payment (split tender, cash rounding).
 
-use crate::commit::locked::LockedProduct;
+use crate::commit::locked::{LockedProduct, StockKey};
 use crate::commit::read::pricing::PricingData;
-use common::ids::{ProductId, TenantId};
+use common::ids::{OutletId, ProductId};
 use common::message::OrderMessage;
 use common::order::{RejectionCode, Source};
 use common::pricing::tender::{Tender, settle};
@@ -34,12 +34,13 @@ fn reject<T>(code: RejectionCode, message: String) -> Result<T, Rejection> {
 
 pub fn evaluate(
     m: &OrderMessage,
-    products: &HashMap<(TenantId, ProductId), LockedProduct>,
+    outlet_id: OutletId,
+    products: &HashMap<StockKey, LockedProduct>,
     pricing: &PricingData,
 ) -> Result<Accepted, Rejection> {
     let (order, tenant_id) = (&m.order, m.tenant_id);
     for (i, line) in order.items.iter().enumerate() {
-        match products.get(&(tenant_id, line.product_id)) {
+        match products.get(&(tenant_id, outlet_id, line.product_id)) {
             None => {
                 return reject(
                     RejectionCode::UnknownProduct,
@@ -55,7 +56,7 @@ pub fn evaluate(
             Some(_) => {}
         }
     }
-    check_prices(m, products, pricing)?;
+    check_prices(m, outlet_id, products, pricing)?;
     let member = pricing.member(tenant_id, order.member_id);
     let input = PricingInput {
         lines: &order.items,
@@ -78,7 +79,7 @@ pub fn evaluate(
     let allow_oversell = m.replay.as_ref().is_some_and(|r| r.allow_oversell);
     let mut takes = Vec::new();
     for (product_id, quantity) in order.quantities_by_product() {
-        let available = products.get(&(tenant_id, product_id)).map_or(0, |p| p.stock);
+        let available = products.get(&(tenant_id, outlet_id, product_id)).map_or(0, |p| p.stock);
         if quantity > available && !allow_oversell {
             return reject(
                 RejectionCode::InsufficientStock,
@@ -100,14 +101,15 @@ pub fn evaluate(
 /// when the price changed). An operator's replay may accept the till's prices.
 fn check_prices(
     m: &OrderMessage,
-    products: &HashMap<(TenantId, ProductId), LockedProduct>,
+    outlet_id: OutletId,
+    products: &HashMap<StockKey, LockedProduct>,
     pricing: &PricingData,
 ) -> Result<(), Rejection> {
     if m.replay.as_ref().is_some_and(|r| r.accept_client_prices) {
         return Ok(());
     }
     for (i, line) in m.order.items.iter().enumerate() {
-        let current = products.get(&(m.tenant_id, line.product_id)).map(|p| p.price).unwrap_or_default();
+        let current = products.get(&(m.tenant_id, outlet_id, line.product_id)).map(|p| p.price).unwrap_or_default();
         let then = (m.source == Source::Offline)
             .then(|| pricing.prices_at.get(&(m.tenant_id, line.product_id, m.order.created_at)).copied())
             .flatten();

@@ -1,7 +1,7 @@
 //! Deciding an order: the checks it goes through (`checks`), in the
 //! contract's order (the first failure decides): products exist and are
 //! active, prices, pricing (`negative_total`; then the tenant's service
-//! charge and tax), stock, payment. Applied, it takes its stock and writes
+//! charge and tax), stock, payment. Applied, it takes its outlet's stock and writes
 //! its lines, payments and figures; refused, an online order is rejected
 //! (the cashier is told) and an offline one fails into review.
 
@@ -13,7 +13,7 @@ use super::state::{Effect, State};
 use crate::commit::locked::{LockedOrder, Sold};
 use crate::commit::write::rows::{CommitRow, FailedSyncRow, ItemRow, MovementKind, PaymentRow, RejectRow, ResolvedRow};
 use checks::{Rejection, evaluate};
-use common::ids::{ProductId, TenantId};
+use common::ids::{OutletId, ProductId, TenantId};
 use common::message::OrderMessage;
 use common::money::Money;
 use common::order::{OrderStatus, Source};
@@ -40,14 +40,14 @@ impl State<'_> {
         if !applicable {
             return Effect::Skipped { order_id, reason: "already applied" };
         }
-        match evaluate(m, &self.products, self.pricing) {
+        match evaluate(m, row.outlet_id, &self.products, self.pricing) {
             Ok(accepted) => {
                 let checked: Vec<_> = accepted.takes.iter().map(|&(p, q, _)| (p, q)).collect();
-                self.need_stock(m.tenant_id, &checked);
+                self.need_stock(m.tenant_id, row.outlet_id, &checked);
                 self.commit(m, row, accepted)
             }
             Err(rejection) => {
-                self.need_stock(m.tenant_id, &rejection.stock_checked);
+                self.need_stock(m.tenant_id, row.outlet_id, &rejection.stock_checked);
                 self.reject(m, row, rejection)
             }
         }
@@ -56,9 +56,14 @@ impl State<'_> {
     /// A stock check passed on the in-memory figure: the batch is right only
     /// if the product really had at least what was read minus what this
     /// batch already took (or plus what it gave back) — the guarded UPDATE verifies it.
-    fn need_stock(&mut self, tenant_id: TenantId, checked: &[(ProductId, i64)]) {
+    pub(in crate::commit::decide) fn need_stock(
+        &mut self,
+        tenant_id: TenantId,
+        outlet_id: OutletId,
+        checked: &[(ProductId, i64)],
+    ) {
         for &(product_id, quantity) in checked {
-            let key = (tenant_id, product_id);
+            let key = (tenant_id, outlet_id, product_id);
             let (Some(read), Some(now)) = (self.read_stock.get(&key), self.products.get(&key)) else { continue };
             // An oversold line (a retry with allowOversell) needed only what was there.
             let needed = quantity.min(now.stock) - now.stock + read;
@@ -68,7 +73,7 @@ impl State<'_> {
     }
 
     fn commit(&mut self, m: &OrderMessage, row: LockedOrder, accepted: Accepted) -> Effect {
-        let (tenant_id, order_id) = (m.tenant_id, row.id);
+        let (tenant_id, order_id, outlet_id) = (m.tenant_id, row.id, row.outlet_id);
         let w = &mut self.plan.writes;
         // An earlier retry of this order in the batch failed; this one decides it.
         w.forget_rejection(tenant_id, order_id);
@@ -77,12 +82,13 @@ impl State<'_> {
             sold.insert(product_id, quantity);
         }
         for &(product_id, quantity, shortfall) in &accepted.takes {
-            if let Some(product) = self.products.get_mut(&(tenant_id, product_id)) {
+            let key = (tenant_id, outlet_id, product_id);
+            if let Some(product) = self.products.get_mut(&key) {
                 product.stock += shortfall - quantity;
             }
-            w.move_stock(tenant_id, product_id, MovementKind::Sale, -quantity, order_id);
+            w.move_stock(key, MovementKind::Sale, -quantity, order_id);
             if shortfall > 0 {
-                w.move_stock(tenant_id, product_id, MovementKind::Oversold, shortfall, order_id);
+                w.move_stock(key, MovementKind::Oversold, shortfall, order_id);
             }
         }
         for (line_no, (line, total)) in m.order.items.iter().zip(&accepted.priced.line_totals).enumerate() {
@@ -121,7 +127,6 @@ impl State<'_> {
             discounts: serde_json::to_value(&priced.discounts).unwrap_or_default(),
             change: accepted.tender.change.rupiah(),
             message_id: m.message_id.0,
-            outlet_id: m.order.outlet_id,
         });
         self.refundable.insert((tenant_id, order_id), sold_for_refunds(m, &accepted));
         if row.status == OrderStatus::Failed {

@@ -7,6 +7,7 @@ use super::*;
 use crate::http::routes::extremes::number;
 use proptest::prelude::*;
 use serde_json::json;
+use stock::{Adjustment, check_adjustment};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2_000))]
@@ -34,6 +35,6 @@ proptest! {
 
 #[test]
 fn the_most_negative_delta_is_a_validation_error() {
-    let adjustment = Adjustment { delta: i64::MIN, reason: "r".into() };
+    let adjustment = Adjustment { delta: i64::MIN, reason: "r".into(), outlet_id: None };
     assert_eq!(check_adjustment(&adjustment)[0].field, "delta");
 }

@@ -1,11 +1,13 @@
-//! Products and their stock: the catalogue (owners and admins write), the
-//! stock ledger, and manual stock adjustments. Every change of stock writes
-//! a stock movement in the same transaction, so the ledger sums to the stock.
+//! Products: the catalogue (owners and admins write), each product shown
+//! with its stock per outlet and in total. The stock ledger and manual
+//! adjustments are in `stock`.
 
-use crate::auth::{AuthUser, MANAGERS, SUPERVISORS};
+mod stock;
+
+use crate::auth::{AuthUser, MANAGERS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, PathId, Query};
-use crate::http::page::{PageQuery, SearchQuery};
+use crate::http::page::SearchQuery;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,8 +25,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/products", post(create).get(list))
         .route("/api/products/{id}", get(show).patch(update))
-        .route("/api/products/{id}/stock-movements", get(movements))
-        .route("/api/products/{id}/stock-adjustments", post(adjust))
+        .route("/api/products/{id}/stock-movements", get(stock::movements))
+        .route("/api/products/{id}/stock-adjustments", post(stock::adjust))
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -34,16 +36,29 @@ pub struct Product {
     pub sku: String,
     pub name: String,
     pub price: i64,
+    /// The sum over the shop's outlets.
     pub stock: i64,
+    /// `[{"outletId", "stock"}]`, the default outlet first.
+    pub stock_by_outlet: serde_json::Value,
     pub is_active: bool,
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
     pub created_at: DateTime<Utc>,
 }
 
+// A product row `p` with its stock rows (one per outlet, made by the
+// schema's triggers with the product or the outlet).
 macro_rules! product {
     () => {
-        "id, sku, name, price, stock, is_active, updated_at, created_at"
+        "p.id, p.sku, p.name, p.price, p.is_active, p.updated_at, p.created_at,
+         coalesce(s.total, 0)::bigint AS stock, coalesce(s.by_outlet, '[]') AS stock_by_outlet
+         FROM products p
+         LEFT JOIN LATERAL (
+             SELECT sum(x.stock) AS total,
+                    jsonb_agg(jsonb_build_object('outletId', x.outlet_id, 'stock', x.stock)
+                              ORDER BY o.is_default DESC, o.created_at, o.id) AS by_outlet
+             FROM outlet_stock x JOIN outlets o ON o.tenant_id = x.tenant_id AND o.id = x.outlet_id
+             WHERE x.tenant_id = p.tenant_id AND x.product_id = p.id) s ON true"
     };
 }
 
@@ -54,6 +69,9 @@ pub struct NewProduct {
     pub name: String,
     pub price: i64,
     pub stock: i64,
+    /// Where the opening stock is (none: the default outlet).
+    #[serde(default, rename = "outletId")]
+    pub outlet_id: Option<Uuid>,
 }
 
 fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
@@ -97,22 +115,24 @@ pub async fn insert(db: &PgPool, auth: &AuthUser, new: &NewProduct) -> ApiResult
         return Err(ApiError::Validation(errors));
     }
     let mut tx = common::db::tenant_tx(db, &[auth.tenant_id.0]).await?;
-    let product = sqlx::query_as::<_, Product>(concat!(
-        "INSERT INTO products (id, tenant_id, sku, name, price, stock) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
-        product!()
-    ))
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO products (id, tenant_id, sku, name, price) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
     .bind(Uuid::now_v7())
     .bind(auth.tenant_id.0)
     .bind(new.sku.trim())
     .bind(new.name.trim())
     .bind(new.price)
-    .bind(new.stock)
     .fetch_one(&mut *tx)
     .await?;
-    record_price(&mut tx, auth, product.id, new.price).await?;
-    if new.stock > 0 {
-        record_movement(&mut tx, auth, product.id, new.stock, "initial").await?;
+    record_price(&mut tx, auth, id, new.price).await?;
+    if new.stock > 0 || new.outlet_id.is_some() {
+        let outlet = stock::outlet_or_default(&mut tx, auth, new.outlet_id).await?;
+        if new.stock > 0 {
+            stock::change(&mut tx, auth, id, outlet, new.stock, "initial").await?;
+        }
     }
+    let product = fetch(&mut tx, auth, id).await?;
     tx.commit().await?;
     Ok(product)
 }
@@ -132,27 +152,6 @@ async fn record_price(tx: &mut Transaction<'_, Postgres>, auth: &AuthUser, produ
     Ok(())
 }
 
-async fn record_movement(
-    tx: &mut Transaction<'_, Postgres>,
-    auth: &AuthUser,
-    product: Uuid,
-    delta: i64,
-    reason: &str,
-) -> ApiResult<()> {
-    sqlx::query(
-        "INSERT INTO stock_movements (id, tenant_id, product_id, kind, delta, reason, by_user) VALUES ($1, $2, $3, 'adjustment', $4, $5, $6)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(auth.tenant_id.0)
-    .bind(product)
-    .bind(delta)
-    .bind(reason)
-    .bind(auth.user_id.0)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -163,10 +162,9 @@ async fn list(
     let query = sqlx::query_as::<_, Product>(concat!(
         "SELECT ",
         product!(),
-        " FROM products
-         WHERE tenant_id = $1 AND ($2::text IS NULL OR name ILIKE $2 OR sku ILIKE $2)
-           AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4))
-         ORDER BY created_at, id LIMIT $5"
+        " WHERE p.tenant_id = $1 AND ($2::text IS NULL OR p.name ILIKE $2 OR p.sku ILIKE $2)
+           AND ($3::timestamptz IS NULL OR (p.created_at, p.id) > ($3, $4))
+         ORDER BY p.created_at, p.id LIMIT $5"
     ))
     .bind(auth.tenant_id.0)
     .bind(q.pattern());
@@ -175,7 +173,7 @@ async fn list(
 }
 
 async fn fetch(db: &mut PgConnection, auth: &AuthUser, id: Uuid) -> ApiResult<Product> {
-    sqlx::query_as::<_, Product>(concat!("SELECT ", product!(), " FROM products WHERE tenant_id = $1 AND id = $2"))
+    sqlx::query_as::<_, Product>(concat!("SELECT ", product!(), " WHERE p.tenant_id = $1 AND p.id = $2"))
         .bind(auth.tenant_id.0)
         .bind(id)
         .fetch_optional(db)
@@ -213,11 +211,10 @@ async fn update(
         return Err(ApiError::Validation(errors));
     }
     let mut tx = state.tx(auth.tenant_id).await?;
-    let product = sqlx::query_as::<_, Product>(concat!(
+    sqlx::query_scalar::<_, Uuid>(
         "UPDATE products SET name = coalesce($3, name), price = coalesce($4, price), is_active = coalesce($5, is_active), updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 RETURNING ",
-        product!()
-    ))
+         WHERE tenant_id = $1 AND id = $2 RETURNING id",
+    )
     .bind(auth.tenant_id.0)
     .bind(id)
     .bind(patch.name.as_deref().map(str::trim))
@@ -229,91 +226,11 @@ async fn update(
     if let Some(price) = patch.price {
         record_price(&mut tx, &auth, id, price).await?;
     }
-    tx.commit().await?;
-    Ok(Json(product))
-}
-
-#[derive(Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
-struct Movement {
-    id: Uuid,
-    kind: String,
-    delta: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    order_id: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-    at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    by: Option<Uuid>,
-}
-
-async fn movements(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    PathId(id): PathId,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
-    auth.require(SUPERVISORS)?;
-    let mut tx = state.tx(auth.tenant_id).await?;
-    fetch(&mut tx, &auth, id).await?;
-    let page = q.page()?;
-    let query = sqlx::query_as::<_, Movement>(
-        "SELECT id, kind, delta, order_id, reason, at, by_user AS by FROM stock_movements
-         WHERE tenant_id = $1 AND product_id = $2 AND ($3::timestamptz IS NULL OR (at, id) < ($3, $4))
-         ORDER BY at DESC, id DESC LIMIT $5",
-    )
-    .bind(auth.tenant_id.0)
-    .bind(id);
-    let rows = page.bind(query).fetch_all(&mut *tx).await?;
-    Ok(Json(page.finish(rows, |m| (m.at, m.id))))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Adjustment {
-    delta: i64,
-    reason: String,
-}
-
-/// A range, not `abs()`: `i64::MIN` has no absolute value.
-fn check_adjustment(adjustment: &Adjustment) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    if adjustment.delta == 0 || !(-MAX_STOCK..=MAX_STOCK).contains(&adjustment.delta) {
-        errors.push(FieldError::new("delta", format!("must be non-zero and at most {MAX_STOCK} either way")));
-    }
-    check_text(&mut errors, "reason", &adjustment.reason, 100);
-    errors
-}
-
-async fn adjust(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    PathId(id): PathId,
-    Body(adjustment): Body<Adjustment>,
-) -> ApiResult<Json<Product>> {
-    auth.require(SUPERVISORS)?;
-    let errors = check_adjustment(&adjustment);
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let mut tx = state.tx(auth.tenant_id).await?;
-    // The CHECK (stock >= 0) refuses an adjustment below zero (409 insufficient_stock).
-    let product = sqlx::query_as::<_, Product>(concat!(
-        "UPDATE products SET stock = stock + $3, updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING ",
-        product!()
-    ))
-    .bind(auth.tenant_id.0)
-    .bind(id)
-    .bind(adjustment.delta)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(ApiError::not_found("product"))?;
-    record_movement(&mut tx, &auth, id, adjustment.delta, adjustment.reason.trim()).await?;
+    let product = fetch(&mut tx, &auth, id).await?;
     tx.commit().await?;
     Ok(Json(product))
 }
 
 #[cfg(test)]
-#[path = "products_tests.rs"]
+#[path = "tests.rs"]
 mod tests;
