@@ -3,7 +3,8 @@
 // A share of the orders is paid by split tender (QRIS plus cash with
 // change), and a share of the committed ones gets a refund of one unit
 // (goods back to stock as a `return` movement). Half the orders are sold
-// at a second outlet ("k6 stall", made once), the rest at the default one.
+// at a second outlet ("k6 stall", made once, stocked with half the product
+// by a stock transfer), the rest at the default one.
 //   k6 run -e BASE_URL=https://staging.example -e OWNER_EMAIL=... -e OWNER_PASSWORD=... scripts/load-test-stock.js
 // Thresholds: p95 < 500 ms, error rate < 1 %, no overselling.
 import http from "k6/http";
@@ -74,7 +75,21 @@ export function setup() {
   const settings = http.get(`${BASE}/api/settings`, headers(token));
   check(settings, { "settings read": (r) => r.status === 200 });
   const total = settings.status === 200 ? orderTotal(settings.json(), PRICE) : PRICE;
-  return { token, productId: product.json("id"), total, stallId: stall(token) };
+  const stallId = stall(token);
+  if (stallId) stockStall(token, product.json("id"), stallId);
+  return { token, productId: product.json("id"), total, stallId };
+}
+
+// Each outlet has its own stock: half of the product moves to the stall by
+// a stock transfer (committed by a worker; the orders there wait for it).
+function stockStall(token, productId, stallId) {
+  const outlets = http.get(`${BASE}/api/outlets`, headers(token));
+  const main = (outlets.json("data") || []).find((o) => o.isDefault);
+  if (!main) return;
+  const body = { clientTransferId: uuidv4(), fromOutletId: main.id, toOutletId: stallId,
+                 items: [{ productId, quantity: Math.floor(STOCK / 2) }] };
+  const sent = http.post(`${BASE}/api/stock-transfers`, JSON.stringify(body), headers(token));
+  check(sent, { "stall stocked": (r) => r.status === 202 });
 }
 
 // A second outlet, made once (409 name_taken on later runs: found instead).

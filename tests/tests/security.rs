@@ -60,6 +60,8 @@ async fn every_route_class_admits_exactly_the_roles_it_should() {
     let product = p.product(&shop, 1_000, 100).await;
     let placed = p.post(&shop.token, "/api/orders?wait=10000", &order(&[(product, 1, 1_000)])).await;
     let order_id = placed.body["orderId"].as_str().unwrap_or_default().to_owned();
+    let main = p.get(&shop.token, "/api/outlets").await.body["data"][0]["id"].clone();
+    let stall = p.post(&shop.token, "/api/outlets", &json!({ "name": "Lapak matrix" })).await.body["id"].clone();
     let tokens = [
         ("owner", shop.token.clone()),
         ("admin", p.user(&shop, "admin").await),
@@ -115,6 +117,17 @@ async fn every_route_class_admits_exactly_the_roles_it_should() {
         ),
         (Method::GET, format!("/api/orders/{order_id}/refunds"), None, everyone),
         (Method::GET, format!("/api/refunds/{nothing}"), None, everyone),
+        // One transfer id for every role, as for refunds.
+        (
+            Method::POST,
+            "/api/stock-transfers".into(),
+            Some(json!({ "clientTransferId": nothing, "fromOutletId": main, "toOutletId": stall,
+                         "items": [{ "productId": product, "quantity": 1 }] })),
+            supervisors,
+        ),
+        (Method::GET, "/api/stock-transfers".into(), None, supervisors),
+        (Method::GET, format!("/api/stock-transfers/{nothing}"), None, supervisors),
+        (Method::POST, format!("/api/stock-transfers/{nothing}/retry"), Some(json!({})), supervisors),
         (
             Method::POST,
             "/api/products".into(),
@@ -203,6 +216,17 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
     let member = member.body["id"].as_str().unwrap_or_default().to_owned();
     let outlet = p.post(&shop.token, "/api/outlets", &json!({ "name": "Lapak Pasar" })).await;
     let outlet = outlet.body["id"].as_str().unwrap_or_default().to_owned();
+    let main = p.get(&shop.token, "/api/outlets").await.body["data"][0]["id"].clone();
+    // More than there is: it fails, so a retry by another shop would be taken.
+    let transfer = json!({ "clientTransferId": uuid::Uuid::now_v7(), "fromOutletId": main, "toOutletId": outlet,
+                           "items": [{ "productId": product, "quantity": 10_000 }] });
+    let transfer = p.post(&shop.token, "/api/stock-transfers", &transfer).await.body["transferId"].clone();
+    let transfer = transfer.as_str().unwrap_or_default().to_owned();
+    harness::eventually("the transfer to fail", std::time::Duration::from_secs(30), || async {
+        let shown = p.get(&shop.token, &format!("/api/stock-transfers/{transfer}")).await;
+        (shown.body["status"] == "failed").then_some(())
+    })
+    .await;
     let refund = json!({ "clientRefundId": uuid::Uuid::now_v7(), "items": [{ "productId": product, "quantity": 1 }] });
     // Waited for, so its commit (stock back) is not taken for B's doing.
     let refunded = p.post(&shop.token, &format!("/api/orders/{order_id}/refunds?wait=10000"), &refund).await;
@@ -233,6 +257,8 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
         (Method::PATCH, format!("/api/members/{member}"), Some(json!({ "name": "stolen" }))),
         (Method::GET, format!("/api/outlets/{outlet}"), None),
         (Method::PATCH, format!("/api/outlets/{outlet}"), Some(json!({ "name": "stolen" }))),
+        (Method::GET, format!("/api/stock-transfers/{transfer}"), None),
+        (Method::POST, format!("/api/stock-transfers/{transfer}/retry"), Some(json!({}))),
     ]
 }
 
@@ -241,7 +267,7 @@ async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing()
     let p = Pipeline::start().await;
     let (a, b) = (p.tenant().await, p.tenant().await);
     let routes = a_shop_with_one_of_everything(&p, &a).await;
-    let before: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default) t(t)")
+    let before: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default UNION ALL SELECT outlet_id || ' ' || product_id || ' ' || stock FROM outlet_stock UNION ALL SELECT id || ' ' || status || ' ' || failures FROM stock_transfers) t(t)")
         .fetch_one(&p.db)
         .await
         .expect("snapshot");
@@ -261,7 +287,7 @@ async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing()
         .await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(p.get(&a.token, "/api/settings").await.body, settings_before, "A's settings are unchanged");
-    let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default) t(t)")
+    let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default UNION ALL SELECT outlet_id || ' ' || product_id || ' ' || stock FROM outlet_stock UNION ALL SELECT id || ' ' || status || ' ' || failures FROM stock_transfers) t(t)")
         .fetch_one(&p.db)
         .await
         .expect("snapshot");

@@ -1,8 +1,11 @@
 //! The back office during the fault run: a supervisor cancelling committed
 //! orders (sometimes twice, as a double click would), refunding some of
 //! their items (sometimes the same refund twice at once, sometimes more
-//! than is left) and restocking, so the checker's stock conservation
-//! covers cancellations, returns and adjustments.
+//! than is left), restocking either outlet, and moving stock between the
+//! two outlets (sometimes the same transfer twice at once, sometimes more
+//! than the source has: a failed transfer, retried later), so the checker's
+//! per-outlet stock conservation covers cancellations, returns, adjustments
+//! and transfers.
 
 use crate::loadgen::Target;
 use rand::RngExt;
@@ -20,17 +23,25 @@ pub struct Activity {
     pub cancels_sent: u64,
     pub refunds_sent: u64,
     pub restocks_sent: u64,
+    pub transfers_sent: u64,
 }
 
 pub async fn run(target: Arc<Target>, db: PgPool, tenant: Uuid, stop: Arc<AtomicBool>, seed: u64) -> Activity {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut activity = Activity::default();
+    let outlets: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM outlets WHERE tenant_id = $1 ORDER BY is_default DESC, created_at")
+            .bind(tenant)
+            .fetch_all(&db)
+            .await
+            .unwrap_or_default();
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..400))).await;
         match rng.random_range(0..10) {
             0..4 => activity.refunds_sent += refund(&target, &db, tenant, &mut rng).await,
-            4..8 => activity.cancels_sent += cancel(&target, &db, tenant, &mut rng).await,
-            _ => activity.restocks_sent += restock(&target, &db, tenant, &mut rng).await,
+            4..7 => activity.cancels_sent += cancel(&target, &db, tenant, &mut rng).await,
+            7..9 => activity.transfers_sent += transfer(&target, &db, tenant, &outlets, &mut rng).await,
+            _ => activity.restocks_sent += restock(&target, &db, tenant, &outlets, &mut rng).await,
         }
     }
     activity
@@ -94,18 +105,56 @@ async fn refund(target: &Target, db: &PgPool, tenant: Uuid, rng: &mut impl rand:
     }
 }
 
-async fn restock(target: &Target, db: &PgPool, tenant: Uuid, rng: &mut impl rand::Rng) -> u64 {
-    let product: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM products WHERE tenant_id = $1 ORDER BY random() LIMIT 1")
-            .bind(tenant)
-            .fetch_optional(db)
-            .await
-            .ok()
-            .flatten();
-    let Some(product) = product else { return 0 };
+async fn any_product(db: &PgPool, tenant: Uuid) -> Option<Uuid> {
+    sqlx::query_scalar("SELECT id FROM products WHERE tenant_id = $1 ORDER BY random() LIMIT 1")
+        .bind(tenant)
+        .fetch_optional(db)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Restock one product at either outlet.
+async fn restock(target: &Target, db: &PgPool, tenant: Uuid, outlets: &[Uuid], rng: &mut impl rand::Rng) -> u64 {
+    let Some(product) = any_product(db, tenant).await else { return 0 };
+    let outlet = outlets.get(rng.random_range(0..outlets.len().max(1))).copied();
     let path = format!("/api/products/{product}/stock-adjustments");
-    post(target, &path, json!({ "delta": rng.random_range(1..50), "reason": "restock" })).await;
+    post(target, &path, json!({ "delta": rng.random_range(1..50), "reason": "restock", "outletId": outlet })).await;
     1
+}
+
+/// Move some of one product from one outlet to the other: a fifth sent
+/// twice at once under one clientTransferId, a tenth far more than there is
+/// (it fails for review); a third of the time a failed one is retried instead.
+async fn transfer(target: &Target, db: &PgPool, tenant: Uuid, outlets: &[Uuid], rng: &mut impl rand::Rng) -> u64 {
+    let [first, second, ..] = outlets else { return 0 };
+    if rng.random_bool(0.3) {
+        let failed: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM stock_transfers WHERE tenant_id = $1 AND status = 'failed' ORDER BY random() LIMIT 1",
+        )
+        .bind(tenant)
+        .fetch_optional(db)
+        .await
+        .ok()
+        .flatten();
+        if let Some(failed) = failed {
+            post_until_answered(target, &format!("/api/stock-transfers/{failed}/retry"), &json!({})).await;
+            return 1;
+        }
+    }
+    let Some(product) = any_product(db, tenant).await else { return 0 };
+    let (from, to) = if rng.random_bool(0.5) { (first, second) } else { (second, first) };
+    let quantity = if rng.random_bool(0.1) { 10_000 } else { rng.random_range(1..20) };
+    let body = json!({ "clientTransferId": Uuid::now_v7(), "fromOutletId": from, "toOutletId": to,
+                       "items": [{ "productId": product, "quantity": quantity }], "note": "chaos: moving stock" });
+    if rng.random_bool(0.2) {
+        let path = "/api/stock-transfers";
+        tokio::join!(post_until_answered(target, path, &body), post_until_answered(target, path, &body));
+        2
+    } else {
+        post_until_answered(target, "/api/stock-transfers", &body).await;
+        1
+    }
 }
 
 /// A refund is money at the counter: resent, as a till would, while a

@@ -53,6 +53,10 @@ pub struct Verdict {
     pub misplaced_orders: i64,
     /// Orders at an outlet other than the shop's default one.
     pub orders_at_other_outlets: i64,
+    /// Stock transfers whose movements are not exactly theirs.
+    pub transfer_mismatches: i64,
+    pub transfers_committed: i64,
+    pub transfers_failed: i64,
     /// Answers with status 500: a failure (a failover included) must be a 503, never a 500.
     pub internal_errors: usize,
     /// Accepted orders whose row the database no longer had when their
@@ -73,6 +77,7 @@ impl Verdict {
             && self.report_mismatches == 0
             && self.closed_day_changes == 0
             && self.misplaced_orders == 0
+            && self.transfer_mismatches == 0
             && self.internal_errors == 0
             && self.acknowledged_missing_after_failover == 0
             && self.failed_checks == 0
@@ -279,21 +284,22 @@ async fn orders_with_wrong_effects(db: &PgPool, tenant: Uuid) -> anyhow::Result<
 }
 
 /// (product, outlet, default outlet?, stock, ledger, opening in the ledger,
-/// adjusted, oversold, sold, returned)
-type ProductBooks = (Uuid, Uuid, bool, i64, i64, i64, i64, i64, i64, i64);
+/// adjusted, oversold, sold, returned, transferred in less out)
+type ProductBooks = (Uuid, Uuid, bool, i64, i64, i64, i64, i64, i64, i64, i64);
 
 /// For every product at every outlet: stock = initial (at the default
 /// outlet) + later adjustments − units of committed orders sold there +
 /// oversold shortfalls + units their refunds brought back (a cancelled
-/// order's returns and cancel net out), the ledger sums to the stock, and
-/// the stock is not negative.
+/// order's returns and cancel net out) + transfers in − transfers out, the
+/// ledger sums to the stock, and the stock is not negative.
 async fn conservation(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -> anyhow::Result<Vec<(Uuid, String)>> {
     let rows: Vec<ProductBooks> = sqlx::query_as(
         "WITH moved AS (
            SELECT product_id, outlet_id, sum(delta) AS ledger,
                   coalesce(sum(delta) FILTER (WHERE kind = 'adjustment' AND reason = 'initial'), 0) AS opening,
                   coalesce(sum(delta) FILTER (WHERE kind = 'adjustment' AND reason IS DISTINCT FROM 'initial'), 0) AS adjusted,
-                  coalesce(sum(delta) FILTER (WHERE kind = 'oversold'), 0) AS oversold
+                  coalesce(sum(delta) FILTER (WHERE kind = 'oversold'), 0) AS oversold,
+                  coalesce(sum(delta) FILTER (WHERE kind IN ('transfer_out', 'transfer_in')), 0) AS transferred
            FROM stock_movements WHERE tenant_id = $1 GROUP BY product_id, outlet_id),
          returned AS (
            SELECT ri.product_id, o.outlet_id, sum(ri.quantity) AS units
@@ -306,7 +312,7 @@ async fn conservation(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -
            WHERE i.tenant_id = $1 AND o.status = 'committed' GROUP BY 1, 2)
          SELECT x.product_id, x.outlet_id, w.is_default, x.stock, coalesce(m.ledger, 0)::bigint,
                 coalesce(m.opening, 0)::bigint, coalesce(m.adjusted, 0)::bigint, coalesce(m.oversold, 0)::bigint,
-                coalesce(s.units, 0)::bigint, coalesce(r.units, 0)::bigint
+                coalesce(s.units, 0)::bigint, coalesce(r.units, 0)::bigint, coalesce(m.transferred, 0)::bigint
          FROM outlet_stock x JOIN outlets w ON w.tenant_id = x.tenant_id AND w.id = x.outlet_id
          LEFT JOIN moved m USING (product_id, outlet_id) LEFT JOIN sold s USING (product_id, outlet_id)
          LEFT JOIN returned r USING (product_id, outlet_id)
@@ -316,15 +322,18 @@ async fn conservation(db: &PgPool, tenant: Uuid, initial: &HashMap<Uuid, i64>) -
     .fetch_all(db)
     .await?;
     let mut violations = Vec::new();
-    for (id, outlet, at_default, stock, ledger, opening_in_ledger, adjusted, oversold, sold, returned) in rows {
+    for (id, outlet, at_default, stock, ledger, opening_in_ledger, adjusted, oversold, sold, returned, transferred) in
+        rows
+    {
         let opening = if at_default { initial.get(&id).copied().unwrap_or(0) } else { 0 };
-        let expected = opening + adjusted - sold + oversold + returned;
+        let expected = opening + adjusted - sold + oversold + returned + transferred;
         if stock != expected || ledger != stock || stock < 0 || opening_in_ledger != opening {
             violations.push((
                 id,
                 format!(
                     "at outlet {outlet}: stock {stock}, ledger {ledger}; opening {opening} (ledger says {opening_in_ledger}) \
-                     + adjustments {adjusted} − sold {sold} + oversold {oversold} + returned {returned} = {expected}"
+                     + adjustments {adjusted} − sold {sold} + oversold {oversold} + returned {returned} \
+                     + transferred {transferred} = {expected}"
                 ),
             ));
         }

@@ -154,6 +154,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
     catalogue.outlets.push(stall);
     let catalogue = Arc::new(catalogue);
     make_hot_products_scarce(&target_for(&system.ingests[0].base_url), &shop.catalogue, settings.stock).await?;
+    outlets::stock(&target_for(&system.ingests[0].base_url), &p.db, shop.tenant_id, stall)
+        .await
+        .context("stocking the second outlet")?;
     let closed_day =
         closed_day::close(&target_for(&system.ingests[0].base_url), &p.db, shop.tenant_id, &shop.catalogue)
             .await
@@ -344,8 +347,8 @@ pub fn print(report: &Report) {
         v.closed_day_cancels
     );
     println!(
-        "  orders at the second outlet {}; not at the outlet they were sold at {}",
-        v.orders_at_other_outlets, v.misplaced_orders
+        "  orders at the second outlet {}; not at the outlet they were sold at {}; transfers committed {}, failed (for review) {}, with wrong movements {}",
+        v.orders_at_other_outlets, v.misplaced_orders, v.transfers_committed, v.transfers_failed, v.transfer_mismatches
     );
     println!(
         "  lost {}  duplicated {}  unexpected {}  conservation violations {}  stuck {}  failed without review {}  review disagreements {}  unrecorded messages {}  drained {}",

@@ -67,6 +67,13 @@ pub async fn check(
         }
         Err(why) => verdict.failed(why),
     }
+    match within(super::outlets::transfers(books.db, books.tenant), "the stock transfers").await {
+        Ok((mismatches, committed, failed)) => {
+            (verdict.transfer_mismatches, verdict.transfers_committed, verdict.transfers_failed) =
+                (mismatches, committed, failed)
+        }
+        Err(why) => verdict.failed(why),
+    }
     if let Ok((refunds, cancels)) = within(closed_day_activity(books), "the closed day's activity").await {
         (verdict.closed_day_refunds, verdict.closed_day_cancels) = (refunds, cancels);
     }

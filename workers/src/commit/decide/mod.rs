@@ -64,3 +64,7 @@ pub fn plan(
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "transfer_tests.rs"]
+mod transfer_tests;

@@ -123,11 +123,8 @@ fn an_order_takes_stock_from_its_own_outlet_only() {
         Message::Order(m)
     };
     // The stall has 1 though the shop has 6: an order of 2 there is short.
-    let msgs = [
-        at_stall(&mut w, 2),
-        at_stall(&mut w, 1),
-        Message::Order(w.order(4, Source::Online, OrderStatus::Pending)),
-    ];
+    let msgs =
+        [at_stall(&mut w, 2), at_stall(&mut w, 1), Message::Order(w.order(4, Source::Online, OrderStatus::Pending))];
     let refs: Vec<&Message> = msgs.iter().collect();
     let products = [w.product.clone(), stall.clone()];
     let plan = plan(&refs, &w.orders, &products, &[], &PricingData::default(), &RefundData::default(), &[]);
