@@ -256,6 +256,7 @@ pub fn order_message(tenant: TenantId, lines: &[(Uuid, u32)], source: Source, pa
             }],
             created_at: Utc::now(),
             notes: None,
+            shift_id: None,
         },
     }
 }

@@ -23,6 +23,7 @@ async fn the_same_message_published_twice_onto_the_queue_has_one_effect() {
         payments: vec![Payment { method: PaymentMethod::Qris, amount: Money::from_rupiah(15_000), reference: None }],
         created_at: chrono::Utc::now(),
         notes: None,
+        shift_id: None,
     };
     let hash = hex(&canonical_hash(&serde_json::to_value(&order).expect("json")));
     let message = Message::Order(OrderMessage {

@@ -126,6 +126,11 @@ async fn every_route_class_admits_exactly_the_roles_it_should() {
             supervisors,
         ),
         (Method::GET, "/api/stock-transfers".into(), None, supervisors),
+        // Each role opens its own shift; the id that does not exist is 404 for every role.
+        (Method::POST, "/api/shifts".into(), Some(json!({ "openingFloat": 0 })), everyone),
+        (Method::GET, "/api/shifts".into(), None, everyone),
+        (Method::GET, format!("/api/shifts/{nothing}"), None, everyone),
+        (Method::POST, format!("/api/shifts/{nothing}/close"), Some(json!({ "countedCash": 0 })), everyone),
         (Method::GET, format!("/api/stock-transfers/{nothing}"), None, supervisors),
         (Method::POST, format!("/api/stock-transfers/{nothing}/retry"), Some(json!({})), supervisors),
         (
@@ -227,6 +232,8 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
         (shown.body["status"] == "failed").then_some(())
     })
     .await;
+    let shift = p.post(&shop.token, "/api/shifts", &json!({ "openingFloat": 50_000 })).await.body["shiftId"].clone();
+    let shift = shift.as_str().unwrap_or_default().to_owned();
     let refund = json!({ "clientRefundId": uuid::Uuid::now_v7(), "items": [{ "productId": product, "quantity": 1 }] });
     // Waited for, so its commit (stock back) is not taken for B's doing.
     let refunded = p.post(&shop.token, &format!("/api/orders/{order_id}/refunds?wait=10000"), &refund).await;
@@ -258,6 +265,13 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
         (Method::GET, format!("/api/outlets/{outlet}"), None),
         (Method::PATCH, format!("/api/outlets/{outlet}"), Some(json!({ "name": "stolen" }))),
         (Method::GET, format!("/api/stock-transfers/{transfer}"), None),
+        (Method::GET, format!("/api/shifts/{shift}"), None),
+        (
+            Method::POST,
+            format!("/api/shifts/{shift}/cash-movements"),
+            Some(json!({ "kind": "pay_in", "amount": 1, "reason": "x" })),
+        ),
+        (Method::POST, format!("/api/shifts/{shift}/close"), Some(json!({ "countedCash": 0 }))),
         (Method::POST, format!("/api/stock-transfers/{transfer}/retry"), Some(json!({}))),
     ]
 }
@@ -267,7 +281,7 @@ async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing()
     let p = Pipeline::start().await;
     let (a, b) = (p.tenant().await, p.tenant().await);
     let routes = a_shop_with_one_of_everything(&p, &a).await;
-    let before: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default UNION ALL SELECT outlet_id || ' ' || product_id || ' ' || stock FROM outlet_stock UNION ALL SELECT id || ' ' || status || ' ' || failures FROM stock_transfers) t(t)")
+    let before: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default UNION ALL SELECT outlet_id || ' ' || product_id || ' ' || stock FROM outlet_stock UNION ALL SELECT id || ' ' || status || ' ' || failures FROM stock_transfers UNION ALL SELECT id || ' ' || status FROM cash_shifts UNION ALL SELECT id::text FROM cash_movements) t(t)")
         .fetch_one(&p.db)
         .await
         .expect("snapshot");
@@ -287,7 +301,7 @@ async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing()
         .await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(p.get(&a.token, "/api/settings").await.body, settings_before, "A's settings are unchanged");
-    let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default UNION ALL SELECT outlet_id || ' ' || product_id || ' ' || stock FROM outlet_stock UNION ALL SELECT id || ' ' || status || ' ' || failures FROM stock_transfers) t(t)")
+    let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default UNION ALL SELECT outlet_id || ' ' || product_id || ' ' || stock FROM outlet_stock UNION ALL SELECT id || ' ' || status || ' ' || failures FROM stock_transfers UNION ALL SELECT id || ' ' || status FROM cash_shifts UNION ALL SELECT id::text FROM cash_movements) t(t)")
         .fetch_one(&p.db)
         .await
         .expect("snapshot");

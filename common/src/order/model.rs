@@ -118,6 +118,8 @@ pub struct ValidatedOrder {
     /// Time of sale; the server's receipt time when the terminal sent none.
     pub created_at: DateTime<Utc>,
     pub notes: Option<String>,
+    /// The cash shift the till had open (offline sales carry it).
+    pub shift_id: Option<Uuid>,
 }
 
 impl Serialize for ValidatedOrder {
@@ -140,6 +142,9 @@ impl Serialize for ValidatedOrder {
         map.serialize_entry("createdAt", &self.created_at)?;
         if let Some(notes) = &self.notes {
             map.serialize_entry("notes", notes)?;
+        }
+        if let Some(shift) = &self.shift_id {
+            map.serialize_entry("shiftId", shift)?;
         }
         map.end()
     }
@@ -166,6 +171,8 @@ struct OrderWire {
     created_at: DateTime<Utc>,
     #[serde(default)]
     notes: Option<String>,
+    #[serde(default)]
+    shift_id: Option<Uuid>,
 }
 
 impl From<OrderWire> for ValidatedOrder {
@@ -181,6 +188,7 @@ impl From<OrderWire> for ValidatedOrder {
             payments,
             created_at: w.created_at,
             notes: w.notes,
+            shift_id: w.shift_id,
         }
     }
 }

@@ -25,6 +25,7 @@ struct OrderRequestWire {
     payments: Option<Vec<PaymentWire>>,
     created_at: Option<String>,
     notes: Option<String>,
+    shift_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +52,7 @@ pub fn validate_order(value: Value, now: DateTime<Utc>) -> Result<ValidatedOrder
     let client_order_id = c.uuid("clientOrderId", wire.client_order_id, true);
     let outlet_id = c.uuid("outletId", wire.outlet_id, false);
     let member_id = c.uuid("memberId", wire.member_id, false);
+    let shift_id = c.uuid("shiftId", wire.shift_id, false);
     let discount = c.int("discount", wire.discount, 0, limits::MAX_AMOUNT, false).unwrap_or(0);
     let notes = c.text("notes", wire.notes, limits::MAX_NOTES_CHARS);
     let items = c.items(wire.items);
@@ -75,6 +77,7 @@ pub fn validate_order(value: Value, now: DateTime<Utc>) -> Result<ValidatedOrder
         payments,
         created_at,
         notes,
+        shift_id,
     })
 }
 

@@ -35,9 +35,9 @@ pub enum Admission {
 
 const INSERT_PENDING: &str = "
 INSERT INTO orders (id, tenant_id, client_order_id, source, request, request_hash, outlet_id, member_id,
-                    device_id, sync_batch_id, created_at, received_at, request_id)
+                    device_id, sync_batch_id, created_at, received_at, request_id, sold_by)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::bytea[], $7::uuid[], $8::uuid[],
-                     $9::text[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], $13::text[])
+                     $9::text[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::uuid[])
 ON CONFLICT (tenant_id, client_order_id) DO NOTHING
 RETURNING id";
 
@@ -150,6 +150,7 @@ struct Rows<'a> {
     created: Vec<DateTime<Utc>>,
     received: Vec<DateTime<Utc>>,
     request_ids: Vec<String>,
+    sellers: Vec<Option<Uuid>>,
 }
 
 impl<'a> Rows<'a> {
@@ -169,6 +170,7 @@ impl<'a> Rows<'a> {
             created: Vec::with_capacity(n),
             received: Vec::with_capacity(n),
             request_ids: Vec::with_capacity(n),
+            sellers: Vec::with_capacity(n),
         };
         for request in group {
             for candidate in request.candidates {
@@ -193,6 +195,7 @@ impl<'a> Rows<'a> {
         self.created.push(order.created_at);
         self.received.push(origin.received_at);
         self.request_ids.push(origin.request_id.clone());
+        self.sellers.push(origin.sold_by.map(|u| u.0));
     }
 
     /// Insert the rows; the ids of those that were new.
@@ -211,6 +214,7 @@ impl<'a> Rows<'a> {
             .bind(&self.created)
             .bind(&self.received)
             .bind(&self.request_ids)
+            .bind(&self.sellers)
             .fetch_all(&mut **tx)
             .await
     }

@@ -3,7 +3,7 @@
 //! the call it came with, the origin its pending row keeps, and the outcome.
 
 use chrono::{DateTime, Utc};
-use common::ids::{OrderId, SyncBatchId, TenantId};
+use common::ids::{OrderId, SyncBatchId, TenantId, UserId};
 use common::order::{OrderStatus, Source, ValidatedOrder};
 
 /// An order as it arrives, validated and hashed.
@@ -22,6 +22,8 @@ pub struct Origin {
     pub sync_batch_id: Option<SyncBatchId>,
     pub received_at: DateTime<Utc>,
     pub request_id: String,
+    /// The signed-in cashier: an order is counted in their open cash shift.
+    pub sold_by: Option<UserId>,
 }
 
 /// Where an admitted order came from, as stored with its pending row. A

@@ -161,6 +161,7 @@ fn routes(health: routes::health::Health) -> Router<AppState> {
         .merge(routes::orders::router())
         .merge(routes::refunds::router())
         .merge(routes::stock_transfers::router())
+        .merge(routes::shifts::router())
         .merge(routes::settings::router())
         .merge(routes::sync::router())
         .merge(routes::failed_syncs::router())

@@ -171,6 +171,7 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("products_sku_key", "sku_taken", "a product with this SKU already exists in this shop"),
     ("outlet_stock_stock_check", "insufficient_stock", "an outlet's stock cannot go below zero"),
     // Two refunds of different orders under one clientRefundId at once.
+    ("cash_shifts_one_open", "shift_already_open", "this cashier already has an open shift at this outlet"),
     ("refunds_client_refund_id_key", "idempotency_conflict", "this clientRefundId was already used for another refund"),
 ];
 

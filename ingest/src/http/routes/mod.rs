@@ -17,6 +17,7 @@ pub mod products;
 pub mod refunds;
 pub mod reports;
 pub mod settings;
+pub mod shifts;
 pub mod stock_transfers;
 pub mod sync;
 pub mod users;

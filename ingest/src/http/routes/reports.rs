@@ -82,6 +82,7 @@ async fn daily_sales(
     let t = totals(&mut tx, &day).await?;
     let (paid_by_method, refunds_by_method) = by_method(&mut tx, &day).await?;
     let top = top_products(&mut tx, &day).await?;
+    let shifts = shifts(&mut tx, &day).await?;
     tx.commit().await?;
     let (refunds, refunded) = (t.refunds, t.refunded);
     // What the drawer and the accounts took, net of change, less what went back.
@@ -106,7 +107,27 @@ async fn daily_sales(
                      "taxBase": t.refunded_tax_base, "tax": t.refunded_tax },
         "netCollected": collected - refunded,
         "topProducts": top,
+        "shifts": shifts,
     })))
+}
+
+/// The cash shifts opened that day (at the outlet), with their over/short once closed.
+async fn shifts(db: &mut PgConnection, day: &Day) -> ApiResult<Value> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(jsonb_agg(jsonb_build_object(
+                    'shiftId', s.id, 'outletId', s.outlet_id, 'cashierId', s.cashier_id, 'status', s.status,
+                    'openedAt', s.opened_at, 'closedAt', s.closed_at, 'cashExpected', s.expected_cash,
+                    'countedCash', s.counted_cash, 'overShort', s.counted_cash - s.expected_cash)
+                ORDER BY s.opened_at, s.id), '[]')
+         FROM cash_shifts s JOIN tenants t ON t.id = s.tenant_id
+         WHERE s.tenant_id = $1 AND (s.opened_at AT TIME ZONE t.timezone)::date = $2
+           AND ($3::uuid IS NULL OR s.outlet_id = $3)",
+    )
+    .bind(day.tenant)
+    .bind(day.date)
+    .bind(day.outlet)
+    .fetch_one(db)
+    .await?)
 }
 
 /// The report's parameters, bound as `$1`, `$2` and `$3` of `day!`.

@@ -102,6 +102,7 @@ async fn sync(
         sync_batch_id: Some(batch_id),
         received_at,
         request_id,
+        sold_by: Some(auth.user_id),
     };
     let accepted = accept_many(&Acceptor::from_ref(&state), &origin, &sorted.candidates).await?;
     // A publish that was not confirmed fails the upload: the terminal keeps

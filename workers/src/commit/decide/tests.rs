@@ -69,6 +69,7 @@ impl World {
                 }],
                 created_at: Utc::now(),
                 notes: None,
+                shift_id: None,
             },
         }
     }

@@ -59,6 +59,7 @@ async fn create(
         sync_batch_id: None,
         received_at,
         request_id,
+        sold_by: Some(auth.user_id),
     };
     let accepted = accept_one(&Acceptor::from_ref(&state), &origin, Candidate { order, request_hash }).await?;
     tracing::info!(tenant_id = %auth.tenant_id, order_id = %accepted.order_id, %client_order_id, duplicate = accepted.duplicate, "order accepted");
