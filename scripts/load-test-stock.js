@@ -77,7 +77,24 @@ export function setup() {
   const total = settings.status === 200 ? orderTotal(settings.json(), PRICE) : PRICE;
   const stallId = stall(token);
   if (stallId) stockStall(token, product.json("id"), stallId);
-  return { token, productId: product.json("id"), total, stallId };
+  // The sales fall in the signed-in cashier's open shift (one per outlet;
+  // 409 shift_already_open from an earlier run is fine: that one is used).
+  const shifts = [null, stallId].filter((o, i) => i === 0 || o).map((outletId) => {
+    const opened = http.post(`${BASE}/api/shifts`, JSON.stringify({ outletId, openingFloat: 100000 }), headers(token));
+    check(opened, { "shift opened": (r) => r.status === 201 || r.status === 409 });
+    return opened.status === 201 ? opened.json("shiftId") : null;
+  });
+  return { token, productId: product.json("id"), total, stallId, shifts: shifts.filter((s) => s) };
+}
+
+// Close the run's shifts with what their Z-reports expect: over/short 0.
+function closeShifts(data) {
+  for (const id of data.shifts || []) {
+    const report = http.get(`${BASE}/api/shifts/${id}`, headers(data.token));
+    const counted = report.json("cashExpected");
+    const closed = http.post(`${BASE}/api/shifts/${id}/close`, JSON.stringify({ countedCash: counted }), headers(data.token));
+    check(closed, { "shift closed, nothing over or short": (r) => r.status === 200 && r.json("overShort") === 0 });
+  }
 }
 
 // Each outlet has its own stock: half of the product moves to the stall by
@@ -149,6 +166,7 @@ export function teardown(data) {
     if (!pending || pending.length === 0) break;
     sleep(1);
   }
+  closeShifts(data);
   let committed = 0;
   const committedOrders = [];
   let cursor = null;

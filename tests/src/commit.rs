@@ -5,10 +5,11 @@
 
 use crate::db;
 use chrono::Utc;
-use common::ids::{ClientOrderId, MessageId, OrderId, TenantId, UserId};
-use common::message::{CancelMessage, Message, OrderMessage, Replay};
+use common::ids::{ClientOrderId, MessageId, OrderId, TenantId, TransferId, UserId};
+use common::message::{CancelMessage, Message, OrderMessage, Replay, TransferMessage};
 use common::money::Money;
 use common::order::{OrderLine, Payment, PaymentMethod, Source, ValidatedOrder};
+use common::transfer::{TransferLine, ValidatedTransfer};
 use sqlx::PgPool;
 use std::time::Duration;
 use uuid::Uuid;
@@ -146,6 +147,36 @@ impl CommitDb {
         crate::checks::stock(&self.db, product, Some(outlet)).await
     }
 
+    /// Write a transfer's pending row and items, as ingest does before it publishes.
+    pub async fn admit_transfer(&self, m: &TransferMessage) {
+        let t = &m.transfer;
+        sqlx::query(
+            "INSERT INTO stock_transfers (id, tenant_id, client_transfer_id, from_outlet_id, to_outlet_id, request,
+                                          request_hash, requested_by)
+             VALUES ($1, $2, $3, $4, $5, $6, decode($7, 'hex'), $8)",
+        )
+        .bind(m.transfer_id.0)
+        .bind(m.tenant_id.0)
+        .bind(t.client_transfer_id)
+        .bind(t.from_outlet_id)
+        .bind(t.to_outlet_id)
+        .bind(sqlx::types::Json(t))
+        .bind(&m.request_hash)
+        .bind(m.requested_by.0)
+        .execute(&self.db)
+        .await
+        .expect("transfer row");
+    }
+
+    /// The shop's default outlet.
+    pub async fn default_outlet(&self, tenant: TenantId) -> Uuid {
+        sqlx::query_scalar("SELECT default_outlet_id($1)")
+            .bind(tenant.0)
+            .fetch_one(&self.db)
+            .await
+            .expect("default outlet")
+    }
+
     /// A product's stock at its shop's default outlet.
     pub async fn stock_at_default(&self, tenant: TenantId, product: Uuid) -> i64 {
         sqlx::query_scalar(
@@ -257,6 +288,28 @@ pub fn order_message(tenant: TenantId, lines: &[(Uuid, u32)], source: Source, pa
             created_at: Utc::now(),
             notes: None,
             shift_id: None,
+        },
+    }
+}
+
+/// A transfer of `quantity` of `product` between two outlets, as ingest publishes it.
+pub fn transfer_message(tenant: TenantId, from: Uuid, to: Uuid, product: Uuid, quantity: u32) -> TransferMessage {
+    let client_transfer_id = Uuid::now_v7();
+    TransferMessage {
+        message_id: MessageId::generate(),
+        tenant_id: tenant,
+        transfer_id: TransferId::generate(),
+        request_hash: format!("{:064x}", client_transfer_id.as_u128()),
+        requested_by: UserId::generate(),
+        received_at: Utc::now(),
+        request_id: None,
+        replay: None,
+        transfer: ValidatedTransfer {
+            client_transfer_id,
+            from_outlet_id: from,
+            to_outlet_id: to,
+            items: vec![TransferLine { product_id: common::ids::ProductId(product), quantity }],
+            note: None,
         },
     }
 }

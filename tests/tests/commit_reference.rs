@@ -6,7 +6,9 @@
 //! while the batch is being decided (after its unlocked read): the batch
 //! must decide as if it had run after that change, like the reference.
 //! Each shop has a second outlet with its own stock: half the sales are
-//! made there, and cancels give back to the outlet that sold.
+//! made there, cancels give back to the outlet that sold, and stock
+//! transfers between the two (some larger than the source has) compete
+//! with the sales for it.
 //! Both databases must end with the same effects and the same books.
 //!
 //! `COMMIT_REFERENCE_CASES` (default 2,000) and `COMMIT_REFERENCE_SEED`
@@ -15,7 +17,7 @@
 use common::ids::TenantId;
 use common::message::{Message, OrderMessage};
 use common::order::Source;
-use harness::commit::{CommitDb, cancel, order_message, replay};
+use harness::commit::{CommitDb, cancel, order_message, replay, transfer_message};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::sync::Arc;
@@ -56,6 +58,7 @@ fn sale(rng: &mut StdRng, tenant: TenantId, products: &[(Uuid, i64)], stall: Uui
 struct Known {
     committed: Vec<OrderMessage>,
     failed: Vec<OrderMessage>,
+    default_outlet: Uuid,
 }
 
 fn batch(rng: &mut StdRng, case: &Case, known: &Known) -> Vec<Message> {
@@ -71,6 +74,15 @@ fn batch(rng: &mut StdRng, case: &Case, known: &Known) -> Vec<Message> {
             4 | 5 if !known.failed.is_empty() => {
                 let order = &known.failed[rng.random_range(0..known.failed.len())];
                 replay(order, rng.random_bool(0.3))
+            }
+            6 => {
+                let (product, _) = case.products[rng.random_range(0..case.products.len())];
+                let (from, to) = if rng.random_bool(0.5) {
+                    (known.default_outlet, case.stall)
+                } else {
+                    (case.stall, known.default_outlet)
+                };
+                Message::Transfer(transfer_message(case.tenant, from, to, product, rng.random_range(1..=4)))
             }
             _ => Message::Order(sale(rng, case.tenant, &case.products, case.stall)),
         };
@@ -101,7 +113,8 @@ async fn prepare(c: &CommitDb, case: &Case) -> Known {
     for ((product, _), &stock) in case.products.iter().zip(&case.stall_stock) {
         c.adjust_at(case.tenant, Some(case.stall), *product, stock).await;
     }
-    let mut known = Known { committed: Vec::new(), failed: Vec::new() };
+    let default_outlet = c.default_outlet(case.tenant).await;
+    let mut known = Known { committed: Vec::new(), failed: Vec::new(), default_outlet };
     for order in &case.history {
         c.admit(&[order]).await;
         let plan = c.apply(&[Message::Order(order.clone())]).await.expect("history");
@@ -115,6 +128,14 @@ async fn prepare(c: &CommitDb, case: &Case) -> Known {
 }
 
 async fn admit_batch(c: &CommitDb, case: &Case) {
+    let mut transfers = std::collections::HashSet::new();
+    for message in &case.batch {
+        if let Message::Transfer(t) = message
+            && transfers.insert(t.transfer_id)
+        {
+            c.admit_transfer(t).await;
+        }
+    }
     let new: Vec<&OrderMessage> = case
         .batch
         .iter()
@@ -140,10 +161,12 @@ async fn books(c: &CommitDb, tenant: TenantId) -> Vec<String> {
                           || coalesce(total::text, '-') FROM orders WHERE tenant_id = $1
          UNION ALL SELECT 'failed sync ' || order_id || ' ' || status || ' ' || attempts || ' ' || reason_code
                    FROM failed_syncs WHERE tenant_id = $1
-         UNION ALL SELECT 'movement ' || coalesce(order_id::text, '-') || ' ' || product_id || ' at ' || outlet_id || ' '
-                          || kind || ' ' || delta
+         UNION ALL SELECT 'movement ' || coalesce(order_id::text, transfer_id::text, '-') || ' ' || product_id || ' at '
+                          || outlet_id || ' ' || kind || ' ' || delta
                    FROM stock_movements WHERE tenant_id = $1
          UNION ALL SELECT 'payment ' || order_id || ' ' || amount || ' ' || change FROM payments WHERE tenant_id = $1
+         UNION ALL SELECT 'transfer ' || id || ' ' || status || ' ' || failures || ' ' || coalesce(rejection_code, '-')
+                   FROM stock_transfers WHERE tenant_id = $1
          UNION ALL SELECT 'item ' || order_id || ' ' || line_no || ' ' || quantity FROM order_items WHERE tenant_id = $1
          ORDER BY 1",
     )

@@ -5,7 +5,8 @@
 //! two outlets (sometimes the same transfer twice at once, sometimes more
 //! than the source has: a failed transfer, retried later), so the checker's
 //! per-outlet stock conservation covers cancellations, returns, adjustments
-//! and transfers.
+//! and transfers; and opening, paying in and out of, and closing cash
+//! shifts (`shifts`).
 
 use crate::loadgen::Target;
 use rand::RngExt;
@@ -24,6 +25,7 @@ pub struct Activity {
     pub refunds_sent: u64,
     pub restocks_sent: u64,
     pub transfers_sent: u64,
+    pub shift_steps_sent: u64,
 }
 
 pub async fn run(target: Arc<Target>, db: PgPool, tenant: Uuid, stop: Arc<AtomicBool>, seed: u64) -> Activity {
@@ -37,10 +39,14 @@ pub async fn run(target: Arc<Target>, db: PgPool, tenant: Uuid, stop: Arc<Atomic
             .unwrap_or_default();
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..400))).await;
-        match rng.random_range(0..10) {
+        match rng.random_range(0..12) {
             0..4 => activity.refunds_sent += refund(&target, &db, tenant, &mut rng).await,
             4..7 => activity.cancels_sent += cancel(&target, &db, tenant, &mut rng).await,
             7..9 => activity.transfers_sent += transfer(&target, &db, tenant, &outlets, &mut rng).await,
+            9..11 => {
+                let Some(&outlet) = outlets.get(rng.random_range(0..outlets.len().max(1))) else { continue };
+                activity.shift_steps_sent += super::shifts::step(&target, &db, tenant, outlet, &mut rng).await;
+            }
             _ => activity.restocks_sent += restock(&target, &db, tenant, &outlets, &mut rng).await,
         }
     }
@@ -171,7 +177,7 @@ async fn post_until_answered(target: &Target, path: &str, body: &Value) {
 }
 
 /// One request, answered or not (a fault may be under way), into the history.
-async fn post(target: &Target, path: &str, body: Value) -> u16 {
+pub(super) async fn post(target: &Target, path: &str, body: Value) -> u16 {
     let sent_at = chrono::Utc::now();
     let response =
         target.http.post(format!("{}{path}", target.base)).bearer_auth(&target.token).json(&body).send().await;

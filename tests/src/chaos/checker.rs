@@ -57,6 +57,10 @@ pub struct Verdict {
     pub transfer_mismatches: i64,
     pub transfers_committed: i64,
     pub transfers_failed: i64,
+    /// Closed cash shifts whose Z-report disagrees with their cash rows.
+    pub shift_mismatches: usize,
+    pub shifts_closed: usize,
+    pub shifts_with_late_additions: usize,
     /// Answers with status 500: a failure (a failover included) must be a 503, never a 500.
     pub internal_errors: usize,
     /// Accepted orders whose row the database no longer had when their
@@ -78,6 +82,7 @@ impl Verdict {
             && self.closed_day_changes == 0
             && self.misplaced_orders == 0
             && self.transfer_mismatches == 0
+            && self.shift_mismatches == 0
             && self.internal_errors == 0
             && self.acknowledged_missing_after_failover == 0
             && self.failed_checks == 0

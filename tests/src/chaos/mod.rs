@@ -14,6 +14,7 @@ pub mod faults;
 pub mod outlets;
 pub mod refund_checks;
 pub mod review;
+pub mod shifts;
 pub mod system;
 pub mod verdict;
 
@@ -349,6 +350,10 @@ pub fn print(report: &Report) {
     println!(
         "  orders at the second outlet {}; not at the outlet they were sold at {}; transfers committed {}, failed (for review) {}, with wrong movements {}",
         v.orders_at_other_outlets, v.misplaced_orders, v.transfers_committed, v.transfers_failed, v.transfer_mismatches
+    );
+    println!(
+        "  cash shifts closed {}, with late additions {}, whose Z-report disagrees with their rows {}",
+        v.shifts_closed, v.shifts_with_late_additions, v.shift_mismatches
     );
     println!(
         "  lost {}  duplicated {}  unexpected {}  conservation violations {}  stuck {}  failed without review {}  review disagreements {}  unrecorded messages {}  drained {}",

@@ -74,6 +74,17 @@ pub async fn check(
         }
         Err(why) => verdict.failed(why),
     }
+    match within(super::shifts::check(reports, books.db, books.tenant), "the cash shifts").await {
+        Ok(found) => {
+            verdict.shifts_closed = found.closed;
+            verdict.shifts_with_late_additions = found.with_late_additions;
+            verdict.shift_mismatches = found.mismatches.len();
+            for example in found.mismatches.into_iter().take(5) {
+                verdict.note(example);
+            }
+        }
+        Err(why) => verdict.failed(why),
+    }
     if let Ok((refunds, cancels)) = within(closed_day_activity(books), "the closed day's activity").await {
         (verdict.closed_day_refunds, verdict.closed_day_cancels) = (refunds, cancels);
     }
