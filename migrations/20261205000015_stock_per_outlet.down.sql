@@ -15,4 +15,5 @@ DROP TRIGGER outlet_product_stock ON outlets;
 DROP FUNCTION outlet_product_stock();
 DROP TRIGGER product_outlet_stock ON products;
 DROP FUNCTION product_outlet_stock();
+DROP FUNCTION outlet_stock_lock(uuid);
 DROP TABLE outlet_stock;

@@ -26,9 +26,17 @@ CREATE INDEX outlet_stock_product_idx ON outlet_stock (tenant_id, product_id);
 -- Every outlet has a row for every product of its shop, from the moment
 -- either exists: the workers' guarded UPDATE then always finds the row it
 -- takes from or gives back to (a missing row would read as stock moved).
+-- A product and an outlet created at once would each miss the other (not
+-- committed yet): a per-shop lock, taken before the statement that reads
+-- the other table, makes the second wait for the first and then see it
+-- (each statement of a READ COMMITTED transaction reads anew).
+CREATE FUNCTION outlet_stock_lock(tenant uuid) RETURNS void
+LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(hashtextextended('warungin outlet stock ' || tenant::text, 0)) $$;
+
 CREATE FUNCTION product_outlet_stock() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 BEGIN
+    PERFORM outlet_stock_lock(NEW.tenant_id);
     INSERT INTO outlet_stock (tenant_id, outlet_id, product_id, stock)
     SELECT NEW.tenant_id, o.id, NEW.id, 0 FROM outlets o WHERE o.tenant_id = NEW.tenant_id;
     RETURN NEW;
@@ -39,6 +47,7 @@ CREATE TRIGGER product_outlet_stock AFTER INSERT ON products
 CREATE FUNCTION outlet_product_stock() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 BEGIN
+    PERFORM outlet_stock_lock(NEW.tenant_id);
     INSERT INTO outlet_stock (tenant_id, outlet_id, product_id, stock)
     SELECT NEW.tenant_id, NEW.id, p.id, 0 FROM products p WHERE p.tenant_id = NEW.tenant_id;
     RETURN NEW;

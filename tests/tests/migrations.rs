@@ -237,6 +237,13 @@ async fn orders_from_before_outlets_move_to_the_default_outlet_with_their_sums()
     let p = Pipeline::start().await;
     let shop = busy_shop(&p).await;
     let name = p.database_name().to_owned();
+    let day: String = sqlx::query_scalar("SELECT (now() AT TIME ZONE timezone)::date::text FROM tenants WHERE id = $1")
+        .bind(shop.tenant.id)
+        .fetch_one(&p.db)
+        .await
+        .expect("the shop's day");
+    // The whole shop's report, read while today's ingest has its schema.
+    let whole = p.get(&shop.tenant.token, &format!("/api/reports/daily-sales?date={day}")).await.body;
     let steps = versions().iter().filter(|&&v| v >= 20261205000014).count().to_string();
     let down = workers_migrate(&name, &["--down", &steps], &[]).await;
     assert!(down.status.success(), "{}", text(&down.stderr));
@@ -246,12 +253,6 @@ async fn orders_from_before_outlets_move_to_the_default_outlet_with_their_sums()
     ] {
         sqlx::query(before_outlets).execute(&p.db).await.expect("the shop as before outlets");
     }
-    let day: String = sqlx::query_scalar("SELECT (now() AT TIME ZONE timezone)::date::text FROM tenants WHERE id = $1")
-        .bind(shop.tenant.id)
-        .fetch_one(&p.db)
-        .await
-        .expect("the shop's day");
-    let whole = p.get(&shop.tenant.token, &format!("/api/reports/daily-sales?date={day}")).await.body;
 
     let up = workers_migrate(&name, &[], &[]).await;
     assert!(up.status.success(), "{}", text(&up.stderr));

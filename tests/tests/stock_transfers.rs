@@ -11,7 +11,7 @@ use uuid::Uuid;
 async fn transfer_status(p: &Pipeline, shop: &Tenant, id: Uuid, not: &str) -> Value {
     eventually(&format!("transfer {id} to leave {not}"), Duration::from_secs(30), || async move {
         let shown = p.get(&shop.token, &format!("/api/stock-transfers/{id}")).await;
-        (shown.body["status"] != not).then_some(shown.body)
+        (shown.status == 200 && shown.body["status"] != not).then_some(shown.body)
     })
     .await
 }
@@ -97,6 +97,28 @@ async fn a_transfer_beyond_the_source_stock_fails_for_review_and_applies_after_a
     assert_eq!((p.stock_at(product, default).await, p.stock_at(product, stall).await), (5, 15));
     let again = p.post(&shop.token, &retry, &json!({})).await;
     assert_eq!((again.status, again.code()), (409, "not_retryable"), "{}", again.body);
+    p.drained(Duration::from_secs(30)).await;
+    p.assert_books_balance().await;
+    p.stop().await;
+}
+
+/// A transfer accepted (202) whose row the database lost (a restore, a
+/// failover to an asynchronous standby) is rebuilt from its message.
+#[tokio::test]
+async fn a_transfer_whose_row_was_lost_is_recreated_from_its_message_and_applied() {
+    let p = Pipeline::start_with(harness::Options::workers(0)).await;
+    let (shop, product, default, stall) = setup(&p, 10).await;
+    let sent = p.post(&shop.token, "/api/stock-transfers", &transfer(default, stall, product, 3)).await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    let id = uuid(&sent.body["transferId"]);
+    for lose in ["DELETE FROM stock_transfer_items WHERE transfer_id = $1", "DELETE FROM stock_transfers WHERE id = $1"]
+    {
+        sqlx::query(lose).bind(id).execute(&p.db).await.expect("losing the row");
+    }
+    let _worker = p.spawn_worker_with_port("a", &[], None).await;
+    let done = transfer_status(&p, &shop, id, "pending").await;
+    assert_eq!(done["status"], "committed", "{done}");
+    assert_eq!((p.stock_at(product, default).await, p.stock_at(product, stall).await), (7, 3));
     p.drained(Duration::from_secs(30)).await;
     p.assert_books_balance().await;
     p.stop().await;

@@ -76,6 +76,9 @@ impl State<'_> {
             row.status = status;
         }
         let code = failure.as_ref().map(|(code, _)| *code);
+        // A retry later in the batch decides it again: its status is written
+        // once, by the last message that decided it.
+        self.plan.writes.transfers.retain(|t| (t.tenant_id, t.transfer_id) != (tenant_id, transfer_id));
         self.plan.writes.transfers.push(TransferRow {
             tenant_id,
             transfer_id,

@@ -9,6 +9,7 @@
 pub mod keys;
 pub mod pricing;
 pub mod recreate;
+mod recreate_transfer;
 pub mod refund;
 pub mod transfer;
 
@@ -36,9 +37,35 @@ pub enum Products {
 
 pub type Locked = (Vec<LockedOrder>, Vec<LockedProduct>, Vec<SoldLine>, RefundData, Vec<LockedTransfer>);
 
-const LOCK_ORDERS: &str = "
-SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex'),
-       coalesce(o.outlet_id, default_outlet_id(o.tenant_id))
+// An order's outlet, for its stock: where its sale took it from, once it
+// did (an order sold at another outlet before stock per outlet took the
+// shop's one stock, now the default outlet's); else the outlet it names.
+macro_rules! stock_outlet {
+    ($o:literal) => {
+        concat!(
+            "coalesce(CASE WHEN ",
+            $o,
+            ".status <> 'pending' THEN
+                (SELECT m.outlet_id FROM stock_movements m
+                 WHERE m.tenant_id = ",
+            $o,
+            ".tenant_id AND m.order_id = ",
+            $o,
+            ".id AND m.kind = 'sale' LIMIT 1) END,
+             ",
+            $o,
+            ".outlet_id, default_outlet_id(",
+            $o,
+            ".tenant_id))"
+        )
+    };
+}
+
+const LOCK_ORDERS: &str = concat!(
+    "
+SELECT o.id, o.tenant_id, o.client_order_id, o.status, encode(o.request_hash, 'hex'), ",
+    stock_outlet!("o"),
+    "
 FROM orders o
 WHERE o.id IN (
     SELECT x.id FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, client_order_id)
@@ -47,7 +74,8 @@ WHERE o.id IN (
     SELECT x.id FROM unnest($3::uuid[], $4::uuid[]) AS c(tenant_id, id)
     JOIN orders x ON x.tenant_id = c.tenant_id AND x.id = c.id)
 ORDER BY o.id
-FOR UPDATE OF o";
+FOR UPDATE OF o"
+);
 
 // Which of the batch's orders have an open failed sync. A statement of its
 // own, after LOCK_ORDERS: its snapshot is taken once the order rows are
@@ -78,7 +106,9 @@ FROM (
     SELECT k.tenant_id, coalesce(k.outlet_id, default_outlet_id(k.tenant_id)) AS outlet_id, k.product_id
     FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS k(tenant_id, outlet_id, product_id)
     UNION
-    SELECT o.tenant_id, coalesce(o.outlet_id, default_outlet_id(o.tenant_id)), r.product_id
+    SELECT o.tenant_id, ",
+            stock_outlet!("o"),
+            ", r.product_id
     FROM unnest($4::uuid[], $5::uuid[], $6::uuid[]) AS r(tenant_id, order_id, product_id)
     JOIN orders o ON o.tenant_id = r.tenant_id AND o.id = r.order_id
     UNION

@@ -2,8 +2,9 @@
 //! backup older than them, lost with an asynchronous standby, or a
 //! hand-published message): the messages are self-contained, so the rows
 //! are recreated from them before the batch is decided, never dropped.
-//! Orders always; refunds when their order is there (otherwise the refund
-//! waits for its order's own message, within the retry schedule). Each
+//! Orders and stock transfers (`recreate_transfer`) always; refunds when
+//! their order is there (otherwise the refund waits for its order's own
+//! message, within the retry schedule). Each
 //! recreation is logged and counted (`warungin_orders_recreated_total`,
 //! `warungin_refunds_recreated_total`): after a failover these are
 //! acknowledged writes the database lost and the queue gave back.
@@ -34,10 +35,16 @@ pub(in crate::commit) async fn missing_rows(
         let (tenant_id, order_id, refund_id) = (refund.tenant_id, refund.order_id, refund.refund_id);
         tracing::warn!(%tenant_id, %order_id, %refund_id, "refund row missing: recreated from its message");
     }
+    let transfers = super::recreate_transfer::missing(messages, locked);
+    for transfer in &transfers {
+        let (tenant_id, transfer_id) = (transfer.tenant_id, transfer.transfer_id);
+        tracing::warn!(%tenant_id, %transfer_id, "stock transfer row missing: recreated from its message");
+    }
     crate::metrics::recreated(orders.len(), refunds.len());
     insert_orders(tx, &orders).await?;
     insert_refunds(tx, &refunds).await?;
-    Ok(!orders.is_empty() || !refunds.is_empty())
+    super::recreate_transfer::insert(tx, &transfers).await?;
+    Ok(!orders.is_empty() || !refunds.is_empty() || !transfers.is_empty())
 }
 
 fn missing_orders<'a>(messages: &[&'a Message], locked: &Locked) -> Vec<&'a OrderMessage> {

@@ -45,7 +45,7 @@ pub(super) async fn change(
     delta: i64,
     reason: &str,
 ) -> ApiResult<()> {
-    sqlx::query(
+    let moved = sqlx::query(
         "WITH moved AS (
              UPDATE outlet_stock SET stock = stock + $4
              WHERE tenant_id = $1 AND outlet_id = $2 AND product_id = $3 RETURNING tenant_id)
@@ -61,6 +61,9 @@ pub(super) async fn change(
     .bind(auth.user_id.0)
     .execute(&mut **tx)
     .await?;
+    if moved.rows_affected() != 1 {
+        return Err(ApiError::Internal(format!("no stock row for product {product} at outlet {outlet}")));
+    }
     Ok(())
 }
 

@@ -58,7 +58,9 @@ macro_rules! shift {
 /// The shift, if the caller may see it: a cashier only their own (403).
 async fn visible(db: &mut PgConnection, auth: &AuthUser, id: Uuid, lock: bool) -> ApiResult<Shift> {
     let sql = if lock {
-        sqlx::query_as::<_, Shift>(shift!("WHERE tenant_id = $1 AND id = $2 FOR UPDATE"))
+        // NO KEY: an order or refund joining the shift meanwhile (its foreign
+        // key takes KEY SHARE) need not wait for the close.
+        sqlx::query_as::<_, Shift>(shift!("WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE"))
     } else {
         sqlx::query_as::<_, Shift>(shift!("WHERE tenant_id = $1 AND id = $2"))
     };
@@ -206,7 +208,7 @@ async fn close(
         return Err(ApiError::conflict("shift_closed", "the shift is already closed"));
     }
     let kept = report::figures(&mut tx, auth.tenant_id.0, id).await?;
-    let expected = shift.opening_float + kept.cash_net();
+    let expected = shift.opening_float.saturating_add(kept.cash_net());
     sqlx::query(
         "UPDATE cash_shifts SET status = 'closed', closed_at = now(), closed_by = $3, counted_cash = $4,
                 expected_cash = $5, close_report = $6
@@ -252,7 +254,7 @@ async fn z_report(db: &mut PgConnection, auth: &AuthUser, shift: &Shift) -> ApiR
         Some(kept) => (kept.0.clone(), Some(now.since(&kept.0))),
         None => (now, None),
     };
-    let expected = shift.opening_float + figures.cash_net();
+    let expected = shift.opening_float.saturating_add(figures.cash_net());
     let mut view = figures_json(&figures);
     let fields = json!({
         "shiftId": shift.id,
@@ -264,7 +266,7 @@ async fn z_report(db: &mut PgConnection, auth: &AuthUser, shift: &Shift) -> ApiR
         "openingFloat": shift.opening_float,
         "cashExpected": expected,
         "countedCash": shift.counted_cash,
-        "overShort": shift.counted_cash.map(|counted| counted - expected),
+        "overShort": shift.counted_cash.map(|counted| counted.saturating_sub(expected)),
         "lateAdditions": late.map(|l| {
             let mut v = figures_json(&l);
             v["cash"] = json!(l.cash_net());

@@ -35,7 +35,10 @@ impl Figures {
     /// Cash in the drawer from these figures, before the float.
     pub fn cash_net(&self) -> i64 {
         let cash = |m: &BTreeMap<String, i64>| m.get("cash").copied().unwrap_or(0);
-        cash(&self.sales_by_method) - cash(&self.refunds_by_method) + self.pay_ins - self.pay_outs
+        cash(&self.sales_by_method)
+            .saturating_sub(cash(&self.refunds_by_method))
+            .saturating_add(self.pay_ins)
+            .saturating_sub(self.pay_outs)
     }
 
     /// `self − kept`, field by field: what was added since `kept`.
@@ -43,24 +46,25 @@ impl Figures {
         let minus = |now: &BTreeMap<String, i64>, then: &BTreeMap<String, i64>| {
             let mut out = now.clone();
             for (method, amount) in then {
-                *out.entry(method.clone()).or_default() -= amount;
+                let left = out.entry(method.clone()).or_default();
+                *left = left.saturating_sub(*amount);
             }
             out.retain(|_, v| *v != 0);
             out
         };
         Figures {
-            orders: self.orders - kept.orders,
-            gross_sales: self.gross_sales - kept.gross_sales,
-            discounts: self.discounts - kept.discounts,
-            service_charge: self.service_charge - kept.service_charge,
-            tax: self.tax - kept.tax,
-            rounding: self.rounding - kept.rounding,
-            net_sales: self.net_sales - kept.net_sales,
+            orders: self.orders.saturating_sub(kept.orders),
+            gross_sales: self.gross_sales.saturating_sub(kept.gross_sales),
+            discounts: self.discounts.saturating_sub(kept.discounts),
+            service_charge: self.service_charge.saturating_sub(kept.service_charge),
+            tax: self.tax.saturating_sub(kept.tax),
+            rounding: self.rounding.saturating_sub(kept.rounding),
+            net_sales: self.net_sales.saturating_sub(kept.net_sales),
             sales_by_method: minus(&self.sales_by_method, &kept.sales_by_method),
-            refunds: self.refunds - kept.refunds,
+            refunds: self.refunds.saturating_sub(kept.refunds),
             refunds_by_method: minus(&self.refunds_by_method, &kept.refunds_by_method),
-            pay_ins: self.pay_ins - kept.pay_ins,
-            pay_outs: self.pay_outs - kept.pay_outs,
+            pay_ins: self.pay_ins.saturating_sub(kept.pay_ins),
+            pay_outs: self.pay_outs.saturating_sub(kept.pay_outs),
         }
     }
 }
