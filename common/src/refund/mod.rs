@@ -2,7 +2,7 @@
 //! and the validated refund that travels through the queue. What a refund
 //! pays back is decided at commit (`common::pricing::refund`).
 
-mod validate;
+pub(crate) mod validate;
 
 pub use validate::validate_refund;
 

@@ -23,9 +23,10 @@ struct RefundRequestWire {
     created_at: Option<String>,
 }
 
+/// A `{productId, quantity}` line as sent (refunds, stock transfers).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct LineWire {
+pub(crate) struct LineWire {
     product_id: Option<String>,
     quantity: Option<Number>,
 }
@@ -51,6 +52,13 @@ pub fn validate_refund(value: Value, now: DateTime<Utc>) -> Result<ValidatedRefu
 }
 
 fn lines(c: &mut Checker, items: Option<Vec<LineWire>>) -> Option<Vec<RefundLine>> {
+    let lines = product_lines(c, items)?;
+    Some(lines.into_iter().map(|(product_id, quantity)| RefundLine { product_id, quantity }).collect())
+}
+
+/// 1 to `MAX_ITEMS` lines of a product and a quantity, one per product (a
+/// product named twice is summed, at most `MAX_QUANTITY`), in product order.
+pub(crate) fn product_lines(c: &mut Checker, items: Option<Vec<LineWire>>) -> Option<Vec<(ProductId, u32)>> {
     let Some(items) = items else {
         c.fail("items", "is required");
         return None;
@@ -71,12 +79,8 @@ fn lines(c: &mut Checker, items: Option<Vec<LineWire>>) -> Option<Vec<RefundLine
     if by_product.values().any(|&q| q > limits::MAX_QUANTITY) {
         c.fail("items", format!("at most {} of one product", limits::MAX_QUANTITY));
     }
-    (c.errors.len() == errors_before).then(|| {
-        by_product
-            .into_iter()
-            .map(|(product_id, q)| RefundLine { product_id, quantity: u32::try_from(q).unwrap_or(u32::MAX) })
-            .collect()
-    })
+    (c.errors.len() == errors_before)
+        .then(|| by_product.into_iter().map(|(p, q)| (p, u32::try_from(q).unwrap_or(u32::MAX))).collect())
 }
 
 fn payments(c: &mut Checker, payments: Vec<PaymentWire>) -> Vec<RefundPayment> {

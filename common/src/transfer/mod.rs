@@ -7,9 +7,9 @@ use crate::ids::ProductId;
 use crate::order::limits;
 use crate::order::request::{FieldError, RequestError, from_value};
 use crate::order::validate::Checker;
+use crate::refund::validate::{LineWire, product_lines};
 use serde::{Deserialize, Serialize};
-use serde_json::{Number, Value};
-use std::collections::BTreeMap;
+use serde_json::Value;
 use uuid::Uuid;
 
 /// Goods moving: a product and how many of it.
@@ -43,13 +43,6 @@ struct TransferRequestWire {
     note: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct LineWire {
-    product_id: Option<String>,
-    quantity: Option<Number>,
-}
-
 /// Validate one `StockTransferRequest` JSON value: every field error at once.
 pub fn validate_transfer(value: Value) -> Result<ValidatedTransfer, RequestError> {
     let wire: TransferRequestWire = from_value(value)?;
@@ -74,32 +67,8 @@ pub fn validate_transfer(value: Value) -> Result<ValidatedTransfer, RequestError
 }
 
 fn lines(c: &mut Checker, items: Option<Vec<LineWire>>) -> Option<Vec<TransferLine>> {
-    let Some(items) = items else {
-        c.fail("items", "is required");
-        return None;
-    };
-    if items.is_empty() || items.len() > limits::MAX_ITEMS {
-        c.fail("items", format!("must hold 1 to {} items", limits::MAX_ITEMS));
-        return None;
-    }
-    let errors_before = c.errors.len();
-    let mut by_product = BTreeMap::<ProductId, i64>::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let product = c.uuid(&format!("items[{i}].productId"), item.product_id, true);
-        let quantity = c.int(&format!("items[{i}].quantity"), item.quantity, 1, limits::MAX_QUANTITY, true);
-        if let (Some(product), Some(quantity)) = (product, quantity) {
-            *by_product.entry(ProductId(product)).or_default() += quantity;
-        }
-    }
-    if by_product.values().any(|&q| q > limits::MAX_QUANTITY) {
-        c.fail("items", format!("at most {} of one product", limits::MAX_QUANTITY));
-    }
-    (c.errors.len() == errors_before).then(|| {
-        by_product
-            .into_iter()
-            .map(|(product_id, q)| TransferLine { product_id, quantity: u32::try_from(q).unwrap_or(u32::MAX) })
-            .collect()
-    })
+    let lines = product_lines(c, items)?;
+    Some(lines.into_iter().map(|(product_id, quantity)| TransferLine { product_id, quantity }).collect())
 }
 
 #[cfg(test)]

@@ -199,9 +199,24 @@ impl Writes {
     }
 
     pub fn move_stock(&mut self, key: StockKey, kind: MovementKind, delta: i64, order_id: OrderId) {
+        self.record(key, kind, delta, Some(order_id), None);
+    }
+
+    /// A transfer's move of stock at one outlet.
+    pub fn move_transferred(&mut self, key: StockKey, kind: MovementKind, delta: i64, transfer_id: TransferId) {
+        self.record(key, kind, delta, None, Some(transfer_id));
+    }
+
+    fn record(
+        &mut self,
+        key: StockKey,
+        kind: MovementKind,
+        delta: i64,
+        order_id: Option<OrderId>,
+        transfer_id: Option<TransferId>,
+    ) {
         *self.stock.entry(key).or_default() += delta;
         let (tenant_id, outlet_id, product_id) = key;
-        let order_id = Some(order_id);
         self.movements.push(Movement {
             tenant_id,
             outlet_id,
@@ -209,23 +224,6 @@ impl Writes {
             kind,
             delta,
             order_id,
-            refund_id: None,
-            transfer_id: None,
-        });
-    }
-
-    /// A transfer's move of stock at one outlet.
-    pub fn move_transferred(&mut self, key: StockKey, kind: MovementKind, delta: i64, transfer_id: TransferId) {
-        *self.stock.entry(key).or_default() += delta;
-        let (tenant_id, outlet_id, product_id) = key;
-        let transfer_id = Some(transfer_id);
-        self.movements.push(Movement {
-            tenant_id,
-            outlet_id,
-            product_id,
-            kind,
-            delta,
-            order_id: None,
             refund_id: None,
             transfer_id,
         });
