@@ -7,7 +7,9 @@
 
 SERVICES_COMPOSE="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/deploy/docker-compose.services.yml"
 
-say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+# Each step is stamped with the seconds since the script started, so a slow
+# run's log shows which step took the time.
+say() { printf '\033[1m==>\033[0m [%4ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 port_open() { timeout 1 bash -c "</dev/tcp/127.0.0.1/$1" 2>/dev/null; }
