@@ -141,6 +141,10 @@ pub struct RateLimits {
     pub user_writes_per_min: u32,
     /// Order and sync writes per tenant.
     pub tenant_writes_per_min: u32,
+    /// Wrong till PINs per cashier and, separately, per till in one
+    /// `pin_lockout` window; past it every PIN (even the right one) gets 429.
+    pub pin_failures: u32,
+    pub pin_lockout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -157,6 +161,12 @@ pub struct WorkerConfig {
     pub max_attempts: u32,
     /// Bound on one batch's database transaction (ORDER_TRANSACTION_TIMEOUT).
     pub transaction_timeout: Duration,
+    /// Members who neither bought nor were changed for this long are
+    /// anonymized (`MEMBER_RETENTION_DAYS`, UU PDP).
+    pub member_retention: Duration,
+    /// Raw requests of resolved or discarded failed syncs and dead letters
+    /// lose members' personal fields this long after (`REVIEW_RETENTION_DAYS`).
+    pub review_retention: Duration,
     /// A pending order older than this has lost its message: republish it.
     /// Longer than the whole retry schedule, so a retry in flight is not doubled.
     pub republish_pending_after: Duration,
@@ -239,6 +249,8 @@ impl Config {
                     login_failures_per_min: env.number("RATE_LIMIT_LOGIN_FAILURES_PER_MIN", 10)?,
                     user_writes_per_min: env.number("RATE_LIMIT_USER_WRITES_PER_MIN", 100)?,
                     tenant_writes_per_min: env.number("RATE_LIMIT_TENANT_WRITES_PER_MIN", 6_000)?,
+                    pin_failures: env.number("RATE_LIMIT_PIN_FAILURES", 5)?,
+                    pin_lockout: env.duration("PIN_LOCKOUT", "15m")?,
                 },
                 trusted_proxies: env.list("TRUSTED_PROXIES"),
                 admin_allowed_cidrs: env.list("ADMIN_ALLOWED_CIDRS"),
@@ -263,6 +275,8 @@ impl Config {
                 max_attempts: env.number("WORKER_MAX_ATTEMPTS", default_attempts)?,
                 transaction_timeout: env.duration("ORDER_TRANSACTION_TIMEOUT", "10s")?,
                 republish_pending_after: env.duration("REPUBLISH_PENDING_AFTER", "20m")?,
+                member_retention: days(env.number("MEMBER_RETENTION_DAYS", 730)?),
+                review_retention: days(env.number("REVIEW_RETENTION_DAYS", 30)?),
             },
             shutdown_timeout: env.duration("SHUTDOWN_TIMEOUT", "30s")?,
         };
@@ -295,6 +309,10 @@ impl Config {
         }
         self.ingest.validate_bounds()
     }
+}
+
+fn days(days: u64) -> Duration {
+    Duration::from_secs(days.saturating_mul(86_400))
 }
 
 /// The longest `?wait=` an order may ask for; a request must be allowed longer.

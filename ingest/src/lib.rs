@@ -5,6 +5,7 @@
 //! confirm, duplicates in Redis) → `202`. Reads come from Postgres.
 
 pub mod accept;
+pub mod audit;
 pub mod auth;
 pub mod http;
 pub mod metrics;

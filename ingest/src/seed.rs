@@ -45,7 +45,7 @@ pub async fn demo(db: &PgPool) -> ApiResult<Uuid> {
             insert_tenant(db, new).await?
         }
     };
-    let auth = AuthUser { user_id: UserId(owner), tenant_id: TenantId(tenant), role: Role::Owner };
+    let auth = AuthUser { user_id: UserId(owner), tenant_id: TenantId(tenant), role: Role::Owner, device_id: None };
     for (sku, name, price, stock) in PRODUCTS {
         let product = NewProduct {
             sku: (*sku).to_owned(),

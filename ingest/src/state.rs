@@ -34,6 +34,8 @@ pub struct AppState {
     /// Group commit of pending rows (its own pool of `ADMIT_WRITERS` connections).
     pub admission: AdmissionWriter,
     pub limiter: Arc<RateLimiter>,
+    /// Whether a token's user and till may still act (cut-off within seconds).
+    pub sessions: Arc<crate::auth::sessions::Sessions>,
     pub maintenance: Arc<Maintenance>,
     /// Proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
@@ -67,6 +69,13 @@ impl AppState {
 impl FromRef<AppState> for Arc<TokenKeys> {
     fn from_ref(state: &AppState) -> Self {
         state.keys.clone()
+    }
+}
+
+/// Session standing, for the `AuthUser` extractor.
+impl FromRef<AppState> for Arc<crate::auth::sessions::Sessions> {
+    fn from_ref(state: &AppState) -> Self {
+        state.sessions.clone()
     }
 }
 

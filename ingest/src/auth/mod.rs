@@ -1,8 +1,10 @@
 //! Who is calling: bearer-token authentication, the tenant it binds the
-//! request to, and role checks. Every tenant-scoped handler takes an
-//! `AuthUser` and filters every query on its `tenant_id`.
+//! request to, whether the session still stands (`sessions`), and role
+//! checks. Every tenant-scoped handler takes an `AuthUser` and filters
+//! every query on its `tenant_id`.
 
 pub mod password;
+pub mod sessions;
 pub mod tokens;
 
 use crate::http::error::ApiError;
@@ -11,6 +13,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use common::ids::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
+use sessions::Sessions;
 use std::sync::Arc;
 use tokens::TokenKeys;
 
@@ -50,6 +53,8 @@ pub struct AuthUser {
     pub user_id: UserId,
     pub tenant_id: TenantId,
     pub role: Role,
+    /// The registered till the session was opened on (PIN sign-in).
+    pub device_id: Option<uuid::Uuid>,
 }
 
 impl AuthUser {
@@ -68,10 +73,16 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     header.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
 }
 
+/// A session ended by a role change, deactivation, password reset or a
+/// revoked till.
+const SESSION_ENDED: ApiError =
+    ApiError::Unauthorized { code: "session_revoked", message: "this session has ended; sign in again" };
+
 impl<S> FromRequestParts<S> for AuthUser
 where
     S: Send + Sync,
     Arc<TokenKeys>: FromRef<S>,
+    Arc<Sessions>: FromRef<S>,
 {
     type Rejection = ApiError;
 
@@ -96,7 +107,16 @@ where
                 });
             }
         }
-        Ok(AuthUser { user_id: claims.sub, tenant_id: claims.tid, role: claims.role })
+        let sessions = Arc::<Sessions>::from_ref(state);
+        if !sessions.user_may_act(claims.tid, claims.sub, claims.ver).await? {
+            return Err(SESSION_ENDED);
+        }
+        if let Some(device) = claims.dev
+            && !sessions.device_may_act(claims.tid, device).await?
+        {
+            return Err(SESSION_ENDED);
+        }
+        Ok(AuthUser { user_id: claims.sub, tenant_id: claims.tid, role: claims.role, device_id: claims.dev })
     }
 }
 

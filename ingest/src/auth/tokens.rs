@@ -1,6 +1,8 @@
 //! Access tokens (JWT, HS256 pinned, signed with `JWT_SECRET`, short-lived,
-//! tenant and role in the claims) and refresh tokens (opaque random
-//! strings; only an HMAC keyed with `JWT_REFRESH_SECRET` is stored).
+//! tenant, role, the user's token version and the till in the claims), till
+//! tokens (a registered device signed in, before a cashier's PIN) and
+//! refresh tokens (opaque random strings; only an HMAC keyed with
+//! `JWT_REFRESH_SECRET` is stored).
 
 use super::Role;
 use base64::Engine;
@@ -18,9 +20,40 @@ pub struct Claims {
     pub sub: UserId,
     pub tid: TenantId,
     pub role: Role,
+    /// The user's `token_version` when issued; a newer one ends the token.
+    /// Tokens from before versions existed read as 0, the first version.
+    #[serde(default)]
+    pub ver: i64,
+    /// The registered till the cashier signed in on with a PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<uuid::Uuid>,
     pub iat: u64,
     pub exp: u64,
 }
+
+/// Who an access token is for.
+#[derive(Clone, Copy, Debug)]
+pub struct Grant {
+    pub user: UserId,
+    pub tenant: TenantId,
+    pub role: Role,
+    pub version: i64,
+    pub device: Option<uuid::Uuid>,
+}
+
+/// A till's token: it may only open cashiers' sessions (`/api/auth/pin`).
+/// `typ` tells it apart; it has no `sub` or `role`, so it can never pass
+/// as an access token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeviceClaims {
+    pub typ: String,
+    pub dev: uuid::Uuid,
+    pub tid: TenantId,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+pub const DEVICE_TOKEN_TYPE: &str = "till";
 
 #[derive(Clone)]
 pub struct TokenKeys {
@@ -68,20 +101,44 @@ impl TokenKeys {
 
     /// An access token issued at `iat` (seconds): the same inputs give the
     /// same token, which lets a repeated refresh get the same pair back.
-    pub fn issue_access(
-        &self,
-        user: UserId,
-        tenant: TenantId,
-        role: Role,
-        iat: u64,
-    ) -> Result<String, jsonwebtoken::errors::Error> {
-        let claims = Claims { sub: user, tid: tenant, role, iat, exp: iat + self.access_ttl.as_secs() };
+    pub fn issue_access(&self, grant: Grant, iat: u64) -> Result<String, jsonwebtoken::errors::Error> {
+        let claims = Claims {
+            sub: grant.user,
+            tid: grant.tenant,
+            role: grant.role,
+            ver: grant.version,
+            dev: grant.device,
+            iat,
+            exp: iat + self.access_ttl.as_secs(),
+        };
+        self.sign(&claims)
+    }
+
+    /// A till's token, good for `DEVICE_TOKEN_TTL`.
+    pub fn issue_device(&self, device: uuid::Uuid, tenant: TenantId) -> Result<String, jsonwebtoken::errors::Error> {
+        let iat = jsonwebtoken::get_current_timestamp();
+        let exp = iat + DEVICE_TOKEN_TTL.as_secs();
+        self.sign(&DeviceClaims { typ: DEVICE_TOKEN_TYPE.to_owned(), dev: device, tid: tenant, iat, exp })
+    }
+
+    fn sign(&self, claims: &impl Serialize) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing.0.clone());
-        jsonwebtoken::encode(&header, &claims, &self.signing.1)
+        jsonwebtoken::encode(&header, claims, &self.signing.1)
     }
 
     pub fn verify_access(&self, token: &str) -> Result<Claims, TokenError> {
+        self.verify(token)
+    }
+
+    pub fn verify_device(&self, token: &str) -> Result<DeviceClaims, TokenError> {
+        self.verify::<DeviceClaims>(token).and_then(|c| match c.typ == DEVICE_TOKEN_TYPE {
+            true => Ok(c),
+            false => Err(TokenError::Invalid),
+        })
+    }
+
+    fn verify<C: serde::de::DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         // HS256 only: `none` and every other algorithm fail here.
         if header.alg != Algorithm::HS256 {
@@ -94,7 +151,7 @@ impl TokenKeys {
         .ok_or(TokenError::Invalid)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, key, &validation).map(|data| data.claims).map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<C>(token, key, &validation).map(|data| data.claims).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid,
         })
@@ -135,6 +192,10 @@ impl TokenKeys {
     }
 }
 
+/// How long a till stays signed in without its secret again. Revoking the
+/// device ends it at once, whatever is left.
+pub const DEVICE_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
+
 /// The tenant a refresh token names, when it is well formed.
 pub fn tenant_of(token: &str) -> Option<TenantId> {
     let (tenant, _) = token.split_once('.')?;
@@ -156,17 +217,32 @@ mod tests {
         TokenKeys::new(&secrets, Duration::from_secs(900), Duration::from_secs(3600))
     }
 
+    fn grant(role: Role) -> Grant {
+        Grant { user: UserId::generate(), tenant: TenantId::generate(), role, version: 3, device: None }
+    }
+
+    #[test]
+    fn a_till_token_is_never_an_access_token_nor_the_reverse() {
+        let k = keys("secret-0123456789abcdef0123456789abcdefgh", None);
+        let till = k.issue_device(uuid::Uuid::now_v7(), TenantId::generate()).unwrap();
+        assert!(k.verify_access(&till).is_err());
+        assert!(k.verify_device(&till).is_ok());
+        let access = k.issue_access(grant(Role::Owner), jsonwebtoken::get_current_timestamp()).unwrap();
+        assert!(k.verify_device(&access).is_err());
+        assert_eq!(k.verify_access(&access).unwrap().ver, 3);
+    }
+
     #[test]
     fn a_rotation_keeps_tokens_of_the_previous_key_valid_and_nothing_else() {
         let old = keys("old-secret-0123456789abcdef0123456789abcd", None);
         let now = jsonwebtoken::get_current_timestamp();
-        let token = old.issue_access(UserId::generate(), TenantId::generate(), Role::Cashier, now).unwrap();
+        let token = old.issue_access(grant(Role::Cashier), now).unwrap();
         let rotated =
             keys("new-secret-0123456789abcdef0123456789abcd", Some("old-secret-0123456789abcdef0123456789abcd"));
         assert!(rotated.verify_access(&token).is_ok(), "signed with the previous key");
         let after = keys("new-secret-0123456789abcdef0123456789abcd", None);
         assert!(after.verify_access(&token).is_err(), "once the previous key is retired");
-        let fresh = rotated.issue_access(UserId::generate(), TenantId::generate(), Role::Owner, now).unwrap();
+        let fresh = rotated.issue_access(grant(Role::Owner), now).unwrap();
         assert!(after.verify_access(&fresh).is_ok(), "new tokens use the new key");
     }
 

@@ -109,6 +109,7 @@ pub fn state(config: Config, shutdown: Shutdown) -> Result<AppState, StartError>
     Ok(AppState {
         quoter: crate::accept::quote::Quoter::new(db.clone()),
         outlets: crate::accept::outlets::Outlets::new(db.clone()),
+        sessions: Arc::new(crate::auth::sessions::Sessions::new(db.clone(), redis.clone(), &config.broker.prefix)),
         db,
         publisher,
         duplicates,
@@ -153,6 +154,8 @@ fn routes(health: routes::health::Health) -> Router<AppState> {
         .merge(routes::admin::router())
         .merge(routes::auth::router())
         .merge(routes::users::router())
+        .merge(routes::devices::router())
+        .merge(routes::audit::router())
         .merge(routes::products::router())
         .merge(routes::discounts::router())
         .merge(routes::members::router())

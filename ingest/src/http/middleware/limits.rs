@@ -23,7 +23,8 @@ const WINDOW_SECS: u64 = 60;
 pub struct RateLimiter {
     redis: Option<ConnectionManager>,
     namespace: String,
-    local: Mutex<HashMap<String, i64>>,
+    /// Counts kept here while Redis is away: key -> (window length, count).
+    local: Mutex<HashMap<String, (u64, i64)>>,
     warned_window: AtomicU64,
 }
 
@@ -33,8 +34,9 @@ pub struct Verdict {
     pub limit: u32,
     pub count: u32,
     pub reset_secs: u64,
-    /// The window it was counted in (what `give_back` takes from).
+    /// The window it was counted in (what `give_back` takes from), and its length.
     window: u64,
+    window_secs: u64,
 }
 
 impl Verdict {
@@ -55,9 +57,10 @@ impl Verdict {
     }
 }
 
-fn window() -> (u64, u64) {
+fn window(secs: u64) -> (u64, u64) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    (now / WINDOW_SECS, WINDOW_SECS - now % WINDOW_SECS)
+    let secs = secs.max(1);
+    (now / secs, secs - now % secs)
 }
 
 impl RateLimiter {
@@ -73,19 +76,24 @@ impl RateLimiter {
     /// Count one more against `bucket:key`. The count is taken first and
     /// judged after, so parallel requests cannot all slip under the limit.
     pub async fn hit(&self, bucket: &str, key: &str, limit: u32) -> Verdict {
-        let (window, reset_secs) = window();
+        self.hit_in(bucket, key, limit, WINDOW_SECS).await
+    }
+
+    /// [`hit`](Self::hit) in fixed windows of `window_secs`.
+    pub async fn hit_in(&self, bucket: &str, key: &str, limit: u32, window_secs: u64) -> Verdict {
+        let (window, reset_secs) = window(window_secs);
         if limit == 0 {
-            return Verdict { limit, count: 0, reset_secs, window };
+            return Verdict { limit, count: 0, reset_secs, window, window_secs };
         }
-        let count = self.add(&self.key(bucket, key, window), 1).await;
-        Verdict { limit, count: u32::try_from(count.max(0)).unwrap_or(u32::MAX), reset_secs, window }
+        let count = self.add(&self.key(bucket, key, window), 1, window_secs).await;
+        Verdict { limit, count: u32::try_from(count.max(0)).unwrap_or(u32::MAX), reset_secs, window, window_secs }
     }
 
     /// Take back what `verdict` counted (an attempt that turned out not to
     /// count), in the window it was counted in.
     pub async fn give_back(&self, bucket: &str, key: &str, verdict: Verdict) {
         if verdict.limit > 0 {
-            self.add(&self.key(bucket, key, verdict.window), -1).await;
+            self.add(&self.key(bucket, key, verdict.window), -1, verdict.window_secs).await;
         }
     }
 
@@ -93,17 +101,17 @@ impl RateLimiter {
         format!("{}:rl:{bucket}:{key}:{window}", self.namespace)
     }
 
-    async fn add(&self, key: &str, add: i64) -> i64 {
-        match self.redis_add(key, add).await {
+    async fn add(&self, key: &str, add: i64, window_secs: u64) -> i64 {
+        match self.redis_add(key, add, window_secs).await {
             Some(count) => count,
-            None => self.local_add(key, add),
+            None => self.local_add(key, add, window_secs),
         }
     }
 
-    async fn redis_add(&self, key: &str, add: i64) -> Option<i64> {
+    async fn redis_add(&self, key: &str, add: i64, window_secs: u64) -> Option<i64> {
         let mut redis = self.redis.clone()?;
         let mut pipe = redis::pipe();
-        pipe.cmd("INCRBY").arg(key).arg(add).cmd("EXPIRE").arg(key).arg(WINDOW_SECS * 2).ignore();
+        pipe.cmd("INCRBY").arg(key).arg(add).cmd("EXPIRE").arg(key).arg(window_secs.max(1) * 2).ignore();
         let reply = tokio::time::timeout(crate::redis::TIMEOUT, pipe.query_async::<(i64,)>(&mut redis)).await;
         match reply {
             Ok(Ok((count,))) => Some(count),
@@ -111,17 +119,22 @@ impl RateLimiter {
         }
     }
 
-    fn local_add(&self, key: &str, add: i64) -> i64 {
-        let (window, _) = window();
-        if self.warned_window.swap(window, Ordering::Relaxed) != window {
+    fn local_add(&self, key: &str, add: i64, window_secs: u64) -> i64 {
+        let (minute, _) = window(WINDOW_SECS);
+        if self.warned_window.swap(minute, Ordering::Relaxed) != minute {
             tracing::warn!("Redis unavailable: rate limits are counted per replica until it returns");
         }
         let mut counts = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        counts.retain(|k, _| k.ends_with(&format!(":{window}")));
-        let count = counts.entry(key.to_owned()).or_insert(0);
+        // Each key ends with its window; a key whose window is over goes.
+        counts.retain(|k, (secs, _)| k.ends_with(&format!(":{}", window_of(*secs))));
+        let (_, count) = counts.entry(key.to_owned()).or_insert((window_secs, 0));
         *count += add;
         *count
     }
+}
+
+fn window_of(secs: u64) -> u64 {
+    window(secs).0
 }
 
 /// What the limits need: the counters, the token keys (a token that
@@ -191,6 +204,50 @@ impl LoginAttempt {
     }
 }
 
+/// A PIN attempt's places in the wrong-PIN limits (per cashier and per
+/// till), taken before the PIN is checked, in `pin_lockout` windows: past
+/// the limit, every PIN is refused (429) until the window ends, so a 4-6
+/// digit PIN cannot be walked through.
+pub struct PinAttempt {
+    user: String,
+    device: String,
+    taken: Option<(Verdict, Verdict)>,
+}
+
+impl PinAttempt {
+    pub fn new(user: String, device: String) -> Self {
+        Self { user, device, taken: None }
+    }
+
+    pub async fn reserve(&mut self, limits: &Limits) -> Result<(), ApiError> {
+        let (limit, secs) = (limits.per_min.pin_failures, limits.per_min.pin_lockout.as_secs());
+        let limiter = &limits.limiter;
+        let taken = tokio::join!(
+            limiter.hit_in("pin_user", &self.user, limit, secs),
+            limiter.hit_in("pin_device", &self.device, limit, secs)
+        );
+        self.taken = Some(taken);
+        if taken.0.allowed() && taken.1.allowed() {
+            return Ok(());
+        }
+        tracing::warn!(bucket = "pin", "rate limited");
+        // Refused attempts do not count, so the lockout ends with its window.
+        self.give_back(limits).await;
+        taken.0.refuse("wrong PINs for this cashier")?;
+        taken.1.refuse("wrong PINs on this till")
+    }
+
+    /// The right PIN: the attempt does not count.
+    pub async fn give_back(&mut self, limits: &Limits) {
+        if let Some((by_user, by_device)) = self.taken.take() {
+            tokio::join!(
+                limits.limiter.give_back("pin_user", &self.user, by_user),
+                limits.limiter.give_back("pin_device", &self.device, by_device)
+            );
+        }
+    }
+}
+
 /// A caller within its write limits, judged from the headers alone: a write
 /// over its limit is refused before its body (up to 2 MiB for a sync batch)
 /// is read. Handlers that write take this instead of `AuthUser`.
@@ -201,6 +258,7 @@ where
     S: Send + Sync,
     Limits: FromRef<S>,
     Arc<TokenKeys>: FromRef<S>,
+    Arc<crate::auth::sessions::Sessions>: FromRef<S>,
 {
     type Rejection = ApiError;
 

@@ -4,7 +4,9 @@
 //! `AppState`; everything they call takes just what it needs.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
+pub mod devices;
 pub mod discounts;
 pub mod failed_syncs;
 pub mod health;

@@ -1,7 +1,13 @@
 //! Sign-in and sessions: login with email and password, rotating refresh
-//! tokens (a reused one revokes its whole family), logout.
+//! tokens (a reused one revokes its whole family), logout; tills sign in
+//! with their secret and cashiers open sessions on them by PIN (`till`).
 
-use crate::auth::{AuthUser, Role, password, tokens};
+mod issue;
+mod till;
+
+use issue::{UserRow, issue};
+
+use crate::auth::{AuthUser, password, tokens};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, OptionalBody};
 use crate::http::middleware::limits::{Limits, LoginAttempt};
@@ -10,9 +16,9 @@ use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
-use common::ids::{TenantId, UserId};
+use common::ids::TenantId;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -21,17 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/login", post(login))
         .route("/api/auth/refresh", post(refresh))
         .route("/api/auth/logout", post(logout))
-}
-
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: Uuid,
-    tenant_id: Uuid,
-    email: String,
-    name: String,
-    role: String,
-    password_hash: String,
-    is_active: bool,
+        .route("/api/auth/device", post(till::sign_in))
+        .route("/api/auth/pin", post(till::open_session))
 }
 
 const INVALID_CREDENTIALS: ApiError =
@@ -62,7 +59,7 @@ async fn login(
     attempt.reserve(&limits).await?;
     // Login knows no tenant yet: the one narrow lookup across tenants.
     let found =
-        sqlx::query_as::<_, UserRow>("SELECT * FROM auth_find_user($1)").bind(&email).fetch_optional(&state.db).await;
+        sqlx::query_as::<_, UserRow>("SELECT *, 0::bigint AS token_version FROM auth_find_user($1)").bind(&email).fetch_optional(&state.db).await;
     let user = match found {
         Ok(user) => user,
         Err(error) => {
@@ -79,7 +76,13 @@ async fn login(
     attempt.give_back(&limits).await;
     let user = user.ok_or(INVALID_CREDENTIALS)?;
     let mut tx = state.tx(TenantId(user.tenant_id)).await?;
-    let tokens = issue(&state, &mut tx, &user, Uuid::now_v7(), None).await?;
+    // The version the token is issued under, read inside the shop's rows.
+    let user = sqlx::query_as::<_, UserRow>(issue::ACTIVE_USER)
+        .bind(user.id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(INVALID_CREDENTIALS)?;
+    let tokens = issue(&state, &mut tx, &user, Uuid::now_v7(), None, None).await?;
     tx.commit().await?;
     Ok(Json(tokens))
 }
@@ -98,6 +101,7 @@ const REFRESH_GRACE: chrono::Duration = chrono::Duration::seconds(30);
 struct Presented {
     user_id: Uuid,
     family_id: Uuid,
+    device_id: Option<Uuid>,
     rotated_at: Option<chrono::DateTime<chrono::Utc>>,
     revoked_at: Option<chrono::DateTime<chrono::Utc>>,
     expires_at: chrono::DateTime<chrono::Utc>,
@@ -108,7 +112,8 @@ async fn refresh(State(state): State<AppState>, Body(request): Body<RefreshReque
     let tenant = tokens::tenant_of(&token).ok_or(INVALID_REFRESH)?;
     let mut tx = state.tx(tenant).await?;
     let presented = sqlx::query_as::<_, Presented>(
-        "SELECT user_id, family_id, rotated_at, revoked_at, expires_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+        "SELECT user_id, family_id, device_id, rotated_at, revoked_at, expires_at FROM refresh_tokens
+         WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(state.keys.refresh_digest(&token))
     .fetch_optional(&mut *tx)
@@ -139,14 +144,18 @@ async fn refresh(State(state): State<AppState>, Body(request): Body<RefreshReque
             return Err(INVALID_REFRESH);
         }
     };
-    let user = sqlx::query_as::<_, UserRow>(
-        "SELECT id, tenant_id, email, name, role, password_hash, is_active FROM users WHERE id = $1 AND is_active",
-    )
-    .bind(presented.user_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(INVALID_REFRESH)?;
-    let tokens = issue(&state, &mut tx, &user, presented.family_id, Some((&token, rotated_at))).await?;
+    let user = sqlx::query_as::<_, UserRow>(issue::ACTIVE_USER)
+        .bind(presented.user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(INVALID_REFRESH)?;
+    if let Some(device) = presented.device_id
+        && !till::active(&mut tx, tenant, device).await?
+    {
+        return Err(INVALID_REFRESH);
+    }
+    let rotation = Some((token.as_str(), rotated_at));
+    let tokens = issue(&state, &mut tx, &user, presented.family_id, rotation, presented.device_id).await?;
     tx.commit().await?;
     Ok(Json(tokens))
 }
@@ -161,48 +170,6 @@ async fn successor_unused(tx: &mut Transaction<'_, Postgres>, state: &AppState, 
     .fetch_optional(&mut **tx)
     .await?;
     Ok(unused.unwrap_or(false))
-}
-
-/// An access token and a refresh token in `family`: new ones at login, or
-/// (a rotation) the ones derived from the presented token and its rotation time.
-async fn issue(
-    state: &AppState,
-    tx: &mut Transaction<'_, Postgres>,
-    user: &UserRow,
-    family: Uuid,
-    rotation: Option<(&str, chrono::DateTime<chrono::Utc>)>,
-) -> ApiResult<Value> {
-    let role =
-        Role::parse(&user.role).ok_or_else(|| ApiError::Internal(format!("user with unknown role {}", user.role)))?;
-    let (refresh, issued_at) = match rotation {
-        Some((old, at)) => (state.keys.successor(old), at),
-        None => (state.keys.new_refresh(TenantId(user.tenant_id)), chrono::Utc::now()),
-    };
-    let iat = u64::try_from(issued_at.timestamp()).unwrap_or(0);
-    let access = state
-        .keys
-        .issue_access(UserId(user.id), TenantId(user.tenant_id), role, iat)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let lifetime = chrono::Duration::from_std(state.keys.refresh_ttl).unwrap_or(chrono::Duration::hours(72));
-    sqlx::query(
-        "INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (token_hash) DO NOTHING",
-    )
-    .bind(Uuid::now_v7())
-    .bind(user.tenant_id)
-    .bind(user.id)
-    .bind(family)
-    .bind(state.keys.refresh_digest(&refresh))
-    .bind(issued_at + lifetime)
-    .execute(&mut **tx)
-    .await?;
-    Ok(json!({
-        "accessToken": access,
-        "refreshToken": refresh,
-        "tokenType": "Bearer",
-        "expiresIn": state.keys.access_ttl.as_secs(),
-        "user": { "id": user.id, "tenantId": user.tenant_id, "role": role, "email": user.email, "name": user.name },
-    }))
 }
 
 #[derive(Deserialize)]
