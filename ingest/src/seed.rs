@@ -54,7 +54,7 @@ pub async fn demo(db: &PgPool) -> ApiResult<Uuid> {
             stock: *stock,
             outlet_id: None,
         };
-        match insert(db, &auth, &product).await {
+        match insert(db, &auth, &crate::audit::Trail::default(), &product).await {
             Ok(_) | Err(ApiError::Conflict { .. }) => {}
             Err(other) => return Err(other),
         }

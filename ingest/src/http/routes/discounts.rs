@@ -3,6 +3,7 @@
 //! most two decimals, products of this shop, a sane window) on create and on
 //! every change.
 
+use crate::audit::{Change, Entity, Trail, snapshot};
 use crate::auth::{AuthUser, MANAGERS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, PathId, Query};
@@ -296,6 +297,7 @@ async fn save(db: &mut PgConnection, auth: &AuthUser, rule: &Rule) -> ApiResult<
 async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     Body(input): Body<RuleInput>,
 ) -> ApiResult<(StatusCode, Json<RuleView>)> {
     auth.require(MANAGERS)?;
@@ -316,6 +318,9 @@ async fn create(
     let mut tx = state.tx(auth.tenant_id).await?;
     let rule = merge(&mut tx, &auth, Rule::blank(), input).await?;
     let saved = save(&mut tx, &auth, &rule).await?;
+    let after = snapshot(&mut tx, &auth, Entity::Discount, saved.id).await?;
+    let change = Change { action: "create", entity: Entity::Discount, entity_id: saved.id.to_string(), before: None, after };
+    trail.record(&mut tx, &auth, change).await?;
     tx.commit().await?;
     state.quoter.forget(auth.tenant_id);
     Ok((StatusCode::CREATED, Json(saved.json())))
@@ -324,22 +329,31 @@ async fn create(
 async fn update(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     PathId(id): PathId,
     Body(input): Body<RuleInput>,
 ) -> ApiResult<Json<RuleView>> {
     auth.require(MANAGERS)?;
     let mut tx = state.tx(auth.tenant_id).await?;
+    let before = snapshot(&mut tx, &auth, Entity::Discount, id).await?;
     let current = fetch(&mut tx, &auth, id).await?;
     let rule = merge(&mut tx, &auth, current, input).await?;
     let saved = save(&mut tx, &auth, &rule).await?;
+    trail.updated(&mut tx, &auth, "update", Entity::Discount, id, before).await?;
     tx.commit().await?;
     state.quoter.forget(auth.tenant_id);
     Ok(Json(saved.json()))
 }
 
-async fn remove(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId) -> ApiResult<StatusCode> {
+async fn remove(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    trail: Trail,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
     auth.require(MANAGERS)?;
     let mut tx = state.tx(auth.tenant_id).await?;
+    let before = snapshot(&mut tx, &auth, Entity::Discount, id).await?;
     let deleted = sqlx::query("DELETE FROM discount_rules WHERE tenant_id = $1 AND id = $2")
         .bind(auth.tenant_id.0)
         .bind(id)
@@ -348,6 +362,7 @@ async fn remove(State(state): State<AppState>, auth: AuthUser, PathId(id): PathI
     if deleted.rows_affected() == 0 {
         return Err(ApiError::not_found("discount"));
     }
+    trail.record(&mut tx, &auth, Change { action: "delete", entity: Entity::Discount, entity_id: id.to_string(), before, after: None }).await?;
     tx.commit().await?;
     state.quoter.forget(auth.tenant_id);
     Ok(StatusCode::NO_CONTENT)

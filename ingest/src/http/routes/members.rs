@@ -1,6 +1,7 @@
 //! Members (a shop's loyal customers) and their discounts. Everyone in the
 //! shop can look a member up at the till; owners and admins manage them.
 
+use crate::audit::{Change, Entity, Trail, snapshot};
 use crate::auth::{AuthUser, MANAGERS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, PathId, Query};
@@ -152,6 +153,7 @@ async fn save(db: &mut PgConnection, auth: &AuthUser, m: &Member) -> ApiResult<M
 async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     Body(input): Body<MemberInput>,
 ) -> ApiResult<(StatusCode, Json<MemberView>)> {
     auth.require(MANAGERS)?;
@@ -168,6 +170,9 @@ async fn create(
     }
     let mut tx = state.tx(auth.tenant_id).await?;
     let member = save(&mut tx, &auth, &merge(Member::blank(), input)?).await?;
+    let after = snapshot(&mut tx, &auth, Entity::Member, member.id).await?;
+    let change = Change { action: "create", entity: Entity::Member, entity_id: member.id.to_string(), before: None, after };
+    trail.record(&mut tx, &auth, change).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(member.view())))
 }
@@ -188,13 +193,16 @@ async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId)
 async fn update(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     PathId(id): PathId,
     Body(input): Body<MemberInput>,
 ) -> ApiResult<Json<MemberView>> {
     auth.require(MANAGERS)?;
     let mut tx = state.tx(auth.tenant_id).await?;
+    let before = snapshot(&mut tx, &auth, Entity::Member, id).await?;
     let member = merge(fetch(&mut tx, &auth, id).await?, input)?;
     let saved = save(&mut tx, &auth, &member).await?;
+    trail.updated(&mut tx, &auth, "update", Entity::Member, id, before).await?;
     tx.commit().await?;
     Ok(Json(saved.view()))
 }

@@ -4,6 +4,7 @@
 //! An outlet is never deleted (its orders name it): it is deactivated, and
 //! the default outlet stays active.
 
+use crate::audit::{Change, Entity, Trail, snapshot};
 use crate::auth::{AuthUser, MANAGERS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, PathId, Query};
@@ -111,6 +112,7 @@ async fn save(db: &mut PgConnection, auth: &AuthUser, o: &Outlet) -> ApiResult<O
 async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     Body(input): Body<OutletInput>,
 ) -> ApiResult<(StatusCode, Json<Outlet>)> {
     auth.require(MANAGERS)?;
@@ -130,6 +132,9 @@ async fn create(
     let mut tx = state.tx(auth.tenant_id).await?;
     let outlet = merge(&mut tx, blank, input).await?;
     let outlet = save(&mut tx, &auth, &outlet).await?;
+    let after = snapshot(&mut tx, &auth, Entity::Outlet, outlet.id).await?;
+    let change = Change { action: "create", entity: Entity::Outlet, entity_id: outlet.id.to_string(), before: None, after };
+    trail.record(&mut tx, &auth, change).await?;
     tx.commit().await?;
     state.outlets.forget(auth.tenant_id);
     Ok((StatusCode::CREATED, Json(outlet)))
@@ -151,14 +156,17 @@ async fn show(State(state): State<AppState>, auth: AuthUser, PathId(id): PathId)
 async fn update(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     PathId(id): PathId,
     Body(input): Body<OutletInput>,
 ) -> ApiResult<Json<Outlet>> {
     auth.require(MANAGERS)?;
     let mut tx = state.tx(auth.tenant_id).await?;
+    let before = snapshot(&mut tx, &auth, Entity::Outlet, id).await?;
     let current = fetch(&mut tx, &auth, id).await?;
     let outlet = merge(&mut tx, current, input).await?;
     let saved = save(&mut tx, &auth, &outlet).await?;
+    trail.updated(&mut tx, &auth, "update", Entity::Outlet, id, before).await?;
     tx.commit().await?;
     state.outlets.forget(auth.tenant_id);
     Ok(Json(saved))

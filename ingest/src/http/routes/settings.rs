@@ -91,6 +91,7 @@ async fn show(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<S
 async fn update(
     State(state): State<AppState>,
     Writer(auth): Writer,
+    trail: crate::audit::Trail,
     Body(patch): Body<SettingsPatch>,
 ) -> ApiResult<Json<Settings>> {
     auth.require(MANAGERS)?;
@@ -118,6 +119,14 @@ async fn update(
     .execute(&mut *tx)
     .await?;
     let settings = read(&mut tx, auth.tenant_id.0).await?;
+    let change = crate::audit::Change {
+        action: "update",
+        entity: crate::audit::Entity::Settings,
+        entity_id: auth.tenant_id.to_string(),
+        before: serde_json::to_value(&before).ok(),
+        after: serde_json::to_value(&settings).ok(),
+    };
+    trail.record(&mut tx, &auth, change).await?;
     tx.commit().await?;
     state.quoter.forget(auth.tenant_id);
     // Who changed what, from and to (the audit of a setting that pays cash out).

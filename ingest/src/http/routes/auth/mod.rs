@@ -6,6 +6,7 @@ mod issue;
 mod till;
 
 use issue::{UserRow, issue};
+pub use till::plausible_pin;
 
 use crate::auth::{AuthUser, password, tokens};
 use crate::http::error::{ApiError, ApiResult};

@@ -4,6 +4,7 @@
 
 mod stock;
 
+use crate::audit::{Change, Entity, Trail, snapshot};
 use crate::auth::{AuthUser, MANAGERS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, PathId, Query};
@@ -89,10 +90,11 @@ fn check_price(errors: &mut Vec<FieldError>, price: i64) {
 async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     Body(new): Body<NewProduct>,
 ) -> ApiResult<(StatusCode, Json<Product>)> {
     auth.require(MANAGERS)?;
-    let product = insert(&state.db, &auth, &new).await?;
+    let product = insert(&state.db, &auth, &trail, &new).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -109,7 +111,7 @@ fn check_new(new: &NewProduct) -> Vec<FieldError> {
 }
 
 /// Create a product, recording its opening stock in the ledger.
-pub async fn insert(db: &PgPool, auth: &AuthUser, new: &NewProduct) -> ApiResult<Product> {
+pub async fn insert(db: &PgPool, auth: &AuthUser, trail: &Trail, new: &NewProduct) -> ApiResult<Product> {
     let errors = check_new(new);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -133,6 +135,8 @@ pub async fn insert(db: &PgPool, auth: &AuthUser, new: &NewProduct) -> ApiResult
         }
     }
     let product = fetch(&mut tx, auth, id).await?;
+    let after = snapshot(&mut tx, auth, Entity::Product, id).await?;
+    trail.record(&mut tx, auth, Change { action: "create", entity: Entity::Product, entity_id: id.to_string(), before: None, after }).await?;
     tx.commit().await?;
     Ok(product)
 }
@@ -196,6 +200,7 @@ struct ProductPatch {
 async fn update(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     PathId(id): PathId,
     Body(patch): Body<ProductPatch>,
 ) -> ApiResult<Json<Product>> {
@@ -211,6 +216,7 @@ async fn update(
         return Err(ApiError::Validation(errors));
     }
     let mut tx = state.tx(auth.tenant_id).await?;
+    let before = snapshot(&mut tx, &auth, Entity::Product, id).await?;
     sqlx::query_scalar::<_, Uuid>(
         "UPDATE products SET name = coalesce($3, name), price = coalesce($4, price), is_active = coalesce($5, is_active), updated_at = now()
          WHERE tenant_id = $1 AND id = $2 RETURNING id",
@@ -227,6 +233,7 @@ async fn update(
         record_price(&mut tx, &auth, id, price).await?;
     }
     let product = fetch(&mut tx, &auth, id).await?;
+    trail.updated(&mut tx, &auth, "update", Entity::Product, id, before).await?;
     tx.commit().await?;
     Ok(Json(product))
 }

@@ -14,7 +14,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use common::order::FieldError;
 use serde::{Deserialize, Serialize};
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 /// The outlet named (it must be the shop's: 422 `unknown_outlet`), or the
@@ -136,6 +136,7 @@ pub(super) fn check_adjustment(adjustment: &Adjustment) -> Vec<FieldError> {
 pub(super) async fn adjust(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: crate::audit::Trail,
     PathId(id): PathId,
     Body(adjustment): Body<Adjustment>,
 ) -> ApiResult<Json<Product>> {
@@ -147,8 +148,34 @@ pub(super) async fn adjust(
     let mut tx = state.tx(auth.tenant_id).await?;
     fetch(&mut tx, &auth, id).await?;
     let outlet = outlet_or_default(&mut tx, &auth, adjustment.outlet_id).await?;
+    let stock_before = outlet_stock(&mut tx, &auth, id, outlet).await?;
     change(&mut tx, &auth, id, outlet, adjustment.delta, adjustment.reason.trim()).await?;
+    let stock_after = outlet_stock(&mut tx, &auth, id, outlet).await?;
+    let at = |stock: i64| serde_json::json!({ "productId": id, "outletId": outlet, "stock": stock });
+    let mut after = at(stock_after);
+    after["delta"] = adjustment.delta.into();
+    after["reason"] = adjustment.reason.trim().into();
+    let change = crate::audit::Change {
+        action: "adjust",
+        entity: crate::audit::Entity::StockAdjustment,
+        entity_id: id.to_string(),
+        before: Some(at(stock_before)),
+        after: Some(after),
+    };
+    trail.record(&mut tx, &auth, change).await?;
     let product = fetch(&mut tx, &auth, id).await?;
     tx.commit().await?;
     Ok(Json(product))
+}
+
+/// One outlet's stock of one product (0 before its row exists).
+async fn outlet_stock(db: &mut PgConnection, auth: &AuthUser, product: Uuid, outlet: Uuid) -> ApiResult<i64> {
+    let stock: Option<i64> =
+        sqlx::query_scalar("SELECT stock FROM outlet_stock WHERE tenant_id = $1 AND product_id = $2 AND outlet_id = $3")
+            .bind(auth.tenant_id.0)
+            .bind(product)
+            .bind(outlet)
+            .fetch_optional(&mut *db)
+            .await?;
+    Ok(stock.unwrap_or(0))
 }

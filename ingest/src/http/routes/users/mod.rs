@@ -1,21 +1,32 @@
-//! Users of a shop. Owners and admins add people; only an owner may add
-//! another owner or an admin.
+//! Users of a shop. Owners and admins add and change people (role, name,
+//! active, password, till PIN); only an owner may make or change an owner or
+//! an admin, and the last active owner stays one. A change that must end a
+//! person's access (role, deactivation, password reset) moves their token
+//! version and revokes their refresh tokens: every replica refuses their
+//! old tokens within seconds (`auth::sessions`).
 
+use crate::audit::{Change, Entity, Trail, snapshot};
 use crate::auth::{AuthUser, MANAGERS, Role, password};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Body;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{patch, post};
 use axum::{Json, Router};
 use common::order::FieldError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+mod people;
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/users", post(create))
+    Router::new()
+        .route("/api/users", post(create).get(people::list))
+        .route("/api/users/{id}", patch(people::update))
+        .route("/api/users/{id}/password", post(people::reset_password))
+        .route("/api/users/{id}/pin", post(people::set_pin))
 }
 
 /// Checks shared by every way a person is created.
@@ -51,6 +62,7 @@ struct NewUser {
 async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     Body(new): Body<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require(MANAGERS)?;
@@ -77,6 +89,8 @@ async fn create(
         .bind(hash)
         .execute(&mut *tx)
         .await?;
+    let after = snapshot(&mut tx, &auth, Entity::User, id).await?;
+    trail.record(&mut tx, &auth, Change { action: "create", entity: Entity::User, entity_id: id.to_string(), before: None, after }).await?;
     tx.commit().await?;
     let body = json!({
         "id": id, "tenantId": auth.tenant_id, "email": new.email.trim(), "name": new.name.trim(), "role": role, "isActive": true
