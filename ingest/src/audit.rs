@@ -142,6 +142,14 @@ impl Trail {
         Ok(())
     }
 
+    /// Records `change` in a transaction of its own: for a change that is
+    /// queued (a cancel, a retry), recorded once the broker has it.
+    pub async fn record_alone(&self, db: &sqlx::PgPool, auth: &AuthUser, change: Change<'_>) -> Result<(), sqlx::Error> {
+        let mut tx = common::db::tenant_tx(db, &[auth.tenant_id.0]).await?;
+        self.record(&mut tx, auth, change).await?;
+        tx.commit().await
+    }
+
     /// Records an update of `entity` `id` whose `before` was taken earlier
     /// in `tx`: the after is read now.
     pub async fn updated(

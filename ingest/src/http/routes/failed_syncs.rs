@@ -2,6 +2,7 @@
 //! full request, the reason and the history of what people did about them;
 //! retry (with overrides) and discard.
 
+use crate::audit::{Entity, Trail, snapshot};
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, OptionalBody, PathId, Query};
@@ -222,9 +223,22 @@ struct RetryOverrides {
     allow_oversell: Option<bool>,
 }
 
+/// Records a review action on failed sync `id`, from `before` to now.
+async fn audit(state: &AppState, auth: &AuthUser, trail: &Trail, action: &str, id: Uuid, before: Option<Value>) -> ApiResult<()> {
+    let mut tx = state.tx(auth.tenant_id).await?;
+    trail.updated(&mut tx, auth, action, Entity::FailedSync, id, before).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn before(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<Option<Value>> {
+    Ok(snapshot(&mut *state.tx(auth.tenant_id).await?, auth, Entity::FailedSync, id).await?)
+}
+
 async fn retry(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     PathId(id): PathId,
     OptionalBody(request): OptionalBody<RetryRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -235,10 +249,12 @@ async fn retry(
         allow_oversell: overrides.allow_oversell.unwrap_or(false),
     };
     let by = actor(&mut *state.tx(auth.tenant_id).await?, &auth).await?;
+    let was = before(&state, &auth, id).await?;
     replay::retry(&state.db, &state.publisher, Scope::Tenant(auth.tenant_id), FailedSyncId(id), overrides, &by)
         .await
         .map_err(review_error)?;
     tracing::info!(tenant_id = %auth.tenant_id, failed_sync_id = %id, by, "failed sync retried");
+    audit(&state, &auth, &trail, "retry", id, was).await?;
     Ok((StatusCode::ACCEPTED, Json(one(&mut *state.tx(auth.tenant_id).await?, &auth, id).await?)))
 }
 
@@ -251,6 +267,7 @@ struct DiscardRequest {
 async fn discard(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: Trail,
     PathId(id): PathId,
     Body(request): Body<DiscardRequest>,
 ) -> ApiResult<Json<Value>> {
@@ -260,10 +277,12 @@ async fn discard(
         return Err(ApiError::invalid("reason", "must be 1 to 500 characters"));
     }
     let by = actor(&mut *state.tx(auth.tenant_id).await?, &auth).await?;
+    let was = before(&state, &auth, id).await?;
     replay::discard(&state.db, Scope::Tenant(auth.tenant_id), FailedSyncId(id), reason, &by)
         .await
         .map_err(review_error)?;
     tracing::info!(tenant_id = %auth.tenant_id, failed_sync_id = %id, by, "failed sync discarded");
+    audit(&state, &auth, &trail, "discard", id, was).await?;
     Ok(Json(one(&mut *state.tx(auth.tenant_id).await?, &auth, id).await?))
 }
 

@@ -94,6 +94,9 @@ async fn sync(
     let envelope = read_sync_body(&body, MAX_ORDERS, |_, order| sorted.push(order, received_at, &outlets))?;
     drop(body);
     let device_id = check_envelope(envelope)?;
+    // A registered till signed in: the batch and its orders name it, not
+    // the free text the terminal sent.
+    let device_id = auth.device_id.map_or(device_id, |d| d.to_string());
     let batch_id = SyncBatchId::generate();
     let origin = Origin {
         tenant_id: auth.tenant_id,

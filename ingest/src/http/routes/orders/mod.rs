@@ -55,7 +55,8 @@ async fn create(
     let origin = Origin {
         tenant_id: auth.tenant_id,
         source: Source::Online,
-        device_id: None,
+        // A registered till signed in: the order names it.
+        device_id: auth.device_id.map(|d| d.to_string()),
         sync_batch_id: None,
         received_at,
         request_id,
@@ -137,6 +138,7 @@ struct CancelRequest {
 async fn cancel(
     State(state): State<AppState>,
     auth: AuthUser,
+    trail: crate::audit::Trail,
     Extension(RequestId(request_id)): Extension<RequestId>,
     PathId(id): PathId,
     Body(request): Body<CancelRequest>,
@@ -164,5 +166,13 @@ async fn cancel(
     });
     crate::accept::publish::one(&state.publisher, &message).await?;
     tracing::info!(tenant_id = %auth.tenant_id, order_id = %id, "order cancellation queued");
+    let change = crate::audit::Change {
+        action: "cancel",
+        entity: crate::audit::Entity::Order,
+        entity_id: id.to_string(),
+        before: Some(serde_json::json!({ "status": row.status, "total": row.total })),
+        after: Some(serde_json::json!({ "status": "cancel_requested", "reason": reason })),
+    };
+    trail.record_alone(&state.db, &auth, change).await?;
     Ok(accepted_response(OrderId(id), ClientOrderId(row.client_order_id), OrderStatus::Committed))
 }

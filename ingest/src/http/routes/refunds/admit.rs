@@ -28,6 +28,7 @@ pub struct Admitted {
 pub async fn admit(
     db: &PgPool,
     auth: &AuthUser,
+    trail: &crate::audit::Trail,
     order_id: OrderId,
     refund: &ValidatedRefund,
     request_hash: &str,
@@ -63,8 +64,8 @@ pub async fn admit(
     let refund_id = RefundId(Uuid::now_v7());
     sqlx::query(
         "INSERT INTO refunds (id, tenant_id, order_id, client_refund_id, request, request_hash, reason, created_at,
-                              received_at, requested_by)
-         VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), $7, $8, $9, $10)",
+                              received_at, requested_by, device_id)
+         VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), $7, $8, $9, $10, $11)",
     )
     .bind(refund_id.0)
     .bind(tenant)
@@ -76,6 +77,7 @@ pub async fn admit(
     .bind(refund.created_at)
     .bind(received_at)
     .bind(auth.user_id.0)
+    .bind(auth.device_id)
     .execute(&mut *tx)
     .await?;
     let products: Vec<Uuid> = refund.items.iter().map(|l| l.product_id.0).collect();
@@ -90,6 +92,14 @@ pub async fn admit(
     .bind(&quantities)
     .execute(&mut *tx)
     .await?;
+    let change = crate::audit::Change {
+        action: "refund",
+        entity: crate::audit::Entity::Refund,
+        entity_id: refund_id.0.to_string(),
+        before: Some(serde_json::json!({ "orderId": order_id, "orderStatus": status })),
+        after: Some(serde_json::json!({ "status": "pending", "request": refund })),
+    };
+    trail.record(&mut tx, auth, change).await?;
     tx.commit().await?;
     Ok(Admitted { refund_id, status: "pending".to_owned(), duplicate: false })
 }

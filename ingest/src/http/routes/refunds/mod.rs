@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
 async fn create(
     State(state): State<AppState>,
     Writer(auth): Writer,
+    trail: crate::audit::Trail,
     Extension(RequestId(request_id)): Extension<RequestId>,
     PathId(order_id): PathId,
     Query(query): Query<WaitQuery>,
@@ -41,7 +42,7 @@ async fn create(
     let request_hash = hex(&canonical_hash(&body));
     let refund = validate_refund(body, received_at)?;
     let order_id = OrderId(order_id);
-    let admitted = admit::admit(&state.db, &auth, order_id, &refund, &request_hash, received_at).await?;
+    let admitted = admit::admit(&state.db, &auth, &trail, order_id, &refund, &request_hash, received_at).await?;
     // A resend of a refund still pending publishes it again: the first
     // publish may not have happened. The worker applies it once either way.
     if admitted.status == "pending" {

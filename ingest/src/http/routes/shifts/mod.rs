@@ -6,6 +6,7 @@
 
 mod report;
 
+use crate::audit::{Change, Entity, Trail, snapshot};
 use crate::auth::{AuthUser, Role, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, PathId, Query};
@@ -83,6 +84,7 @@ struct OpenShift {
 async fn open(
     State(state): State<AppState>,
     Writer(auth): Writer,
+    trail: Trail,
     Body(body): Body<OpenShift>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if !(0..=MAX_AMOUNT).contains(&body.opening_float) {
@@ -117,8 +119,8 @@ async fn open(
     }
     // `cash_shifts_one_open` refuses a second open shift (409 shift_already_open).
     let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO cash_shifts (id, tenant_id, outlet_id, cashier_id, opening_float, opened_by)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO cash_shifts (id, tenant_id, outlet_id, cashier_id, opening_float, opened_by, device_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(auth.tenant_id.0)
@@ -126,10 +128,13 @@ async fn open(
     .bind(cashier)
     .bind(body.opening_float)
     .bind(auth.user_id.0)
+    .bind(auth.device_id)
     .fetch_one(&mut *tx)
     .await?;
     let shift = visible(&mut tx, &auth, id, false).await?;
     let view = z_report(&mut tx, &auth, &shift).await?;
+    let after = snapshot(&mut tx, &auth, Entity::Shift, id).await?;
+    trail.record(&mut tx, &auth, Change { action: "open", entity: Entity::Shift, entity_id: id.to_string(), before: None, after }).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %auth.tenant_id, shift_id = %id, %outlet, %cashier, "cash shift opened");
     Ok((StatusCode::CREATED, Json(view)))
@@ -146,6 +151,7 @@ struct CashMovement {
 async fn cash_movement(
     State(state): State<AppState>,
     Writer(auth): Writer,
+    trail: Trail,
     PathId(id): PathId,
     Body(body): Body<CashMovement>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -180,9 +186,11 @@ async fn cash_movement(
     .bind(auth.user_id.0)
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
     let body = json!({ "id": movement, "shiftId": id, "kind": body.kind, "amount": body.amount,
                        "reason": body.reason.trim(), "by": auth.user_id, "at": at });
+    let change = Change { action: "cash_movement", entity: Entity::Shift, entity_id: id.to_string(), before: None, after: Some(body.clone()) };
+    trail.record(&mut tx, &auth, change).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -196,6 +204,7 @@ struct CloseShift {
 async fn close(
     State(state): State<AppState>,
     Writer(auth): Writer,
+    trail: Trail,
     PathId(id): PathId,
     Body(body): Body<CloseShift>,
 ) -> ApiResult<Json<Value>> {
@@ -207,6 +216,7 @@ async fn close(
     if shift.status != "open" {
         return Err(ApiError::conflict("shift_closed", "the shift is already closed"));
     }
+    let before = snapshot(&mut tx, &auth, Entity::Shift, id).await?;
     let kept = report::figures(&mut tx, auth.tenant_id.0, id).await?;
     let expected = shift.opening_float.saturating_add(kept.cash_net());
     sqlx::query(
@@ -224,6 +234,7 @@ async fn close(
     .await?;
     let shift = visible(&mut tx, &auth, id, false).await?;
     let view = z_report(&mut tx, &auth, &shift).await?;
+    trail.updated(&mut tx, &auth, "close", Entity::Shift, id, before).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %auth.tenant_id, shift_id = %id, expected, counted = body.counted_cash, "cash shift closed");
     Ok(Json(view))

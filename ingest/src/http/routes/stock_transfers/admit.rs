@@ -20,6 +20,7 @@ pub struct Admitted {
 pub async fn admit(
     db: &sqlx::PgPool,
     auth: &AuthUser,
+    trail: &crate::audit::Trail,
     transfer: &ValidatedTransfer,
     request_hash: &str,
 ) -> ApiResult<Admitted> {
@@ -62,6 +63,15 @@ pub async fn admit(
     .bind(transfer.items.iter().map(|l| i32::try_from(l.quantity).unwrap_or(i32::MAX)).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
+    let after = crate::audit::snapshot(&mut tx, auth, crate::audit::Entity::StockTransfer, id).await?;
+    let change = crate::audit::Change {
+        action: "create",
+        entity: crate::audit::Entity::StockTransfer,
+        entity_id: id.to_string(),
+        before: None,
+        after,
+    };
+    trail.record(&mut tx, auth, change).await?;
     tx.commit().await?;
     Ok(Admitted { id: TransferId(id), status: "pending".into(), duplicate: false })
 }

@@ -7,6 +7,7 @@
 mod admit;
 mod view;
 
+use crate::audit::{Change, Entity, Trail};
 use crate::auth::{AuthUser, SUPERVISORS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonValue, PathId};
@@ -34,13 +35,14 @@ pub fn router() -> Router<AppState> {
 async fn create(
     State(state): State<AppState>,
     Writer(auth): Writer,
+    trail: Trail,
     Extension(RequestId(request_id)): Extension<RequestId>,
     JsonValue(body): JsonValue,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require(SUPERVISORS)?;
     let request_hash = hex(&canonical_hash(&body));
     let transfer = validate_transfer(body)?;
-    let admitted = admit::admit(&state.db, &auth, &transfer, &request_hash).await?;
+    let admitted = admit::admit(&state.db, &auth, &trail, &transfer, &request_hash).await?;
     // A resend of a transfer still pending publishes it again: the first
     // publish may not have happened. The worker applies it once either way.
     if admitted.status == "pending" {
@@ -55,6 +57,7 @@ async fn create(
 async fn retry(
     State(state): State<AppState>,
     Writer(auth): Writer,
+    trail: Trail,
     Extension(RequestId(request_id)): Extension<RequestId>,
     PathId(id): PathId,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -69,6 +72,14 @@ async fn retry(
     publish(&state, &auth, TransferId(id), row.request_hash.clone(), transfer.clone(), Some(request_id), Some(replay))
         .await?;
     tracing::info!(tenant_id = %auth.tenant_id, transfer_id = %id, "stock transfer retried");
+    let change = Change {
+        action: "retry",
+        entity: Entity::StockTransfer,
+        entity_id: id.to_string(),
+        before: Some(serde_json::json!({ "status": row.status })),
+        after: Some(serde_json::json!({ "status": "retry_requested" })),
+    };
+    trail.record_alone(&state.db, &auth, change).await?;
     Ok(accepted(TransferId(id), &transfer, "failed"))
 }
 
