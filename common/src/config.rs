@@ -167,6 +167,8 @@ pub struct WorkerConfig {
     /// Raw requests of resolved or discarded failed syncs and dead letters
     /// lose members' personal fields this long after (`REVIEW_RETENTION_DAYS`).
     pub review_retention: Duration,
+    /// How often the retention sweep runs (`RETENTION_SWEEP_EVERY`).
+    pub retention_every: Duration,
     /// A pending order older than this has lost its message: republish it.
     /// Longer than the whole retry schedule, so a retry in flight is not doubled.
     pub republish_pending_after: Duration,
@@ -277,6 +279,7 @@ impl Config {
                 republish_pending_after: env.duration("REPUBLISH_PENDING_AFTER", "20m")?,
                 member_retention: days(env.number("MEMBER_RETENTION_DAYS", 730)?),
                 review_retention: days(env.number("REVIEW_RETENTION_DAYS", 30)?),
+                retention_every: env.duration("RETENTION_SWEEP_EVERY", "1h")?,
             },
             shutdown_timeout: env.duration("SHUTDOWN_TIMEOUT", "30s")?,
         };

@@ -15,6 +15,7 @@ pub mod health;
 pub mod metrics;
 pub mod outcome;
 pub mod pg;
+pub mod retention;
 pub mod settle;
 pub mod sweep;
 
@@ -43,6 +44,8 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
         config.broker.connection_name.clone().unwrap_or_else(|| format!("warungin-worker-{}", std::process::id()));
     let publisher = Publisher::start(&config.broker, format!("{name}-publish"), shutdown.clone());
     let sweep = tokio::spawn(sweep::run(pool.clone(), publisher.clone(), w.republish_pending_after, shutdown.clone()));
+    let retention = retention::Retention { members: w.member_retention, reviews: w.review_retention, every: w.retention_every };
+    let retention = tokio::spawn(retention::run(pool.clone(), retention, shutdown.clone()));
     let consuming = Arc::new(AtomicBool::new(false));
     let (orders, handler) = order_consumer(config, &name, &pool, publisher, &topology);
     let (dead, recorder) = dead_letter_consumer(&orders, &name, &pool, &topology, &shutdown);
@@ -54,7 +57,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
     let dead = tokio::spawn(consumer::run(dead, topology, recorder, shutdown, Arc::new(AtomicBool::new(false))));
     tracing::info!(%health_addr, "worker started");
     let task = tokio::spawn(async move {
-        let _ = tokio::join!(orders, dead, http, sweep);
+        let _ = tokio::join!(orders, dead, http, sweep, retention);
         pool_watch.abort();
     });
     Ok(RunningWorker { health_addr, task })

@@ -159,6 +159,7 @@ fn routes(health: routes::health::Health) -> Router<AppState> {
         .merge(routes::products::router())
         .merge(routes::discounts::router())
         .merge(routes::members::router())
+        .merge(routes::personal_data::router())
         .merge(routes::outlets::router())
         .merge(routes::reports::router())
         .merge(routes::orders::router())

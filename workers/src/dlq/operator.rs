@@ -5,6 +5,7 @@
 //! it was asked to do succeeded (the binary exits non-zero otherwise).
 
 pub use super::error::OperatorError;
+use super::audit::{self, Acted};
 use super::listing::{self, Filter};
 use chrono::{DateTime, Utc};
 use common::broker::{ORDER_ROUTING_KEY, Publisher, Target, headers};
@@ -91,6 +92,7 @@ pub async fn run(command: DlqCommand, config: &Config, by: &str, out: &mut impl 
 async fn discard(db: &PgPool, id: Uuid, reason: &str, by: &str, out: &mut impl Write) -> Result<bool, OperatorError> {
     match replay::discard(db, Scope::Platform, FailedSyncId(id), reason, by).await {
         Ok(()) => {
+            audit::record(db, Acted::FailedSync, id, "discard", by).await?;
             writeln!(out, "discarded failed sync {id}")?;
             return Ok(true);
         }
@@ -109,6 +111,9 @@ async fn discard(db: &PgPool, id: Uuid, reason: &str, by: &str, out: &mut impl W
     .execute(db)
     .await?;
     let ok = done.rows_affected() == 1;
+    if ok {
+        audit::record(db, Acted::DeadLetter, id, "discard", by).await?;
+    }
     writeln!(
         out,
         "{}",
@@ -140,7 +145,10 @@ async fn replay(
     for id in ids {
         pace.tick().await;
         match replay::retry(db, &publisher, Scope::Platform, FailedSyncId(*id), overrides, by).await {
-            Ok(()) => replayed += 1,
+            Ok(()) => {
+                audit::record(db, Acted::FailedSync, *id, "retry", by).await?;
+                replayed += 1;
+            }
             Err(replay::ReviewError::NotOpen(status)) => {
                 writeln!(out, "skipped {id}: {status}")?;
                 skipped += 1;
@@ -192,5 +200,6 @@ async fn replay_raw(db: &PgPool, publisher: &Publisher, id: Uuid, by: &str) -> R
         .bind(by)
         .execute(db)
         .await?;
+    audit::record(db, Acted::DeadLetter, id, "replay", by).await?;
     Ok(true)
 }

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
 struct MemberInput {
     name: Option<String>,
     phone: Option<String>,
+    email: Option<Option<String>>,
     member_code: Option<String>,
     is_active: Option<bool>,
     discount_type: Option<Option<String>>,
@@ -40,6 +41,7 @@ struct Member {
     id: Uuid,
     name: String,
     phone: String,
+    email: Option<String>,
     member_code: String,
     is_active: bool,
     discount_type: Option<String>,
@@ -47,6 +49,8 @@ struct Member {
     discount_value: Option<i64>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// Set once the member's personal data was erased (UU PDP).
+    erased_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize)]
@@ -64,12 +68,14 @@ impl Member {
             id: Uuid::now_v7(),
             name: String::new(),
             phone: String::new(),
+            email: None,
             member_code: String::new(),
             is_active: true,
             discount_type: None,
             discount_value: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            erased_at: None,
         }
     }
 
@@ -84,7 +90,7 @@ impl Member {
 
 macro_rules! columns {
     () => {
-        "id, name, phone, member_code, is_active, discount_type, discount_value, created_at, updated_at"
+        "id, name, phone, email, member_code, is_active, discount_type, discount_value, created_at, updated_at, erased_at"
     };
 }
 
@@ -100,6 +106,9 @@ fn merge(mut member: Member, input: MemberInput) -> ApiResult<Member> {
     let mut errors = Vec::new();
     member.name = input.name.map(|n| n.trim().to_owned()).unwrap_or(member.name);
     member.phone = input.phone.map(|p| p.trim().to_owned()).unwrap_or(member.phone);
+    if let Some(email) = input.email {
+        member.email = email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+    }
     member.member_code = input.member_code.map(|c| c.trim().to_owned()).unwrap_or(member.member_code);
     member.is_active = input.is_active.unwrap_or(member.is_active);
     if let Some(kind) = input.discount_type {
@@ -119,15 +128,21 @@ fn merge(mut member: Member, input: MemberInput) -> ApiResult<Member> {
     text(&mut errors, "name", &member.name, 1, 200);
     text(&mut errors, "phone", &member.phone, 3, 32);
     text(&mut errors, "memberCode", &member.member_code, 1, 64);
+    if member.email.as_ref().is_some_and(|e| e.len() > 254 || !e.contains('@')) {
+        errors.push(FieldError::new("email", "must be an email address"));
+    }
+    if member.erased_at.is_some() {
+        return Err(ApiError::conflict("member_erased", "this member's personal data was erased"));
+    }
     if errors.is_empty() { Ok(member) } else { Err(ApiError::Validation(errors)) }
 }
 
 async fn save(db: &mut PgConnection, auth: &AuthUser, m: &Member) -> ApiResult<Member> {
     sqlx::query_as::<_, Member>(concat!(
-        "INSERT INTO members (id, tenant_id, name, phone, member_code, is_active, discount_type, discount_value)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO members (id, tenant_id, name, phone, member_code, is_active, discount_type, discount_value, email)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (id) DO UPDATE SET name = $3, phone = $4, member_code = $5, is_active = $6, discount_type = $7,
-             discount_value = $8, updated_at = now()
+             discount_value = $8, email = $9, updated_at = now()
          WHERE members.tenant_id = $2
          RETURNING ",
         columns!()
@@ -140,6 +155,7 @@ async fn save(db: &mut PgConnection, auth: &AuthUser, m: &Member) -> ApiResult<M
     .bind(m.is_active)
     .bind(&m.discount_type)
     .bind(m.discount_value)
+    .bind(&m.email)
     .fetch_one(&mut *db)
     .await
     .map_err(|e| match e.as_database_error().and_then(|d| d.constraint()) {

@@ -15,6 +15,7 @@ pub mod members;
 pub mod ops;
 pub mod orders;
 pub mod outlets;
+pub mod personal_data;
 pub mod products;
 pub mod refunds;
 pub mod reports;
