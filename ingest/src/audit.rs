@@ -144,7 +144,12 @@ impl Trail {
 
     /// Records `change` in a transaction of its own: for a change that is
     /// queued (a cancel, a retry), recorded once the broker has it.
-    pub async fn record_alone(&self, db: &sqlx::PgPool, auth: &AuthUser, change: Change<'_>) -> Result<(), sqlx::Error> {
+    pub async fn record_alone(
+        &self,
+        db: &sqlx::PgPool,
+        auth: &AuthUser,
+        change: Change<'_>,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = common::db::tenant_tx(db, &[auth.tenant_id.0]).await?;
         self.record(&mut tx, auth, change).await?;
         tx.commit().await

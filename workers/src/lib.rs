@@ -44,7 +44,8 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningWorker,
         config.broker.connection_name.clone().unwrap_or_else(|| format!("warungin-worker-{}", std::process::id()));
     let publisher = Publisher::start(&config.broker, format!("{name}-publish"), shutdown.clone());
     let sweep = tokio::spawn(sweep::run(pool.clone(), publisher.clone(), w.republish_pending_after, shutdown.clone()));
-    let retention = retention::Retention { members: w.member_retention, reviews: w.review_retention, every: w.retention_every };
+    let retention =
+        retention::Retention { members: w.member_retention, reviews: w.review_retention, every: w.retention_every };
     let retention = tokio::spawn(retention::run(pool.clone(), retention, shutdown.clone()));
     let consuming = Arc::new(AtomicBool::new(false));
     let (orders, handler) = order_consumer(config, &name, &pool, publisher, &topology);

@@ -58,9 +58,14 @@ pub async fn sweep(pool: &Pool, retention: Retention) -> Result<Swept, Box<dyn s
         .await?
         .get(0);
     let stripped = client
-        .query_one("SELECT * FROM platform_remove_personal_data(make_interval(secs => $1))", &[
-            &retention.reviews.as_secs_f64(),
-        ])
+        .query_one(
+            "SELECT * FROM platform_remove_personal_data(make_interval(secs => $1))",
+            &[&retention.reviews.as_secs_f64()],
+        )
         .await?;
-    Ok(Swept { members_erased: members, failed_syncs_stripped: stripped.get(0), dead_letters_stripped: stripped.get(1) })
+    Ok(Swept {
+        members_erased: members,
+        failed_syncs_stripped: stripped.get(0),
+        dead_letters_stripped: stripped.get(1),
+    })
 }

@@ -77,7 +77,8 @@ impl Sessions {
     pub async fn changed(&self, subject: Subject, standing: Standing) {
         self.remember(subject, standing);
         let Some(mut redis) = self.redis.clone() else { return };
-        let set = redis::cmd("SET").arg(self.key(subject)).arg(standing.encode()).arg("EX").arg(SHARED_TTL_SECS).clone();
+        let set =
+            redis::cmd("SET").arg(self.key(subject)).arg(standing.encode()).arg("EX").arg(SHARED_TTL_SECS).clone();
         let reply = tokio::time::timeout(crate::redis::TIMEOUT, set.query_async::<()>(&mut redis)).await;
         if !matches!(reply, Ok(Ok(()))) {
             // Other replicas then go on what Redis held (up to SHARED_TTL_SECS).
@@ -140,8 +141,13 @@ impl Sessions {
     /// not overwrite the change's own write-through.
     async fn share_if_absent(&self, subject: Subject, standing: Standing) {
         let Some(mut redis) = self.redis.clone() else { return };
-        let set =
-            redis::cmd("SET").arg(self.key(subject)).arg(standing.encode()).arg("EX").arg(SHARED_TTL_SECS).arg("NX").clone();
+        let set = redis::cmd("SET")
+            .arg(self.key(subject))
+            .arg(standing.encode())
+            .arg("EX")
+            .arg(SHARED_TTL_SECS)
+            .arg("NX")
+            .clone();
         let _ = tokio::time::timeout(crate::redis::TIMEOUT, set.query_async::<Option<String>>(&mut redis)).await;
     }
 

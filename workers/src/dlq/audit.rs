@@ -18,14 +18,14 @@ pub async fn record(db: &PgPool, target: Acted, id: Uuid, action: &str, by: &str
     let sql = match target {
         Acted::FailedSync => {
             "INSERT INTO audit_log (id, tenant_id, actor, action, entity, entity_id, before, after)
-             SELECT $1, f.tenant_id, 'operator:' || $2, $3, 'failed_sync', f.id::text,
+             SELECT $1, f.tenant_id, $2, $3, 'failed_sync', f.id::text,
                     jsonb_build_object('status', 'open'),
                     jsonb_build_object('status', f.status, 'attempts', f.attempts, 'reason', f.reason_code)
              FROM failed_syncs f WHERE f.id = $4"
         }
         Acted::DeadLetter => {
             "INSERT INTO audit_log (id, tenant_id, actor, action, entity, entity_id, before, after)
-             SELECT $1, d.tenant_id, 'operator:' || $2, $3, 'dead_letter', d.id::text,
+             SELECT $1, d.tenant_id, $2, $3, 'dead_letter', d.id::text,
                     jsonb_build_object('status', 'open'),
                     jsonb_build_object('status', d.status, 'queue', d.queue, 'reason', d.reason_code)
              FROM dead_letters d WHERE d.id = $4 AND d.tenant_id IS NOT NULL"

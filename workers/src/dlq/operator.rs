@@ -4,8 +4,8 @@
 //! with the review API (`common::replay`), and reports whether everything
 //! it was asked to do succeeded (the binary exits non-zero otherwise).
 
-pub use super::error::OperatorError;
 use super::audit::{self, Acted};
+pub use super::error::OperatorError;
 use super::listing::{self, Filter};
 use chrono::{DateTime, Utc};
 use common::broker::{ORDER_ROUTING_KEY, Publisher, Target, headers};

@@ -319,7 +319,8 @@ async fn create(
     let rule = merge(&mut tx, &auth, Rule::blank(), input).await?;
     let saved = save(&mut tx, &auth, &rule).await?;
     let after = snapshot(&mut tx, &auth, Entity::Discount, saved.id).await?;
-    let change = Change { action: "create", entity: Entity::Discount, entity_id: saved.id.to_string(), before: None, after };
+    let change =
+        Change { action: "create", entity: Entity::Discount, entity_id: saved.id.to_string(), before: None, after };
     trail.record(&mut tx, &auth, change).await?;
     tx.commit().await?;
     state.quoter.forget(auth.tenant_id);
@@ -362,7 +363,13 @@ async fn remove(
     if deleted.rows_affected() == 0 {
         return Err(ApiError::not_found("discount"));
     }
-    trail.record(&mut tx, &auth, Change { action: "delete", entity: Entity::Discount, entity_id: id.to_string(), before, after: None }).await?;
+    trail
+        .record(
+            &mut tx,
+            &auth,
+            Change { action: "delete", entity: Entity::Discount, entity_id: id.to_string(), before, after: None },
+        )
+        .await?;
     tx.commit().await?;
     state.quoter.forget(auth.tenant_id);
     Ok(StatusCode::NO_CONTENT)

@@ -224,7 +224,14 @@ struct RetryOverrides {
 }
 
 /// Records a review action on failed sync `id`, from `before` to now.
-async fn audit(state: &AppState, auth: &AuthUser, trail: &Trail, action: &str, id: Uuid, before: Option<Value>) -> ApiResult<()> {
+async fn audit(
+    state: &AppState,
+    auth: &AuthUser,
+    trail: &Trail,
+    action: &str,
+    id: Uuid,
+    before: Option<Value>,
+) -> ApiResult<()> {
     let mut tx = state.tx(auth.tenant_id).await?;
     trail.updated(&mut tx, auth, action, Entity::FailedSync, id, before).await?;
     tx.commit().await?;

@@ -187,7 +187,8 @@ async fn create(
     let mut tx = state.tx(auth.tenant_id).await?;
     let member = save(&mut tx, &auth, &merge(Member::blank(), input)?).await?;
     let after = snapshot(&mut tx, &auth, Entity::Member, member.id).await?;
-    let change = Change { action: "create", entity: Entity::Member, entity_id: member.id.to_string(), before: None, after };
+    let change =
+        Change { action: "create", entity: Entity::Member, entity_id: member.id.to_string(), before: None, after };
     trail.record(&mut tx, &auth, change).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(member.view())))

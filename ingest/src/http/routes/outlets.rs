@@ -133,7 +133,8 @@ async fn create(
     let outlet = merge(&mut tx, blank, input).await?;
     let outlet = save(&mut tx, &auth, &outlet).await?;
     let after = snapshot(&mut tx, &auth, Entity::Outlet, outlet.id).await?;
-    let change = Change { action: "create", entity: Entity::Outlet, entity_id: outlet.id.to_string(), before: None, after };
+    let change =
+        Change { action: "create", entity: Entity::Outlet, entity_id: outlet.id.to_string(), before: None, after };
     trail.record(&mut tx, &auth, change).await?;
     tx.commit().await?;
     state.outlets.forget(auth.tenant_id);

@@ -19,9 +19,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/members/{id}/personal-data", get(export))
-        .route("/api/members/{id}/erase", post(erase))
+    Router::new().route("/api/members/{id}/personal-data", get(export)).route("/api/members/{id}/erase", post(erase))
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -73,11 +71,8 @@ async fn erase(
     }
     let mut tx = state.tx(auth.tenant_id).await?;
     let before = snapshot(&mut tx, &auth, Entity::Member, id).await?.ok_or(ApiError::not_found("member"))?;
-    let erased: bool = sqlx::query_scalar("SELECT erase_member($1, $2)")
-        .bind(auth.tenant_id.0)
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let erased: bool =
+        sqlx::query_scalar("SELECT erase_member($1, $2)").bind(auth.tenant_id.0).bind(id).fetch_one(&mut *tx).await?;
     if erased {
         // The record names what went, never the values.
         let before = Some(json!({ "erasedAt": before.get("erased_at"), "fields": ["name", "phone", "email"] }));

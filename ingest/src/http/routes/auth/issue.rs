@@ -45,10 +45,7 @@ pub async fn issue(
     let iat = u64::try_from(issued_at.timestamp()).unwrap_or(0);
     let (user_id, tenant) = (UserId(user.id), TenantId(user.tenant_id));
     let grant = Grant { user: user_id, tenant, role, version: user.token_version, device };
-    let access = state
-        .keys
-        .issue_access(grant, iat)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let access = state.keys.issue_access(grant, iat).map_err(|e| ApiError::Internal(e.to_string()))?;
     let lifetime = chrono::Duration::from_std(state.keys.refresh_ttl).unwrap_or(chrono::Duration::hours(72));
     sqlx::query(
         "INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at, device_id)
@@ -72,4 +69,3 @@ pub async fn issue(
         "deviceId": device,
     }))
 }
-

@@ -59,8 +59,10 @@ async fn login(
     let mut attempt = LoginAttempt::new(ip.to_string(), email.clone());
     attempt.reserve(&limits).await?;
     // Login knows no tenant yet: the one narrow lookup across tenants.
-    let found =
-        sqlx::query_as::<_, UserRow>("SELECT *, 0::bigint AS token_version FROM auth_find_user($1)").bind(&email).fetch_optional(&state.db).await;
+    let found = sqlx::query_as::<_, UserRow>("SELECT *, 0::bigint AS token_version FROM auth_find_user($1)")
+        .bind(&email)
+        .fetch_optional(&state.db)
+        .await;
     let user = match found {
         Ok(user) => user,
         Err(error) => {

@@ -96,11 +96,13 @@ pub async fn open_session(
     let mut tx = state.tx(till.tid).await?;
     let user = sqlx::query_as::<_, UserRow>(ACTIVE_USER).bind(request.user_id).fetch_optional(&mut *tx).await?;
     let pin_hash: Option<String> = match &user {
-        Some(_) => sqlx::query_scalar("SELECT pin_hash FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(till.tid.0)
-            .bind(request.user_id)
-            .fetch_one(&mut *tx)
-            .await?,
+        Some(_) => {
+            sqlx::query_scalar("SELECT pin_hash FROM users WHERE tenant_id = $1 AND id = $2")
+                .bind(till.tid.0)
+                .bind(request.user_id)
+                .fetch_one(&mut *tx)
+                .await?
+        }
         None => None,
     };
     if !password::verify(request.pin, pin_hash).await {
@@ -125,7 +127,7 @@ pub async fn active(tx: &mut PgConnection, tenant: TenantId, device: Uuid) -> Re
         sqlx::query_scalar("SELECT revoked_at IS NULL FROM devices WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.0)
             .bind(device)
-        .fetch_optional(tx)
-        .await?;
+            .fetch_optional(tx)
+            .await?;
     Ok(active.unwrap_or(false))
 }

@@ -136,7 +136,13 @@ pub async fn insert(db: &PgPool, auth: &AuthUser, trail: &Trail, new: &NewProduc
     }
     let product = fetch(&mut tx, auth, id).await?;
     let after = snapshot(&mut tx, auth, Entity::Product, id).await?;
-    trail.record(&mut tx, auth, Change { action: "create", entity: Entity::Product, entity_id: id.to_string(), before: None, after }).await?;
+    trail
+        .record(
+            &mut tx,
+            auth,
+            Change { action: "create", entity: Entity::Product, entity_id: id.to_string(), before: None, after },
+        )
+        .await?;
     tx.commit().await?;
     Ok(product)
 }

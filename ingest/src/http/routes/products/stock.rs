@@ -170,12 +170,13 @@ pub(super) async fn adjust(
 
 /// One outlet's stock of one product (0 before its row exists).
 async fn outlet_stock(db: &mut PgConnection, auth: &AuthUser, product: Uuid, outlet: Uuid) -> ApiResult<i64> {
-    let stock: Option<i64> =
-        sqlx::query_scalar("SELECT stock FROM outlet_stock WHERE tenant_id = $1 AND product_id = $2 AND outlet_id = $3")
-            .bind(auth.tenant_id.0)
-            .bind(product)
-            .bind(outlet)
-            .fetch_optional(&mut *db)
-            .await?;
+    let stock: Option<i64> = sqlx::query_scalar(
+        "SELECT stock FROM outlet_stock WHERE tenant_id = $1 AND product_id = $2 AND outlet_id = $3",
+    )
+    .bind(auth.tenant_id.0)
+    .bind(product)
+    .bind(outlet)
+    .fetch_optional(&mut *db)
+    .await?;
     Ok(stock.unwrap_or(0))
 }

@@ -134,7 +134,13 @@ async fn open(
     let shift = visible(&mut tx, &auth, id, false).await?;
     let view = z_report(&mut tx, &auth, &shift).await?;
     let after = snapshot(&mut tx, &auth, Entity::Shift, id).await?;
-    trail.record(&mut tx, &auth, Change { action: "open", entity: Entity::Shift, entity_id: id.to_string(), before: None, after }).await?;
+    trail
+        .record(
+            &mut tx,
+            &auth,
+            Change { action: "open", entity: Entity::Shift, entity_id: id.to_string(), before: None, after },
+        )
+        .await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %auth.tenant_id, shift_id = %id, %outlet, %cashier, "cash shift opened");
     Ok((StatusCode::CREATED, Json(view)))
@@ -188,7 +194,13 @@ async fn cash_movement(
     .await?;
     let body = json!({ "id": movement, "shiftId": id, "kind": body.kind, "amount": body.amount,
                        "reason": body.reason.trim(), "by": auth.user_id, "at": at });
-    let change = Change { action: "cash_movement", entity: Entity::Shift, entity_id: id.to_string(), before: None, after: Some(body.clone()) };
+    let change = Change {
+        action: "cash_movement",
+        entity: Entity::Shift,
+        entity_id: id.to_string(),
+        before: None,
+        after: Some(body.clone()),
+    };
     trail.record(&mut tx, &auth, change).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(body)))

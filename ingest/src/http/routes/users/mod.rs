@@ -90,7 +90,13 @@ async fn create(
         .execute(&mut *tx)
         .await?;
     let after = snapshot(&mut tx, &auth, Entity::User, id).await?;
-    trail.record(&mut tx, &auth, Change { action: "create", entity: Entity::User, entity_id: id.to_string(), before: None, after }).await?;
+    trail
+        .record(
+            &mut tx,
+            &auth,
+            Change { action: "create", entity: Entity::User, entity_id: id.to_string(), before: None, after },
+        )
+        .await?;
     tx.commit().await?;
     let body = json!({
         "id": id, "tenantId": auth.tenant_id, "email": new.email.trim(), "name": new.name.trim(), "role": role, "isActive": true

@@ -35,7 +35,11 @@ pub struct Person {
 const PERSON: &str = "SELECT id, email, name, role, is_active, pin_hash IS NOT NULL AS has_pin, created_at
                       FROM users WHERE tenant_id = $1 AND id = $2";
 
-pub async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<SearchQuery>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<Value>> {
     auth.require(MANAGERS)?;
     let page = q.page()?;
     let mut tx = state.tx(auth.tenant_id).await?;
@@ -121,18 +125,23 @@ pub async fn update(
         .fetch_one(&mut *tx)
         .await?;
         if others == 0 {
-            return Err(ApiError::conflict("last_owner", "the shop's last active owner cannot be demoted or deactivated"));
+            return Err(ApiError::conflict(
+                "last_owner",
+                "the shop's last active owner cannot be demoted or deactivated",
+            ));
         }
     }
     let before = snapshot(&mut tx, &auth, Entity::User, id).await?;
-    sqlx::query("UPDATE users SET role = $3, name = coalesce($4, name), is_active = $5 WHERE tenant_id = $1 AND id = $2")
-        .bind(auth.tenant_id.0)
-        .bind(id)
-        .bind(&new_role)
-        .bind(name)
-        .bind(active)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET role = $3, name = coalesce($4, name), is_active = $5 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(auth.tenant_id.0)
+    .bind(id)
+    .bind(&new_role)
+    .bind(name)
+    .bind(active)
+    .execute(&mut *tx)
+    .await?;
     let standing = if ends_access { Some(end_access(&mut tx, &auth, id).await?) } else { None };
     trail.updated(&mut tx, &auth, "update", Entity::User, id, before).await?;
     let person = sqlx::query_as::<_, Person>(PERSON).bind(auth.tenant_id.0).bind(id).fetch_one(&mut *tx).await?;
@@ -154,11 +163,13 @@ async fn end_access(tx: &mut PgConnection, auth: &AuthUser, id: Uuid) -> Result<
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL")
-        .bind(auth.tenant_id.0)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(auth.tenant_id.0)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     Ok(Standing { version, active })
 }
 
