@@ -107,6 +107,16 @@ async fn every_route_class_admits_exactly_the_roles_it_should() {
         (Method::PATCH, format!("/api/members/{nothing}"), Some(json!({ "name": "x" })), managers),
         (Method::GET, "/api/reports/daily-sales?date=2026-01-01".into(), None, supervisors),
         (Method::GET, "/api/settings".into(), None, everyone),
+        (Method::GET, "/api/audit".into(), None, managers),
+        (Method::GET, "/api/devices".into(), None, managers),
+        (Method::POST, "/api/devices".into(), Some(json!({ "outletId": main, "name": "Till {n}" })), managers),
+        (Method::POST, format!("/api/devices/{nothing}/revoke"), None, managers),
+        (Method::GET, "/api/users".into(), None, managers),
+        (Method::PATCH, format!("/api/users/{nothing}"), Some(json!({ "name": "x" })), managers),
+        (Method::POST, format!("/api/users/{nothing}/password"), Some(json!({ "password": "password-9" })), managers),
+        (Method::POST, format!("/api/users/{nothing}/pin"), Some(json!({ "pin": "1234" })), managers),
+        (Method::GET, format!("/api/members/{nothing}/personal-data"), None, managers),
+        (Method::POST, format!("/api/members/{nothing}/erase"), None, &["owner"][..]),
         (Method::PATCH, "/api/settings".into(), Some(json!({ "receiptPrefix": "WRG" })), managers),
         // One refund id for every role: the first allowed call takes it, the others get the same refund.
         (
@@ -232,6 +242,12 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
         (shown.body["status"] == "failed").then_some(())
     })
     .await;
+    let till =
+        p.post(&shop.token, "/api/devices", &json!({ "outletId": main, "name": "Kasir" })).await.body["id"].clone();
+    let till = till.as_str().unwrap_or_default().to_owned();
+    let person = json!({ "email": format!("kasir@{}.test", shop.slug), "password": "password-1", "name": "k", "role": "cashier" });
+    let person = p.post(&shop.token, "/api/users", &person).await.body["id"].clone();
+    let person = person.as_str().unwrap_or_default().to_owned();
     let shift = p.post(&shop.token, "/api/shifts", &json!({ "openingFloat": 50_000 })).await.body["shiftId"].clone();
     let shift = shift.as_str().unwrap_or_default().to_owned();
     let refund = json!({ "clientRefundId": uuid::Uuid::now_v7(), "items": [{ "productId": product, "quantity": 1 }] });
@@ -273,18 +289,24 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
         ),
         (Method::POST, format!("/api/shifts/{shift}/close"), Some(json!({ "countedCash": 0 }))),
         (Method::POST, format!("/api/stock-transfers/{transfer}/retry"), Some(json!({}))),
+        (Method::POST, format!("/api/devices/{till}/revoke"), None),
+        (Method::PATCH, format!("/api/users/{person}"), Some(json!({ "isActive": false }))),
+        (Method::POST, format!("/api/users/{person}/password"), Some(json!({ "password": "password-stolen" }))),
+        (Method::POST, format!("/api/users/{person}/pin"), Some(json!({ "pin": "0000" }))),
+        (Method::GET, format!("/api/members/{member}/personal-data"), None),
+        (Method::POST, format!("/api/members/{member}/erase"), None),
     ]
 }
+
+/// Every row another shop's requests could have touched, as text.
+const SHOP_SNAPSHOT: &str = "SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default UNION ALL SELECT outlet_id || ' ' || product_id || ' ' || stock FROM outlet_stock UNION ALL SELECT id || ' ' || status || ' ' || failures FROM stock_transfers UNION ALL SELECT id || ' ' || status FROM cash_shifts UNION ALL SELECT id::text FROM cash_movements UNION ALL SELECT id || ' ' || (revoked_at IS NULL) FROM devices UNION ALL SELECT id || ' ' || is_active || ' ' || token_version || ' ' || password_hash || ' ' || coalesce(pin_hash, '') FROM users UNION ALL SELECT name || phone FROM members) t(t)";
 
 #[tokio::test]
 async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing() {
     let p = Pipeline::start().await;
     let (a, b) = (p.tenant().await, p.tenant().await);
     let routes = a_shop_with_one_of_everything(&p, &a).await;
-    let before: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default UNION ALL SELECT outlet_id || ' ' || product_id || ' ' || stock FROM outlet_stock UNION ALL SELECT id || ' ' || status || ' ' || failures FROM stock_transfers UNION ALL SELECT id || ' ' || status FROM cash_shifts UNION ALL SELECT id::text FROM cash_movements) t(t)")
-        .fetch_one(&p.db)
-        .await
-        .expect("snapshot");
+    let before: Value = sqlx::query_scalar(SHOP_SNAPSHOT).fetch_one(&p.db).await.expect("snapshot");
     let settings_before = p.get(&a.token, "/api/settings").await.body;
     for (method, path, body) in &routes {
         let reply = p.call(method.clone(), path, Some(&b.token), body.as_ref()).await;
@@ -301,10 +323,7 @@ async fn another_tenant_gets_404_on_every_route_with_an_id_and_changes_nothing()
         .await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(p.get(&a.token, "/api/settings").await.body, settings_before, "A's settings are unchanged");
-    let after: Value = sqlx::query_scalar("SELECT to_jsonb(array_agg(t ORDER BY t)) FROM (SELECT updated_at::text FROM products UNION ALL SELECT status FROM failed_syncs UNION ALL SELECT name FROM discount_rules UNION ALL SELECT name FROM members UNION ALL SELECT id::text FROM refunds UNION ALL SELECT name FROM outlets WHERE NOT is_default UNION ALL SELECT outlet_id || ' ' || product_id || ' ' || stock FROM outlet_stock UNION ALL SELECT id || ' ' || status || ' ' || failures FROM stock_transfers UNION ALL SELECT id || ' ' || status FROM cash_shifts UNION ALL SELECT id::text FROM cash_movements) t(t)")
-        .fetch_one(&p.db)
-        .await
-        .expect("snapshot");
+    let after: Value = sqlx::query_scalar(SHOP_SNAPSHOT).fetch_one(&p.db).await.expect("snapshot");
     assert_eq!(before, after, "nothing of tenant A changed");
     p.stop().await;
 }
