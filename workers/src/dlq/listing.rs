@@ -184,7 +184,9 @@ pub async fn show(db: &PgPool, id: Uuid, out: &mut impl Write) -> Result<bool, O
     .fetch_optional(db)
     .await?;
     if let Some(row) = failed {
-        writeln!(out, "{}", serde_json::to_string_pretty(&row).unwrap_or_default())?;
+        let mut value = serde_json::to_value(&row).unwrap_or_default();
+        value["history"] = history(db, id).await?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&value).unwrap_or_default())?;
         return Ok(true);
     }
     let dead = sqlx::query_as::<_, DeadLetterRow>(
@@ -197,6 +199,7 @@ pub async fn show(db: &PgPool, id: Uuid, out: &mut impl Write) -> Result<bool, O
         Some(row) => {
             let mut value = serde_json::to_value(&row).unwrap_or_default();
             value["body"] = serde_json::Value::String(row.body_text());
+            value["history"] = history(db, id).await?;
             writeln!(out, "{}", serde_json::to_string_pretty(&value).unwrap_or_default())?;
             Ok(true)
         }
@@ -205,4 +208,22 @@ pub async fn show(db: &PgPool, id: Uuid, out: &mut impl Write) -> Result<bool, O
             Ok(false)
         }
     }
+}
+
+/// Who did what to a failed sync or dead letter, oldest first: its review
+/// events (API and CLI) and the audit trail's rows naming it.
+async fn history(db: &PgPool, id: Uuid) -> Result<serde_json::Value, OperatorError> {
+    let rows: Vec<serde_json::Value> = sqlx::query_scalar(
+        "SELECT jsonb_build_object('at', at, 'action', action, 'by', by, 'note', note) FROM (
+             SELECT at, action, by, note FROM failed_sync_events WHERE failed_sync_id = $1
+             UNION ALL
+             SELECT resolved_at, status, resolved_by, note FROM dead_letters WHERE id = $1 AND resolved_at IS NOT NULL
+             UNION ALL
+             SELECT at, 'audit:' || action, actor, request_id FROM audit_log WHERE entity_id = $1::text
+         ) h ORDER BY at",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?;
+    Ok(serde_json::Value::Array(rows))
 }
