@@ -24,6 +24,7 @@
 //! order discounts).
 
 mod apply;
+pub mod charge_history;
 pub mod charges;
 pub mod refund;
 pub mod refund_charges;
@@ -31,6 +32,7 @@ pub mod rules;
 pub mod stored;
 pub mod tender;
 
+pub use charge_history::{ChargeHistory, TenantCharges};
 pub use charges::{CashRounding, ChargeSettings, Charges, TaxMode, charges};
 pub use rules::{DiscountRule, Member, Rate, RuleKind, percent_of};
 
