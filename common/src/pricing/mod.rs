@@ -28,6 +28,7 @@ pub mod charge_history;
 pub mod charges;
 pub mod refund;
 pub mod refund_charges;
+pub mod refund_quote;
 pub mod rules;
 pub mod stored;
 pub mod tender;
