@@ -56,10 +56,11 @@ fn every_migration_has_a_down_script() {
 const DERIVED: &[&str] = &["_sqlx_migrations", "sales_buckets", "sales_bucket_methods", "sales_bucket_products"];
 
 /// The rows the newest migration's down script says it drops, taken out
-/// (20261205000017: the cash shifts and pay-ins and pay-outs, tables the
-/// comparison leaves out as it leaves out every table the way down drops,
-/// and the orders' and refunds' `shift_id` and `sold_by`, columns it drops
-/// likewise). Update this with each new migration.
+/// (20261206000019: the shops' charge history, `tenant_charge_settings`, a
+/// table the comparison leaves out as it leaves out every table the way
+/// down drops; applied again, each shop's history starts over with its
+/// current settings. No column of a table kept is dropped, so nothing else
+/// is taken out). Update this with each new migration.
 fn without_declared_losses(
     rows: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
 ) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {

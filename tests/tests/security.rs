@@ -108,6 +108,13 @@ async fn every_route_class_admits_exactly_the_roles_it_should() {
         (Method::GET, "/api/reports/daily-sales?date=2026-01-01".into(), None, supervisors),
         (Method::GET, "/api/settings".into(), None, everyone),
         (Method::PATCH, "/api/settings".into(), Some(json!({ "receiptPrefix": "WRG" })), managers),
+        // A quote creates nothing: every allowed role gets the same answer.
+        (
+            Method::POST,
+            format!("/api/orders/{order_id}/refunds/quote"),
+            Some(json!({ "clientRefundId": nothing, "items": [{ "productId": product, "quantity": 1 }] })),
+            supervisors,
+        ),
         // One refund id for every role: the first allowed call takes it, the others get the same refund.
         (
             Method::POST,
