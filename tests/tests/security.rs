@@ -247,6 +247,7 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
     assert_eq!(refunded.body["status"], "committed", "{}", refunded.body);
     let refund_id = refunded.body["refundId"].as_str().unwrap_or_default().to_owned();
     vec![
+        (Method::POST, format!("/api/orders/{order_id}/refunds/quote"), Some(refund.clone())),
         (Method::POST, format!("/api/orders/{order_id}/refunds"), Some(refund)),
         (Method::GET, format!("/api/orders/{order_id}/refunds"), None),
         (Method::GET, format!("/api/refunds/{refund_id}"), None),

@@ -33,7 +33,7 @@ impl ChargeHistory {
     pub fn at(&self, sale_time: DateTime<Utc>) -> TenantCharges {
         // Entries effective at or before the sale time come first in the slice.
         let effective = self.0.partition_point(|(at, _)| *at <= sale_time);
-        let index = effective.checked_sub(1).unwrap_or(0);
+        let index = effective.saturating_sub(1);
         self.0.get(index).map(|(_, charges)| *charges).unwrap_or_default()
     }
 }

@@ -29,6 +29,7 @@ pub mod charges;
 pub mod refund;
 pub mod refund_charges;
 pub mod refund_quote;
+pub mod refund_rows;
 pub mod rules;
 pub mod stored;
 pub mod tender;

@@ -2,7 +2,6 @@
 //! and the validated refund that travels through the queue. What a refund
 //! pays back is decided at commit (`common::pricing::refund`).
 
-pub mod stored;
 pub(crate) mod validate;
 
 pub use validate::validate_refund;

@@ -2,7 +2,7 @@
 //! order locks and after them: the refund rows (and whether each has an
 //! open failed sync), and for each refunded order what it sold and what
 //! its committed refunds took (the statements ingest's refund quote reads
-//! too: `common::refund::stored`). Refunds of an order commit with its row
+//! too: `common::pricing::refund_rows`). Refunds of an order commit with its row
 //! locked, so with that lock held these figures cannot move.
 
 use super::keys::Keys;
@@ -12,7 +12,7 @@ use common::ids::{OrderId, ProductId, RefundId, TenantId};
 use common::money::Money;
 use common::pricing::refund::left_after;
 use common::pricing::refund_charges::Charged;
-use common::refund::stored::{SOLD_LINES, SOLD_MONEY, by_method, given_back};
+use common::pricing::refund_rows::{SOLD_LINES, SOLD_MONEY, by_method, given_back};
 use deadpool_postgres::Transaction;
 use std::collections::BTreeMap;
 use tokio_postgres::types::ToSql;

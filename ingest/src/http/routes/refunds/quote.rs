@@ -1,6 +1,6 @@
 //! What a refund would pay back, decided as the worker will decide it
 //! (`common::pricing::refund_quote`, on the rows the commit reads:
-//! `common::refund::stored`): `POST /api/orders/{id}/refunds/quote`
+//! `common::pricing::refund_rows`): `POST /api/orders/{id}/refunds/quote`
 //! answers it without creating anything, and a refund whose payment lines
 //! cannot match it is refused at the door (`422 payment_mismatch` with the
 //! `expected` amount) instead of failing after its 202.
@@ -17,8 +17,8 @@ use common::pricing::refund::AllocationError;
 use common::pricing::refund::left_after;
 use common::pricing::refund_charges::Charged;
 use common::pricing::refund_quote::{Quote, QuoteError, Sold};
+use common::pricing::refund_rows::{SOLD_LINES, SOLD_MONEY, by_method, given_back};
 use common::refund::ValidatedRefund;
-use common::refund::stored::{SOLD_LINES, SOLD_MONEY, by_method, given_back};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Row};
@@ -112,9 +112,8 @@ async fn sold(tx: &mut PgConnection, tenant: Uuid, order_id: OrderId) -> ApiResu
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| ApiError::conflict("not_refundable", "only a committed order can be quoted a refund"))?;
-    let rupiah = |i: usize| -> ApiResult<Money> {
-        Ok(Money::from_rupiah(money.try_get::<Option<i64>, _>(i).map_err(sqlx::Error::from)?.unwrap_or(0)))
-    };
+    let rupiah =
+        |i: usize| -> ApiResult<Money> { Ok(Money::from_rupiah(money.try_get::<Option<i64>, _>(i)?.unwrap_or(0))) };
     let paid: Option<serde_json::Value> = money.try_get(5)?;
     let back: Option<serde_json::Value> = money.try_get(6)?;
     let mut sold = Sold {

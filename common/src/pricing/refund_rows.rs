@@ -4,10 +4,10 @@
 //! its committed refunds took back, and the order's money. Both bind
 //! `$1` tenants and `$2` order ids as arrays of equal length.
 
+use super::refund::Left;
+use super::refund_charges::Charged;
 use crate::money::Money;
 use crate::order::PaymentMethod;
-use crate::pricing::refund::Left;
-use crate::pricing::refund_charges::Charged;
 
 /// `tenant_id, order_id, product_id, units sold, their list price, units refunded`.
 pub const SOLD_LINES: &str = "
