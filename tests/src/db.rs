@@ -7,8 +7,22 @@ use anyhow::Context;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use tokio::sync::OnceCell;
 
+/// The template's name when `TEST_TEMPLATE_DB` is unset.
 pub const TEMPLATE: &str = "warungin_test_template";
 const LOCK_KEY: i64 = 0x5741_5255_4e47; // "WARUNG": serializes template work across processes
+
+/// The migrated template the test databases are copied from:
+/// `TEST_TEMPLATE_DB` (lowercase letters, digits and `_`), so that two
+/// checkouts with different migrations can test on one server without
+/// rebuilding each other's template; else [`TEMPLATE`].
+pub fn template() -> anyhow::Result<String> {
+    let Ok(name) = std::env::var("TEST_TEMPLATE_DB") else { return Ok(TEMPLATE.to_owned()) };
+    let safe = (1..=63).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !name.starts_with("wt_");
+    anyhow::ensure!(safe, "TEST_TEMPLATE_DB must be 1 to 63 of a-z, 0-9 and _ (not wt_…, which the sweep drops)");
+    Ok(name)
+}
 
 /// The server the tests use (`TEST_DATABASE_URL`, any database on it).
 pub fn server_url() -> String {
@@ -57,9 +71,10 @@ async fn ensure_template(conn: &mut PgConnection) -> anyhow::Result<()> {
         .get_or_try_init(|| async {
             // Migrating an existing template is a no-op; a changed migration
             // (checksum mismatch) means the template is stale: rebuild it.
-            let url = url_for(TEMPLATE)?;
+            let template = template()?;
+            let url = url_for(&template)?;
             if common::db::migrate(&url).await.is_err() {
-                conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)"))).await?;
+                conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {template} WITH (FORCE)"))).await?;
                 common::db::migrate(&url).await.context("migrating the test template")?;
             }
             sweep(conn).await;
@@ -90,7 +105,8 @@ pub async fn create(name: &str) -> anyhow::Result<PgPool> {
     sqlx::query("SELECT pg_advisory_lock($1)").bind(LOCK_KEY).execute(&mut conn).await?;
     let created = async {
         ensure_template(&mut conn).await?;
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))).await?;
+        let template = template()?;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE {template}"))).await?;
         Ok::<(), anyhow::Error>(())
     }
     .await;

@@ -82,6 +82,18 @@ async fn the_daily_report_across_a_jakarta_midnight_equals_the_orders_sent() {
     let settings = json!({ "taxMode": "exclusive", "taxRateBp": 1100, "serviceChargeBp": 500, "cashRounding": "100" });
     let set = p.call(reqwest::Method::PATCH, "/api/settings", Some(&shop.token), Some(&settings)).await;
     assert_eq!(set.status, 200, "{}", set.body);
+    // Sales are charged by the settings in force at their sale time, and
+    // the sales below are backdated by hours: the shop charged this way all
+    // along, so its history starts with these settings (before a shop's
+    // first entry, the first applies).
+    sqlx::query(
+        "DELETE FROM tenant_charge_settings WHERE tenant_id = $1
+           AND effective_at < (SELECT max(effective_at) FROM tenant_charge_settings WHERE tenant_id = $1)",
+    )
+    .bind(shop.id)
+    .execute(&p.db)
+    .await
+    .expect("the shop's charges from the start");
     let prices = [3_500, 6_000, 12_500, 32_000, 1_000];
     let mut products = Vec::new();
     for price in prices {

@@ -118,6 +118,13 @@ async fn every_route_class_admits_exactly_the_roles_it_should() {
         (Method::GET, format!("/api/members/{nothing}/personal-data"), None, managers),
         (Method::POST, format!("/api/members/{nothing}/erase"), None, &["owner"][..]),
         (Method::PATCH, "/api/settings".into(), Some(json!({ "receiptPrefix": "WRG" })), managers),
+        // A quote creates nothing: every allowed role gets the same answer.
+        (
+            Method::POST,
+            format!("/api/orders/{order_id}/refunds/quote"),
+            Some(json!({ "clientRefundId": nothing, "items": [{ "productId": product, "quantity": 1 }] })),
+            supervisors,
+        ),
         // One refund id for every role: the first allowed call takes it, the others get the same refund.
         (
             Method::POST,
@@ -256,6 +263,7 @@ async fn a_shop_with_one_of_everything(p: &Pipeline, shop: &Tenant) -> Vec<(Meth
     assert_eq!(refunded.body["status"], "committed", "{}", refunded.body);
     let refund_id = refunded.body["refundId"].as_str().unwrap_or_default().to_owned();
     vec![
+        (Method::POST, format!("/api/orders/{order_id}/refunds/quote"), Some(refund.clone())),
         (Method::POST, format!("/api/orders/{order_id}/refunds"), Some(refund)),
         (Method::GET, format!("/api/orders/{order_id}/refunds"), None),
         (Method::GET, format!("/api/refunds/{refund_id}"), None),

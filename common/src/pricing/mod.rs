@@ -24,13 +24,17 @@
 //! order discounts).
 
 mod apply;
+pub mod charge_history;
 pub mod charges;
 pub mod refund;
 pub mod refund_charges;
+pub mod refund_quote;
+pub mod refund_rows;
 pub mod rules;
 pub mod stored;
 pub mod tender;
 
+pub use charge_history::{ChargeHistory, TenantCharges};
 pub use charges::{CashRounding, ChargeSettings, Charges, TaxMode, charges};
 pub use rules::{DiscountRule, Member, Rate, RuleKind, percent_of};
 

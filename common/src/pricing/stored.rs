@@ -2,6 +2,7 @@
 //! the same for the workers (tokio-postgres) and ingest (sqlx), so both
 //! price an order alike.
 
+use super::charge_history::TenantCharges;
 use super::charges::{CashRounding, ChargeSettings, TaxMode};
 use super::rules::{DiscountRule, Member, Rate, RuleKind};
 use crate::ids::ProductId;
@@ -96,4 +97,29 @@ pub fn charges(
         service_charge_taxed,
     };
     Ok((settings, rounding))
+}
+
+/// A `tenant_charge_settings` row: a shop's charges from `effective_at` on.
+#[derive(sqlx::FromRow)]
+pub struct StoredCharges {
+    pub effective_at: DateTime<Utc>,
+    pub tax_mode: String,
+    pub tax_rate_bp: i32,
+    pub service_charge_bp: i32,
+    pub service_charge_taxed: bool,
+    pub cash_rounding: String,
+}
+
+impl StoredCharges {
+    /// The entry of a [`super::ChargeHistory`], or what about it cannot be read.
+    pub fn into_entry(self) -> Result<(DateTime<Utc>, TenantCharges), String> {
+        let (charges, rounding) = charges(
+            &self.tax_mode,
+            self.tax_rate_bp,
+            self.service_charge_bp,
+            self.service_charge_taxed,
+            &self.cash_rounding,
+        )?;
+        Ok((self.effective_at, TenantCharges { charges, rounding }))
+    }
 }

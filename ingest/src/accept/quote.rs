@@ -1,6 +1,6 @@
 //! The door's payment check for online orders: price the order with the
-//! pure engine (the till's line prices, the tenant's rules, member and
-//! charges) and settle its payments, so an underpaid split is answered
+//! pure engine (the till's line prices, the tenant's rules, member and the
+//! charges in force at the order's sale time) and settle its payments, so an underpaid split is answered
 //! `422 payment_mismatch` at once instead of after the queue. The worker's
 //! commit stays the authority (prices, stock, and the same payment check
 //! on the rules as they are then).
@@ -15,9 +15,9 @@
 use crate::http::error::ApiError;
 use common::ids::TenantId;
 use common::order::ValidatedOrder;
-use common::pricing::stored::{self, StoredRule};
+use common::pricing::stored::{self, StoredCharges, StoredRule};
 use common::pricing::tender::settle;
-use common::pricing::{CashRounding, ChargeSettings, DiscountRule, Member, PricingInput, charges, price_order};
+use common::pricing::{ChargeHistory, DiscountRule, Member, PricingInput, charges, price_order};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,8 +28,8 @@ const TTL: Duration = Duration::from_secs(5);
 
 struct TenantPricing {
     rules: Vec<DiscountRule>,
-    charges: ChargeSettings,
-    rounding: CashRounding,
+    /// Every entry of the shop's charge history (a few: settings rarely change).
+    charges: ChargeHistory,
 }
 
 type Cached<K, V> = Arc<Mutex<HashMap<K, (Instant, V)>>>;
@@ -62,10 +62,11 @@ impl Quoter {
             manual_discount: order.discount,
             sale_time: order.created_at,
         };
-        let Some(total) = price_order(&input).ok().and_then(|p| charges(p.total, &pricing.charges)) else {
+        let at_sale = pricing.charges.at(order.created_at);
+        let Some(total) = price_order(&input).ok().and_then(|p| charges(p.total, &at_sale.charges)) else {
             return Ok(());
         };
-        match settle(total.total, &order.payments, pricing.rounding) {
+        match settle(total.total, &order.payments, at_sale.rounding) {
             Ok(_) => Ok(()),
             Err(e) => Err(ApiError::Unprocessable { code: "payment_mismatch", message: e.to_string() }),
         }
@@ -84,14 +85,15 @@ impl Quoter {
             return Ok(hit);
         }
         let mut tx = common::db::tenant_tx(&self.db, &[tenant.0]).await?;
-        let settings: (String, i32, i32, bool, String) = sqlx::query_as(
-            "SELECT tax_mode, tax_rate_bp, service_charge_bp, service_charge_taxed, cash_rounding FROM tenants WHERE id = $1",
+        let history: Vec<StoredCharges> = sqlx::query_as(
+            "SELECT effective_at, tax_mode, tax_rate_bp, service_charge_bp, service_charge_taxed, cash_rounding
+             FROM tenant_charge_settings WHERE tenant_id = $1",
         )
         .bind(tenant.0)
-        .fetch_one(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        let (charges, rounding) = stored::charges(&settings.0, settings.1, settings.2, settings.3, &settings.4)
-            .map_err(ApiError::Internal)?;
+        let entries = history.into_iter().map(StoredCharges::into_entry).collect::<Result<Vec<_>, _>>();
+        let charges = ChargeHistory::new(entries.map_err(ApiError::Internal)?);
         let rows: Vec<StoredRule> = sqlx::query_as(
             "SELECT id, name, kind, value_type, value, min_amount, min_quantity, product_ids, bundle_product_ids,
                     bundle_discount_product_id, starts_at, ends_at
@@ -101,7 +103,7 @@ impl Quoter {
         .fetch_all(&mut *tx)
         .await?;
         let rules = rows.into_iter().filter_map(|r| r.into_rule().ok()).collect();
-        let pricing = Arc::new(TenantPricing { rules, charges, rounding });
+        let pricing = Arc::new(TenantPricing { rules, charges });
         store(&self.tenants, tenant, pricing.clone());
         Ok(pricing)
     }

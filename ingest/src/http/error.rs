@@ -1,5 +1,5 @@
 //! The one mapping from what went wrong to an HTTP answer:
-//! `{"error": {"code", "message", "details"?, "requestId"}}` with the
+//! `{"error": {"code", "message", "details"?, "expected"?, "requestId"}}` with the
 //! contract's status. Database constraint names map to 409s here, and
 //! nothing internal (SQL, stack, secrets) reaches a response body.
 
@@ -18,6 +18,10 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// Payment lines that do not add up to what the server computed
+    /// (`payment_mismatch`), with the amount they should add up to.
+    #[error("{message}")]
+    PaymentMismatch { message: String, expected: common::money::Money },
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("the request body is larger than {limit} bytes")]
@@ -49,6 +53,9 @@ pub struct ErrorBody {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
+    /// The amount the server expected (`payment_mismatch` of a refund), in rupiah.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<i64>,
 }
 
 impl ApiError {
@@ -71,7 +78,9 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Validation(_) | ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Unprocessable { .. } | ApiError::PaymentMismatch { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -95,6 +104,7 @@ impl ApiError {
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Unavailable { code, .. } => (*code, None),
+            ApiError::PaymentMismatch { .. } => ("payment_mismatch", None),
             ApiError::UnsupportedMediaType => ("unsupported_media_type", None),
             ApiError::PayloadTooLarge { limit } => ("payload_too_large", Some(json!({ "limitBytes": limit }))),
             ApiError::RequestTimeout { after } => {
@@ -111,7 +121,11 @@ impl ApiError {
             ApiError::Internal(_) => "something went wrong on our side; it has been logged".to_owned(),
             other => other.to_string(),
         };
-        ErrorBody { code, message, details }
+        let expected = match self {
+            ApiError::PaymentMismatch { expected, .. } => Some(expected.rupiah()),
+            _ => None,
+        };
+        ErrorBody { code, message, details, expected }
     }
 }
 

@@ -13,6 +13,7 @@ use uuid::Uuid;
 /// and platform settings stay empty).
 pub const FILLED_TABLES: &[&str] = &[
     "tenants",
+    "tenant_charge_settings",
     "users",
     "refresh_tokens",
     "products",

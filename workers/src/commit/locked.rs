@@ -5,9 +5,7 @@
 use common::ids::{OrderId, OutletId, ProductId, RefundId, TenantId, TransferId};
 use common::money::Money;
 use common::order::OrderStatus;
-use common::pricing::refund::Left;
-use common::pricing::refund_charges::Charged;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// An order row as locked by this batch.
@@ -54,27 +52,9 @@ pub struct RefundData {
     pub sold: HashMap<(TenantId, OrderId), Sold>,
 }
 
-/// What a committed order sold and what its refunds took so far.
-#[derive(Clone, Debug)]
-pub struct Sold {
-    pub subtotal: Money,
-    /// What the customer paid (total + cash rounding): all refunds can give back.
-    pub total: Money,
-    /// Per product: units sold and their list price (price × quantity).
-    pub lines: BTreeMap<ProductId, (i64, i64)>,
-    /// Per product: units refunded so far.
-    pub refunded_units: BTreeMap<ProductId, i64>,
-    pub refunded: Money,
-    /// What each payment method can still give back (paid net of change,
-    /// less earlier refunds by it).
-    pub left: Left,
-    /// The tenant lets cash stand in for non-cash methods.
-    pub cash_for_noncash: bool,
-    /// The order's discounts, service charge, tax base and tax, and what
-    /// its refunds gave back of them so far.
-    pub charged: Charged,
-    pub charged_back: Charged,
-}
+/// What a committed order sold and what its refunds took so far (shared
+/// with ingest's refund quote, so both decide a refund alike).
+pub use common::pricing::refund_quote::Sold;
 
 /// Where a product's stock is kept: (shop, outlet, product).
 pub type StockKey = (TenantId, OutletId, ProductId);
@@ -82,17 +62,6 @@ pub type StockKey = (TenantId, OutletId, ProductId);
 impl LockedProduct {
     pub fn key(&self) -> StockKey {
         (self.tenant_id, self.outlet_id, self.id)
-    }
-}
-
-impl Sold {
-    /// List price of `units` (per product, pro rata to its lines).
-    pub fn gross_of(&self, units: &BTreeMap<ProductId, i64>) -> i64 {
-        let share = |(product, &n): (&ProductId, &i64)| match self.lines.get(product) {
-            Some(&(sold, gross)) if sold > 0 => i64::try_from(i128::from(gross) * i128::from(n) / i128::from(sold)),
-            _ => Ok(0),
-        };
-        units.iter().map(share).map(|g| g.unwrap_or(i64::MAX)).fold(0, i64::saturating_add)
     }
 }
 

@@ -1,8 +1,12 @@
 //! A shop's money settings: tax (none, inclusive or exclusive, rate in
 //! basis points), service charge, cash rounding, receipt numbering, and
 //! whether cash may stand in for non-cash payments in a refund.
-//! The workers read them at commit, so a change applies to orders
-//! committed after it (an offline sale synced later included).
+//! Tax, service charge and cash rounding have a history (migration 19: a
+//! trigger appends an entry, effective from the change, whichever code
+//! changes them): an order is charged by the entry in force at its sale
+//! time, so a change applies to sales made after it and never to an
+//! offline sale made before it and synced later. `effectiveFrom` says
+//! since when the current charges apply. Receipt numbering applies at commit.
 
 use crate::auth::{AuthUser, MANAGERS};
 use crate::http::error::{ApiError, ApiResult};
@@ -12,6 +16,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -31,6 +36,8 @@ struct Settings {
     receipt_prefix: String,
     receipt_reset: String,
     refund_cash_for_noncash: bool,
+    /// Since when the current tax, service charge and cash rounding apply.
+    effective_from: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -75,7 +82,8 @@ impl SettingsPatch {
 async fn read(db: &mut PgConnection, tenant: Uuid) -> ApiResult<Settings> {
     Ok(sqlx::query_as(
         "SELECT tax_mode, tax_rate_bp, service_charge_bp, service_charge_taxed, cash_rounding, receipt_prefix,
-                receipt_reset, refund_cash_for_noncash
+                receipt_reset, refund_cash_for_noncash,
+                (SELECT max(c.effective_at) FROM tenant_charge_settings c WHERE c.tenant_id = $1) AS effective_from
          FROM tenants WHERE id = $1",
     )
     .bind(tenant)

@@ -12,19 +12,11 @@ use crate::commit::write::rows::{
 };
 use common::ids::{OrderId, TenantId};
 use common::message::RefundMessage;
-use common::money::Money;
-use common::order::{OrderStatus, PaymentMethod, RejectionCode};
-use common::pricing::refund::{AllocationError, Left, Refundable, allocate, left_after, refund_amount};
-use common::pricing::refund_charges::{Charged, refund_charges};
+use common::order::{OrderStatus, RejectionCode};
+use common::pricing::refund::AllocationError;
+use common::pricing::refund_quote::{Quote, QuoteError};
 
 struct Refused(RejectionCode, String);
-
-/// What a refund gives back: its amount, by method, and its part of the order's charges.
-struct Decided {
-    amount: Money,
-    back: Vec<(PaymentMethod, Money)>,
-    charged: Charged,
-}
 
 impl State<'_> {
     pub(super) fn refund(&mut self, m: &RefundMessage) -> Effect {
@@ -69,57 +61,28 @@ impl State<'_> {
         self.orders.get(key).cloned()
     }
 
-    /// The refund's amount and how it goes back, or why it cannot apply.
-    fn check_refund(&self, m: &RefundMessage) -> Result<Decided, Refused> {
+    /// The refund's amount and how it goes back, or why it cannot apply
+    /// (the same decision as ingest's quote: `common::pricing::refund_quote`).
+    fn check_refund(&self, m: &RefundMessage) -> Result<Quote, Refused> {
         let Some(sold) = self.refundable.get(&(m.tenant_id, m.order_id)) else {
             return Err(Refused(RejectionCode::NotRefundable, "the order's sold lines are missing".into()));
         };
-        let mut after = sold.refunded_units.clone();
-        for line in &m.refund.items {
-            let sold_units = sold.lines.get(&line.product_id).map_or(0, |l| l.0);
-            let units = after.entry(line.product_id).or_default();
-            if *units + i64::from(line.quantity) > sold_units {
-                let message = format!(
-                    "product {}: the order sold {sold_units}, {} already refunded; this refund asks for {}",
-                    line.product_id, units, line.quantity
-                );
-                return Err(Refused(RejectionCode::RefundExceedsSold, message));
-            }
-            *units += i64::from(line.quantity);
-        }
-        let before = sold.gross_of(&sold.refunded_units);
-        let order = Refundable {
-            subtotal: sold.subtotal,
-            total: sold.total,
-            refunded_gross: Money::from_rupiah(before),
-            refunded: sold.refunded,
-        };
-        let gross_after = sold.gross_of(&after);
-        let amount = refund_amount(&order, Money::from_rupiah(gross_after - before));
-        let charged = refund_charges(&sold.charged, sold.subtotal, Money::from_rupiah(gross_after), &sold.charged_back);
-        let back = allocate(amount, &m.refund.payments, &sold.left, sold.cash_for_noncash).map_err(|e| match e {
-            AllocationError::Mismatch { .. } => Refused(RejectionCode::PaymentMismatch, e.to_string()),
-            AllocationError::ExceedsPaid { .. } => Refused(RejectionCode::RefundExceedsPaid, e.to_string()),
-        })?;
-        Ok(Decided { amount, back, charged })
+        sold.quote(&m.refund.items, &m.refund.payments).map_err(|e| {
+            let code = match e {
+                QuoteError::ExceedsSold { .. } => RejectionCode::RefundExceedsSold,
+                QuoteError::Payments(AllocationError::Mismatch { .. }) => RejectionCode::PaymentMismatch,
+                QuoteError::Payments(AllocationError::ExceedsPaid { .. }) => RejectionCode::RefundExceedsPaid,
+            };
+            Refused(code, e.to_string())
+        })
     }
 
-    fn commit_refund(&mut self, m: &RefundMessage, was: RefundStatus, decided: Decided) -> Effect {
-        let Decided { amount, back, charged } = decided;
+    fn commit_refund(&mut self, m: &RefundMessage, was: RefundStatus, decided: Quote) -> Effect {
         let (tenant_id, order_id, refund_id) = (m.tenant_id, m.order_id, m.refund_id);
         if let Some(sold) = self.refundable.get_mut(&(tenant_id, order_id)) {
-            for line in &m.refund.items {
-                *sold.refunded_units.entry(line.product_id).or_default() += i64::from(line.quantity);
-            }
-            sold.refunded = sold.refunded.checked_add(amount).unwrap_or(sold.total);
-            let mut given = Left::new();
-            for (method, paid) in &back {
-                let sum = given.entry(*method).or_insert(Money::ZERO);
-                *sum = Money::from_rupiah(sum.rupiah().saturating_add(paid.rupiah()));
-            }
-            sold.left = left_after(&sold.left, &given);
-            sold.charged_back = sold.charged_back.plus(&charged);
+            sold.apply(&m.refund.items, &decided);
         }
+        let Quote { amount, back, charged } = decided;
         // Returned goods go back to the outlet that sold them.
         let outlet_id = self.order_by_id(tenant_id, order_id).map(|o| o.outlet_id);
         let w = &mut self.plan.writes;

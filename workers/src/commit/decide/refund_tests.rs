@@ -10,6 +10,8 @@ use chrono::Utc;
 use common::ids::{MessageId, UserId};
 use common::ids::{OutletId, ProductId, RefundId};
 use common::message::{CancelMessage, Message};
+use common::money::Money;
+use common::order::PaymentMethod;
 use common::refund::{RefundLine, ValidatedRefund};
 use std::collections::HashMap;
 use uuid::Uuid;

@@ -1,7 +1,7 @@
 //! What pricing needs from the database for a batch, read in the same
-//! round trip as the locks: the tenants' active discount rules and charge
-//! settings, the members the orders name, and the prices in effect at
-//! offline orders' sale times.
+//! round trip as the locks: the tenants' active discount rules, the charge
+//! settings in force at each order's sale time, the members the orders
+//! name, and the prices in effect at offline orders' sale times.
 
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use common::message::Message;
 use common::money::Money;
 use common::order::Source;
 use common::pricing::stored::{self, StoredRule};
-use common::pricing::{CashRounding, ChargeSettings, DiscountRule, Member};
+use common::pricing::{DiscountRule, Member, TenantCharges};
 use deadpool_postgres::Transaction;
 use std::collections::HashMap;
 use tokio_postgres::Row;
@@ -24,14 +24,8 @@ pub struct PricingData {
     pub members: HashMap<(TenantId, Uuid), Member>,
     /// (tenant, product, sale time) → the price in effect then.
     pub prices_at: HashMap<(TenantId, ProductId, DateTime<Utc>), Money>,
-    pub settings: HashMap<TenantId, TenantCharges>,
-}
-
-/// A tenant's tax, service charge and cash rounding.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TenantCharges {
-    pub charges: ChargeSettings,
-    pub rounding: CashRounding,
+    /// (tenant, sale time) → the charge settings in force then.
+    pub settings: HashMap<(TenantId, DateTime<Utc>), TenantCharges>,
 }
 
 impl PricingData {
@@ -39,8 +33,9 @@ impl PricingData {
         self.rules.get(&tenant).map(Vec::as_slice).unwrap_or_default()
     }
 
-    pub fn settings(&self, tenant: TenantId) -> TenantCharges {
-        self.settings.get(&tenant).copied().unwrap_or_default()
+    /// The charges an order of `tenant` sold at `sale_time` pays.
+    pub fn settings(&self, tenant: TenantId, sale_time: DateTime<Utc>) -> TenantCharges {
+        self.settings.get(&(tenant, sale_time)).copied().unwrap_or_default()
     }
 
     pub fn member(&self, tenant: TenantId, member: Option<Uuid>) -> Member {
@@ -56,9 +51,19 @@ SELECT tenant_id, id, name, kind, value_type, value, min_amount, min_quantity, p
        bundle_product_ids, bundle_discount_product_id, starts_at, ends_at
 FROM discount_rules WHERE tenant_id = ANY($1) AND is_active";
 
-const SETTINGS: &str = "
-SELECT id, tax_mode, tax_rate_bp, service_charge_bp, service_charge_taxed, cash_rounding
-FROM tenants WHERE id = ANY($1)";
+// The rule of common::pricing::charge_history: the latest entry at or
+// before the sale time, else the shop's first.
+const SETTINGS_AT: &str = "
+SELECT k.tenant_id, k.at, s.tax_mode, s.tax_rate_bp, s.service_charge_bp, s.service_charge_taxed, s.cash_rounding
+FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::timestamptz[])) AS k(tenant_id, at)
+CROSS JOIN LATERAL (
+    (SELECT 0 AS pick, c.tax_mode, c.tax_rate_bp, c.service_charge_bp, c.service_charge_taxed, c.cash_rounding
+     FROM tenant_charge_settings c WHERE c.tenant_id = k.tenant_id AND c.effective_at <= k.at
+     ORDER BY c.effective_at DESC LIMIT 1)
+    UNION ALL
+    (SELECT 1, c.tax_mode, c.tax_rate_bp, c.service_charge_bp, c.service_charge_taxed, c.cash_rounding
+     FROM tenant_charge_settings c WHERE c.tenant_id = k.tenant_id ORDER BY c.effective_at LIMIT 1)
+    ORDER BY pick LIMIT 1) s";
 
 const MEMBERS: &str = "
 SELECT m.tenant_id, m.id, m.name, m.is_active, m.discount_type, m.discount_value
@@ -90,12 +95,15 @@ pub async fn load(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Pricing
             price_times.push(o.order.created_at);
         }
     }
+    let (sale_tenants, sale_times): (Vec<Uuid>, Vec<DateTime<Utc>>) =
+        orders.iter().map(|o| (o.tenant_id.0, o.order.created_at)).unzip();
     let rule_params: [&(dyn ToSql + Sync); 1] = [&tenants];
+    let settings_params: [&(dyn ToSql + Sync); 2] = [&sale_tenants, &sale_times];
     let member_params: [&(dyn ToSql + Sync); 2] = [&member_tenants, &member_ids];
     let price_params: [&(dyn ToSql + Sync); 3] = [&price_tenants, &price_products, &price_times];
     let (rules, settings, members, prices) = futures::try_join!(
         query_if(tx, RULES, !tenants.is_empty(), &rule_params),
-        query_if(tx, SETTINGS, !tenants.is_empty(), &rule_params),
+        query_if(tx, SETTINGS_AT, !sale_tenants.is_empty(), &settings_params),
         query_if(tx, MEMBERS, !member_ids.is_empty(), &member_params),
         query_if(tx, PRICES_AT, !price_products.is_empty(), &price_params),
     )?;
@@ -105,7 +113,7 @@ pub async fn load(tx: &Transaction<'_>, messages: &[&Message]) -> Result<Pricing
         data.rules.entry(tenant).or_default().push(rule);
     }
     for row in settings {
-        data.settings.insert(TenantId(row.try_get(0)?), settings_from(&row)?);
+        data.settings.insert((TenantId(row.try_get(0)?), row.try_get(1)?), settings_from(&row)?);
     }
     for row in members {
         let tenant = TenantId(row.try_get(0)?);
@@ -138,11 +146,11 @@ async fn query_if(
 
 fn settings_from(row: &Row) -> Result<TenantCharges, StoreError> {
     let (charges, rounding) = stored::charges(
-        &row.try_get::<_, String>(1)?,
-        row.try_get(2)?,
+        &row.try_get::<_, String>(2)?,
         row.try_get(3)?,
         row.try_get(4)?,
-        &row.try_get::<_, String>(5)?,
+        row.try_get(5)?,
+        &row.try_get::<_, String>(6)?,
     )
     .map_err(|e| StoreError::Invariant(format!("tenant settings: {e}")))?;
     Ok(TenantCharges { charges, rounding })

@@ -1,7 +1,8 @@
 //! What a batch's refunds read, in the same pipelined round trip as the
 //! order locks and after them: the refund rows (and whether each has an
 //! open failed sync), and for each refunded order what it sold and what
-//! its committed refunds took. Refunds of an order commit with its row
+//! its committed refunds took (the statements ingest's refund quote reads
+//! too: `common::pricing::refund_rows`). Refunds of an order commit with its row
 //! locked, so with that lock held these figures cannot move.
 
 use super::keys::Keys;
@@ -9,9 +10,9 @@ use crate::commit::locked::{LockedRefund, RefundData, RefundStatus, Sold};
 use crate::error::StoreError;
 use common::ids::{OrderId, ProductId, RefundId, TenantId};
 use common::money::Money;
-use common::order::PaymentMethod;
-use common::pricing::refund::{Left, left_after};
+use common::pricing::refund::left_after;
 use common::pricing::refund_charges::Charged;
+use common::pricing::refund_rows::{SOLD_LINES, SOLD_MONEY, by_method, given_back};
 use deadpool_postgres::Transaction;
 use std::collections::BTreeMap;
 use tokio_postgres::types::ToSql;
@@ -22,39 +23,6 @@ SELECT r.tenant_id, r.id, r.status, encode(r.request_hash, 'hex'),
        EXISTS (SELECT 1 FROM failed_syncs f WHERE f.tenant_id = r.tenant_id AND f.refund_id = r.id AND f.status = 'open')
 FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(tenant_id, id)
 JOIN refunds r ON r.tenant_id = k.tenant_id AND r.id = k.id";
-
-const ORDER_LINES: &str = "
-SELECT i.tenant_id, i.order_id, i.product_id, sum(i.quantity)::bigint, sum(i.line_total)::bigint,
-       coalesce((SELECT sum(ri.quantity) FROM refunds r
-                 JOIN refund_items ri ON ri.tenant_id = r.tenant_id AND ri.refund_id = r.id
-                 WHERE r.tenant_id = i.tenant_id AND r.order_id = i.order_id AND r.status = 'committed'
-                   AND ri.product_id = i.product_id), 0)::bigint
-FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(tenant_id, order_id)
-JOIN order_items i ON i.tenant_id = k.tenant_id AND i.order_id = k.order_id
-GROUP BY 1, 2, 3";
-
-// What can go back is what was paid: the total with its cash rounding;
-// by method, what each took net of change and what refunds gave back by it.
-const ORDER_MONEY: &str = "
-SELECT o.tenant_id, o.id, o.subtotal, o.total + coalesce(o.rounding, 0),
-       coalesce((SELECT sum(r.amount) FROM refunds r
-                 WHERE r.tenant_id = o.tenant_id AND r.order_id = o.id AND r.status = 'committed'), 0)::bigint,
-       (SELECT jsonb_object_agg(x.method, x.net) FROM
-          (SELECT p.method, sum(p.amount - p.change) AS net FROM payments p
-           WHERE p.tenant_id = o.tenant_id AND p.order_id = o.id GROUP BY p.method) x),
-       (SELECT jsonb_object_agg(x.method, x.back) FROM
-          (SELECT rp.method, sum(rp.amount) AS back FROM refunds r
-           JOIN refund_payments rp ON rp.tenant_id = r.tenant_id AND rp.refund_id = r.id
-           WHERE r.tenant_id = o.tenant_id AND r.order_id = o.id AND r.status = 'committed' GROUP BY rp.method) x),
-       t.refund_cash_for_noncash,
-       o.discount_total, o.service_charge, o.tax_base, o.tax,
-       (SELECT ARRAY[coalesce(sum(r.discount_total), 0), coalesce(sum(r.service_charge), 0),
-                     coalesce(sum(r.tax_base), 0), coalesce(sum(r.tax), 0)]::bigint[]
-        FROM refunds r WHERE r.tenant_id = o.tenant_id AND r.order_id = o.id AND r.status = 'committed')
-FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(tenant_id, id)
-JOIN orders o ON o.tenant_id = k.tenant_id AND o.id = k.id
-JOIN tenants t ON t.id = o.tenant_id
-WHERE o.status = 'committed'";
 
 /// The refund statements, prepared before the batch's queries are sent so
 /// that they reach the server after the order locks. None: no refunds.
@@ -67,8 +35,8 @@ impl Statements {
         }
         let (a, b, c) = (
             tx.prepare_cached(REFUNDS).await?,
-            tx.prepare_cached(ORDER_LINES).await?,
-            tx.prepare_cached(ORDER_MONEY).await?,
+            tx.prepare_cached(SOLD_LINES).await?,
+            tx.prepare_cached(SOLD_MONEY).await?,
         );
         Ok(Self(Some([a, b, c])))
     }
@@ -106,21 +74,6 @@ fn rupiah(value: Option<i64>) -> Money {
     Money::from_rupiah(value.unwrap_or(0))
 }
 
-/// `[discounts, service charge, tax base, tax]` given back so far.
-fn given_back(sums: Vec<i64>) -> Charged {
-    let at = |i: usize| Money::from_rupiah(sums.get(i).copied().unwrap_or(0));
-    Charged { discounts: at(0), service_charge: at(1), tax_base: at(2), tax: at(3) }
-}
-
-/// `{"cash": 1000, …}` as amounts by method (unknown methods and non-numbers left out).
-fn by_method(json: Option<serde_json::Value>) -> Left {
-    let Some(serde_json::Value::Object(methods)) = json else { return Left::new() };
-    methods
-        .into_iter()
-        .filter_map(|(method, amount)| Some((PaymentMethod::parse(&method)?, Money::from_rupiah(amount.as_i64()?))))
-        .collect()
-}
-
 fn sold(lines: &[Row], money: &[Row]) -> Result<std::collections::HashMap<(TenantId, OrderId), Sold>, StoreError> {
     let mut sold = std::collections::HashMap::new();
     for r in money {
@@ -140,7 +93,7 @@ fn sold(lines: &[Row], money: &[Row]) -> Result<std::collections::HashMap<(Tenan
                 tax_base: rupiah(r.try_get(10)?),
                 tax: rupiah(r.try_get(11)?),
             },
-            charged_back: given_back(r.try_get(12)?),
+            charged_back: given_back(&r.try_get::<_, Vec<i64>>(12)?),
         };
         sold.insert(key, order);
     }

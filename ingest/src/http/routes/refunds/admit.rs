@@ -2,21 +2,22 @@
 //! order are admitted one after the other, and a worker committing either
 //! waits), check it against what the order sold less what its other
 //! refunds (pending or committed) claim, and that it is not dated before
-//! the sale, and write it pending with its items. The same clientRefundId
-//! again is the same refund; with a different body, or for another order, 409.
+//! the sale, and that its payment lines carry what the refund pays back
+//! (`quote.rs`: 422 `payment_mismatch` with the expected amount, or
+//! `refund_exceeds_paid`), and write it pending with its items. The same
+//! clientRefundId again is the same refund; with a different body, or for
+//! another order, 409. A refund of an order not committed yet is checked
+//! only at commit: its amount is not known before.
 
 use crate::auth::AuthUser;
 use crate::http::error::{ApiError, ApiResult};
 use chrono::{DateTime, Utc};
 use common::ids::{OrderId, RefundId};
-use common::money::Money;
-use common::order::PaymentMethod;
 use common::order::ValidatedOrder;
-use common::pricing::refund::{Left, left_after, within_left};
 use common::refund::ValidatedRefund;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 pub struct Admitted {
@@ -58,8 +59,9 @@ pub async fn admit(
     }
     refundable(&mut tx, tenant, order_id, &status).await?;
     check_quantities(&mut tx, tenant, order_id, &order.0, refund).await?;
-    if status == "committed" {
-        check_methods(&mut tx, tenant, order_id, refund).await?;
+    // Lines without amounts take what the refund pays: nothing to check.
+    if status == "committed" && refund.payments.iter().any(|p| p.amount.is_some()) {
+        super::quote::quote(&mut tx, tenant, order_id, refund).await?;
     }
     let refund_id = RefundId(Uuid::now_v7());
     sqlx::query(
@@ -183,46 +185,4 @@ async fn check_quantities(
         }
     }
     Ok(())
-}
-
-/// Amounts by payment method, as `jsonb_object_agg` gives them (none: NULL).
-type ByMethod = Option<Json<BTreeMap<String, i64>>>;
-
-/// Lines with an amount within what their method has left (the commit
-/// checks every line again, the open one included, with the refund's amount).
-async fn check_methods(
-    tx: &mut PgConnection,
-    tenant: Uuid,
-    order_id: OrderId,
-    refund: &ValidatedRefund,
-) -> ApiResult<()> {
-    let lines: Vec<(PaymentMethod, Money)> =
-        refund.payments.iter().filter_map(|p| Some((p.method, p.amount?))).collect();
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let (paid, back, cash_for_noncash): (ByMethod, ByMethod, bool) = sqlx::query_as(
-        "SELECT (SELECT jsonb_object_agg(x.method, x.net) FROM
-                       (SELECT p.method, sum(p.amount - p.change) AS net FROM payments p
-                        WHERE p.tenant_id = $1 AND p.order_id = $2 GROUP BY p.method) x),
-                    (SELECT jsonb_object_agg(x.method, x.back) FROM
-                       (SELECT rp.method, sum(rp.amount) AS back FROM refunds r
-                        JOIN refund_payments rp ON rp.tenant_id = r.tenant_id AND rp.refund_id = r.id
-                        WHERE r.tenant_id = $1 AND r.order_id = $2 AND r.status = 'committed' GROUP BY rp.method) x),
-                    (SELECT refund_cash_for_noncash FROM tenants WHERE id = $1)",
-    )
-    .bind(tenant)
-    .bind(order_id.0)
-    .fetch_one(&mut *tx)
-    .await?;
-    let by_method = |json: ByMethod| -> Left {
-        json.map(|j| j.0)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(m, a)| Some((PaymentMethod::parse(&m)?, Money::from_rupiah(a))))
-            .collect()
-    };
-    let left = left_after(&by_method(paid), &by_method(back));
-    within_left(&lines, &left, cash_for_noncash)
-        .map_err(|error| ApiError::Unprocessable { code: "refund_exceeds_paid", message: error.to_string() })
 }

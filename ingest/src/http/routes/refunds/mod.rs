@@ -1,11 +1,14 @@
 //! Refunds: take a refund of some of an order's items (validate → admit
-//! against what the order sold → publish → 202), and read refunds. The
-//! worker applies it exactly once: goods back to stock, money back.
+//! against what the order sold → publish → 202), quote one (what it would
+//! pay back, creating nothing), and read refunds. The worker applies it
+//! exactly once: goods back to stock, money back.
 
 mod admit;
+mod quote;
 pub mod view;
 
 use crate::auth::{AuthUser, SUPERVISORS};
+use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
 use crate::http::extract::{JsonValue, PathId, Query, WaitQuery};
 use crate::http::middleware::limits::Writer;
@@ -24,7 +27,10 @@ use common::refund::validate_refund;
 use serde_json::json;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/orders/{id}/refunds", post(create).get(list)).route("/api/refunds/{id}", get(show))
+    Router::new()
+        .route("/api/orders/{id}/refunds", post(create).get(list))
+        .route("/api/orders/{id}/refunds/quote", post(quote_refund))
+        .route("/api/refunds/{id}", get(show))
 }
 
 async fn create(
@@ -71,6 +77,32 @@ async fn create(
         return Ok((status, Json(row.into_view())).into_response());
     }
     Ok(accepted(admitted.refund_id, refund.client_refund_id, order_id, &admitted.status))
+}
+
+/// What a refund of these items would pay back, by method: the body of a
+/// refund request, the roles that may make one; nothing is written.
+async fn quote_refund(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    PathId(order_id): PathId,
+    JsonValue(body): JsonValue,
+) -> ApiResult<Json<quote::QuoteView>> {
+    auth.require(SUPERVISORS)?;
+    let refund = validate_refund(body, Utc::now())?;
+    let (tenant, order_id) = (auth.tenant_id.0, OrderId(order_id));
+    let mut tx = common::db::tenant_tx(&state.db, &[tenant]).await?;
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(order_id.0)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(ApiError::not_found("order"))?;
+    if status != "committed" {
+        let message = format!("a refund can be quoted for a committed order; this one is {status}");
+        return Err(ApiError::conflict("not_refundable", message));
+    }
+    let quoted = quote::quote(&mut tx, tenant, order_id, &refund).await?;
+    Ok(Json(quote::QuoteView::new(order_id, &refund, quoted)))
 }
 
 fn accepted(refund_id: RefundId, client_refund_id: uuid::Uuid, order_id: OrderId, status: &str) -> Response {

@@ -1,6 +1,7 @@
 //! The checks one order goes through at commit, in the contract's order
 //! (the first failure decides): products exist and are active, prices,
-//! pricing (`negative_total`; then the tenant's service charge and tax),
+//! pricing (`negative_total`; then the service charge and tax in force at
+//! its sale time),
 //! stock (at the order's outlet), payment (split tender, cash rounding).
 
 use crate::commit::locked::{LockedProduct, StockKey};
@@ -72,7 +73,8 @@ pub fn evaluate(
         }
         Err(e @ PricingError::Overflow) => return reject(RejectionCode::Malformed, e.to_string()),
     };
-    let settings = pricing.settings(tenant_id);
+    // Charged by the settings in force when it was sold, not at commit.
+    let settings = pricing.settings(tenant_id, order.created_at);
     let Some(charges) = charges(priced.total, &settings.charges) else {
         return reject(RejectionCode::Malformed, "the order's tax or service charge overflows".to_owned());
     };
