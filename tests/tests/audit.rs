@@ -198,7 +198,10 @@ async fn every_change_a_person_makes_leaves_exactly_one_audit_row_with_before_an
     );
     assert_eq!(rows[0]["after"]["status"], "discarded");
     let (ok, shown, _) = p.cli(&["dlq", "show", &failed[1].to_string()]).await;
-    assert!(ok && shown.contains("\"audit:discard\"") && shown.contains(&format!("owner@{}.test", shop.slug)), "{shown}");
+    assert!(
+        ok && shown.contains("\"audit:discard\"") && shown.contains(&format!("owner@{}.test", shop.slug)),
+        "{shown}"
+    );
 
     // A shift: open, a pay-out, close.
     let shift = uuid(&p.post(&shop.token, "/api/shifts", &json!({ "openingFloat": 100_000 })).await.body["shiftId"]);
