@@ -161,22 +161,26 @@ async fn every_change_a_person_makes_leaves_exactly_one_audit_row_with_before_an
     p.post(&shop.token, &format!("/api/orders/{refunded}/refunds"), &refund).await;
     one(&trail(&p, &shop, "refund", uuid(&first.body["refundId"])).await, "refund", me, true, true);
 
-    // Failed syncs: one retried, one discarded; both by the API; a third by the operator CLI.
+    // Failed syncs: one retried, one discarded, by the API; one discarded and one replayed by the operator CLI.
     let scarce = p.product(&shop, 5_000, 0).await;
     let short = || order(&[(scarce, 1, 5_000)]);
     let synced = p
-        .post(&shop.token, "/api/sync/orders", &json!({ "deviceId": "t", "orders": [short(), short(), short()] }))
+        .post(
+            &shop.token,
+            "/api/sync/orders",
+            &json!({ "deviceId": "t", "orders": [short(), short(), short(), short()] }),
+        )
         .await;
     let orders: Vec<Uuid> =
         synced.body["results"].as_array().into_iter().flatten().map(|r| uuid(&r["orderId"])).collect();
-    let failed: Vec<Uuid> = eventually("three failed syncs", Duration::from_secs(20), || async {
+    let failed: Vec<Uuid> = eventually("four failed syncs", Duration::from_secs(20), || async {
         let ids: Vec<Uuid> =
             sqlx::query_scalar("SELECT id FROM failed_syncs WHERE order_id = ANY($1) ORDER BY order_id")
                 .bind(&orders)
                 .fetch_all(&p.db)
                 .await
                 .ok()?;
-        (ids.len() == 3).then_some(ids)
+        (ids.len() == 4).then_some(ids)
     })
     .await;
     assert_eq!(p.post(&shop.token, &format!("/api/failed-syncs/{}/retry", failed[0]), &json!({})).await.status, 202);
@@ -197,6 +201,13 @@ async fn every_change_a_person_makes_leaves_exactly_one_audit_row_with_before_an
         (Some("operator:test-operator"), Some("discard"))
     );
     assert_eq!(rows[0]["after"]["status"], "discarded");
+    let (ok, out, _) = p.cli(&["dlq", "replay", &failed[3].to_string()]).await;
+    assert!(ok, "{out}");
+    let rows = trail(&p, &shop, "failed_sync", failed[3]).await;
+    assert_eq!(
+        (rows.len(), rows[0]["actor"].as_str(), rows[0]["action"].as_str()),
+        (1, Some("operator:test-operator"), Some("retry"))
+    );
     let (ok, shown, _) = p.cli(&["dlq", "show", &failed[1].to_string()]).await;
     assert!(
         ok && shown.contains("\"audit:discard\"") && shown.contains(&format!("owner@{}.test", shop.slug)),
