@@ -183,7 +183,12 @@ impl Pipeline {
     /// Run the `workers` binary's operator CLI against this pipeline:
     /// (success, stdout, how long it took).
     pub async fn cli(&self, args: &[&str]) -> (bool, String, Duration) {
-        let mut command = Command::new(binary("workers"));
+        self.cli_of(&binary("workers"), args).await
+    }
+
+    /// [`cli`](Self::cli) of another build of the workers binary (the previous release's).
+    pub async fn cli_of(&self, program: &std::path::Path, args: &[&str]) -> (bool, String, Duration) {
+        let mut command = Command::new(program);
         command.args(args).env("USER", "test-operator");
         for (key, value) in component_env(&self.env, &self.name, "operator") {
             command.env(key, value);

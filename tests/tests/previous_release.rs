@@ -99,8 +99,13 @@ async fn the_previous_release_workers_run_the_core_order_flow_on_the_schema_they
     assert_eq!(stock(&p, product).await, 1);
 
     // A retry that fails again counts on the same failed sync (the upsert).
-    let retry = format!("/api/failed-syncs/{failed}/retry");
-    assert_eq!(p.post(&shop.token, &retry, &json!({})).await.status, 202);
+    // Retried by that release's operator CLI: today's ingest needs today's
+    // schema (its session checks and audit trail), the rolled-back one has
+    // neither.
+    let failed = failed.to_string();
+    let retry = ["dlq", "replay", failed.as_str()];
+    let (ok, out, _) = p.cli_of(&binary, &retry).await;
+    assert!(ok, "{out}");
     harness::checks::eventually("the retry to fail again", Duration::from_secs(30), || async {
         failed_attempts(&p, short_id).await.filter(|(_, attempts, _)| *attempts == 2)
     })
@@ -116,7 +121,8 @@ async fn the_previous_release_workers_run_the_core_order_flow_on_the_schema_they
     .execute(&p.db)
     .await
     .expect("restock");
-    assert_eq!(p.post(&shop.token, &retry, &json!({})).await.status, 202);
+    let (ok, out, _) = p.cli_of(&binary, &retry).await;
+    assert!(ok, "{out}");
     p.reaches(short_id, "committed").await;
     p.drained(Duration::from_secs(30)).await;
     assert_eq!(failed_attempts(&p, short_id).await.map(|f| f.2), Some("resolved".to_owned()));
