@@ -4,7 +4,7 @@
 
 use crate::auth::{AuthUser, MANAGERS};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::Query;
+use crate::http::extract::{Query, within_years};
 use crate::http::page::{Page, limit};
 use crate::state::AppState;
 use axum::extract::State;
@@ -54,6 +54,8 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Aud
     if q.entity.as_ref().is_some_and(|e| e.len() > 64) || q.entity_id.as_ref().is_some_and(|e| e.len() > 128) {
         return Err(ApiError::invalid("entity", "entity and entityId are at most 64 and 128 characters"));
     }
+    let (from, to) =
+        (q.from.map(|t| within_years("from", t)).transpose()?, q.to.map(|t| within_years("to", t)).transpose()?);
     let page = Page::new(limit(q.limit)?, q.cursor.as_deref())?;
     let mut tx = state.snapshot(auth.tenant_id).await?;
     let query = sqlx::query_as::<_, AuditEntry>(
@@ -73,8 +75,8 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Aud
     .bind(&q.entity)
     .bind(&q.entity_id)
     .bind(q.actor)
-    .bind(q.from)
-    .bind(q.to);
+    .bind(from)
+    .bind(to);
     let entries = page.bind(query).fetch_all(&mut *tx).await?;
     Ok(Json(page.finish(entries, |e| (e.at, e.id))))
 }

@@ -2,7 +2,6 @@
 //! opens a session on the till with their PIN. Wrong PINs are limited per
 //! cashier and per till (`PinAttempt`), so a short PIN cannot be guessed.
 
-use super::INVALID_CREDENTIALS;
 use super::issue::{ACTIVE_USER, UserRow, issue};
 use crate::auth::password;
 use crate::http::error::{ApiError, ApiResult};
@@ -21,6 +20,8 @@ use uuid::Uuid;
 
 const INVALID_DEVICE: ApiError =
     ApiError::Unauthorized { code: "invalid_device", message: "the device secret is not valid or was revoked" };
+const INVALID_PIN: ApiError =
+    ApiError::Unauthorized { code: "invalid_credentials", message: "the cashier or PIN is not correct" };
 const TILL_TOKEN_REQUIRED: ApiError =
     ApiError::Unauthorized { code: "unauthorized", message: "a till's token (POST /api/auth/device) is required" };
 
@@ -88,7 +89,7 @@ pub async fn open_session(
         return Err(INVALID_DEVICE);
     }
     if !plausible_pin(&request.pin) {
-        return Err(INVALID_CREDENTIALS);
+        return Err(INVALID_PIN);
     }
     let limits = Limits::from_ref(&state);
     let mut attempt = PinAttempt::new(request.user_id.to_string(), till.dev.to_string());
@@ -107,10 +108,10 @@ pub async fn open_session(
     };
     if !password::verify(request.pin, pin_hash).await {
         tracing::info!(device_id = %till.dev, "wrong till PIN");
-        return Err(INVALID_CREDENTIALS);
+        return Err(INVALID_PIN);
     }
     attempt.give_back(&limits).await;
-    let user = user.ok_or(INVALID_CREDENTIALS)?;
+    let user = user.ok_or(INVALID_PIN)?;
     let tokens = issue(&state, &mut tx, &user, Uuid::now_v7(), None, Some(till.dev)).await?;
     tx.commit().await?;
     Ok(Json(tokens))
