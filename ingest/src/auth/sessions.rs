@@ -55,11 +55,17 @@ pub struct Sessions {
     redis: Option<ConnectionManager>,
     namespace: String,
     local: Mutex<HashMap<Subject, (Standing, Instant)>>,
+    /// Turns to look a standing up, by subject's stripe: a burst of requests
+    /// of one user (a till's sync at opening) makes one lookup, not one each.
+    lookups: [tokio::sync::Mutex<()>; LOOKUP_STRIPES],
 }
+
+const LOOKUP_STRIPES: usize = 16;
 
 impl Sessions {
     pub fn new(db: PgPool, redis: Option<ConnectionManager>, namespace: &str) -> Self {
-        Self { db, redis, namespace: namespace.to_owned(), local: Mutex::default() }
+        let lookups = std::array::from_fn(|_| tokio::sync::Mutex::new(()));
+        Self { db, redis, namespace: namespace.to_owned(), local: Mutex::default(), lookups }
     }
 
     /// A user token issued at `version` may act.
@@ -86,10 +92,19 @@ impl Sessions {
         }
     }
 
+    fn cached(&self, subject: Subject) -> Option<(Standing, Instant)> {
+        self.local.lock().unwrap_or_else(|p| p.into_inner()).get(&subject).copied()
+    }
+
     async fn standing(&self, tenant: TenantId, subject: Subject) -> Result<Option<Standing>, ApiError> {
-        let cached = self.local.lock().unwrap_or_else(|p| p.into_inner()).get(&subject).copied();
-        if let Some((standing, at)) = cached.filter(|(_, at)| at.elapsed() < LOCAL_TTL) {
-            let _ = at;
+        let fresh = |cached: Option<(Standing, Instant)>| cached.filter(|(_, at)| at.elapsed() < LOCAL_TTL);
+        if let Some((standing, _)) = fresh(self.cached(subject)) {
+            return Ok(Some(standing));
+        }
+        let _turn = self.lookups[stripe(subject)].lock().await;
+        // Whoever held the turn before may have looked this subject up.
+        let cached = self.cached(subject);
+        if let Some((standing, _)) = fresh(cached) {
             return Ok(Some(standing));
         }
         if let Some(standing) = self.shared(subject).await {
@@ -165,6 +180,14 @@ impl Sessions {
             Subject::Device(id) => format!("{}:session:device:{id}", self.namespace),
         }
     }
+}
+
+fn stripe(subject: Subject) -> usize {
+    let id = match subject {
+        Subject::User(id) | Subject::Device(id) => id,
+    };
+    // The id's last byte is random in v4 and v7 alike.
+    usize::from(id.as_bytes()[15]) % LOOKUP_STRIPES
 }
 
 #[cfg(test)]
