@@ -106,9 +106,15 @@ ensure_rust_base() {
   say "making $tag: Debian from $DEBIAN_MIRROR + the Rust toolchain in $sysroot"
   local tar="$IMAGE_CACHE/warungin-rust.tar"
   # The documentation (share/, most of the toolchain's size) stays out.
-  # shellcheck disable=SC2016 # $1 is the hook's argument, the new root
-  debian_rootfs "$tar" "ca-certificates,gcc,libc6-dev,make,pkg-config,git" \
-    "mkdir -p \"\$1/usr/local/rust\" \"\$1/usr/local/cargo/bin\" && tar -C '$sysroot' --exclude=./share -cf - . | tar -C \"\$1/usr/local/rust\" -xf -"
+  # The machine's own certificate authorities (/usr/local/share/ca-certificates)
+  # go in too: crates.io may be reached through a TLS-inspecting egress
+  # proxy that only they make trusted. Only the builder gets them; the
+  # runtime image has Debian's.
+  local hooks=("mkdir -p \"\$1/usr/local/rust\" \"\$1/usr/local/cargo/bin\" && tar -C '$sysroot' --exclude=./share -cf - . | tar -C \"\$1/usr/local/rust\" -xf -")
+  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    hooks+=("cp /usr/local/share/ca-certificates/*.crt \"\$1/usr/local/share/ca-certificates/\" && chroot \"\$1\" update-ca-certificates >/dev/null")
+  fi
+  debian_rootfs "$tar" "ca-certificates,gcc,libc6-dev,make,pkg-config,git" "${hooks[@]}"
   podman import \
     --change 'ENV CARGO_HOME=/usr/local/cargo' \
     --change 'ENV PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
