@@ -1,6 +1,11 @@
 //! Load generator: `loadgen --scenario hot --terminals 32 --duration 30s`.
 //! Exits non-zero when the stock audit finds a mismatch or orders are left
 //! pending. Run ingest with RATE_LIMIT_*_WRITES_PER_MIN=0 for load tests.
+//! With `--history FILE --check`, the fault-injection run's checker also
+//! judges the run (lost, duplicated, unexpected, stuck orders, stock
+//! conservation, messages left in the retry and dead-letter queues): for a
+//! fault injected from outside, e.g. a worker container stopped mid-load
+//! (scripts/image-test).
 
 use anyhow::Context;
 use clap::Parser;
@@ -50,6 +55,11 @@ struct Args {
     history: Option<std::path::PathBuf>,
     #[arg(long)]
     quiet: bool,
+    /// After the drain, run the fault-injection checker over --history. The
+    /// broker's queues are named from the workers' own environment
+    /// (AMQP_PREFIX, RETRY_DELAYS, ...), so give loadgen the same.
+    #[arg(long, requires = "history")]
+    check: bool,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -100,6 +110,47 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&summary)?)?;
     }
-    let ok = summary.audit.clean() && summary.still_pending == 0;
+    let mut ok = summary.audit.clean() && summary.still_pending == 0;
+    if args.check
+        && let Some(path) = &args.history
+    {
+        ok &= check(path, &db, shop.tenant_id, &shop.initial).await?;
+    }
     Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
+}
+
+/// The checker's verdict over the history (the run flushed it): printed,
+/// and whether it found nothing wrong.
+async fn check(
+    path: &std::path::Path,
+    db: &sqlx::PgPool,
+    tenant: uuid::Uuid,
+    initial: &std::collections::HashMap<uuid::Uuid, i64>,
+) -> anyhow::Result<bool> {
+    use harness::chaos::checker;
+    let config = common::config::Config::from_env().context("the workers' environment (AMQP_PREFIX, ...)")?;
+    let broker =
+        harness::broker::TestBroker::new(&config.broker.prefix, common::broker::Topology::from_config(&config.broker));
+    let history = checker::read_history(path)?;
+    let v = checker::check(&history, db, &broker, tenant, initial).await?;
+    println!(
+        "checker: requests {}, orders sent {}, accepted {}, in the books by status {:?}",
+        v.requests, v.orders_sent, v.orders_accepted, v.by_status
+    );
+    println!(
+        "checker: lost {}  duplicated {}  unexpected {}  conservation violations {}  stuck {}  failed without review {}  unrecorded messages {}  internal errors (500) {}",
+        v.lost,
+        v.duplicated,
+        v.unexpected,
+        v.conservation_violations,
+        v.stuck,
+        v.failed_without_review,
+        v.unrecorded_messages,
+        v.internal_errors
+    );
+    for example in &v.examples {
+        println!("    {example}");
+    }
+    println!("checker: {}", if v.ok() { "PASS" } else { "FAIL" });
+    Ok(v.ok())
 }
