@@ -104,3 +104,45 @@ async fn dead_letters_that_are_not_orders_are_listed_raw_and_can_be_discarded() 
     assert!(!ok);
     p.stop().await;
 }
+
+/// A raw dead letter replayed by the operator goes back on the order queue
+/// as a fresh first attempt: the original is marked replayed, by whom, and
+/// the body, still no order, comes back as a new dead letter rather than
+/// vanishing. The same id cannot be replayed twice.
+#[tokio::test]
+async fn a_raw_dead_letter_replayed_comes_back_once_and_is_never_lost() {
+    let p = Pipeline::start().await;
+    let body = b"{\"still\": \"not an order\"}";
+    p.broker.publish_raw(body, lapin::BasicProperties::default()).await.expect("publish");
+    let id = eventually("the dead letter recorded", Duration::from_secs(20), || async {
+        sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM dead_letters").fetch_optional(&p.db).await.ok().flatten()
+    })
+    .await;
+    let (ok, listed, _) = p.cli(&["dlq", "list", "--raw"]).await;
+    assert!(ok && listed.contains(&id.to_string()) && listed.contains("1 dead letter(s)"), "{listed}");
+
+    let (ok, out, _) = p.cli(&["dlq", "replay", &id.to_string()]).await;
+    assert!(ok && out.contains("replayed 1, skipped 0, failed 0"), "{out}");
+    let (status, by): (String, Option<String>) =
+        sqlx::query_as("SELECT status, resolved_by FROM dead_letters WHERE id = $1")
+            .bind(id)
+            .fetch_one(&p.db)
+            .await
+            .expect("row");
+    assert_eq!(status, "replayed");
+    assert!(by.is_some_and(|by| by.contains("test-operator")), "who replayed it is kept");
+    let again: Vec<u8> = eventually("the replayed body dead-lettered again", Duration::from_secs(20), || async {
+        sqlx::query_scalar("SELECT body FROM dead_letters WHERE id <> $1 AND status = 'open'")
+            .bind(id)
+            .fetch_optional(&p.db)
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+    assert_eq!(again, body, "the same body, not lost");
+
+    let (ok, out, _) = p.cli(&["dlq", "replay", &id.to_string()]).await;
+    assert!(!ok && out.contains("no open failed sync or dead letter"), "a second replay exits non-zero: {out}");
+    p.stop().await;
+}

@@ -2,7 +2,7 @@
 //! than sold, restocked once, waiting for an order still pending, and
 //! reviewable when they cannot apply.
 
-use harness::{Pipeline, eventually, order, uuid};
+use harness::{Options, Pipeline, eventually, order, uuid};
 use serde_json::{Value, json};
 use std::time::Duration;
 use uuid::Uuid;
@@ -162,6 +162,58 @@ async fn a_refund_that_cannot_apply_becomes_a_failed_sync_for_review() {
     let right = p.post(&shop.token, &format!("/api/orders/{order_id}/refunds?wait=10000"), &refund(product, 2)).await;
     assert_eq!((right.status, right.body["amount"].as_i64()), (201, Some(20_000)), "{}", right.body);
     assert_eq!(p.stock(product).await, 10);
+    p.assert_books_balance().await;
+    p.stop().await;
+}
+
+/// A refund whose retries run out is dead-lettered and kept as a failed
+/// sync of that refund, with its request, not as an unreadable dead letter.
+/// Once the cause is gone, a supervisor's retry applies it, once.
+#[tokio::test]
+async fn a_refund_whose_retries_run_out_is_kept_for_review_and_its_retry_applies_it() {
+    let options =
+        Options::default().with_env("ORDER_TRANSACTION_TIMEOUT", "200ms").with_env("WORKER_MAX_ATTEMPTS", "3");
+    let p = Pipeline::start_with(options).await;
+    let shop = p.tenant().await;
+    let (order_id, product) = sold(&p, &shop, 2).await;
+    // The product's row held: restocking waits on it, so every attempt at
+    // the refund's transaction times out (recording the dead letter does
+    // not touch products).
+    let mut lock = p.db.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM products WHERE id = $1 FOR UPDATE")
+        .bind(product)
+        .execute(&mut *lock)
+        .await
+        .expect("lock");
+    let body = refund(product, 1);
+    let queued = p.post(&shop.token, &format!("/api/orders/{order_id}/refunds"), &body).await;
+    assert_eq!(queued.status, 202, "{}", queued.body);
+    let refund_id = uuid(&queued.body["refundId"]);
+    assert_eq!(refund_settled(&p, refund_id).await, "failed");
+    lock.rollback().await.expect("release the lock");
+
+    let (failed, code, request): (Uuid, String, Value) =
+        sqlx::query_as("SELECT id, reason_code, request FROM failed_syncs WHERE refund_id = $1")
+            .bind(refund_id)
+            .fetch_one(&p.db)
+            .await
+            .expect("a failed sync of the refund");
+    assert_eq!(code, "retries_exhausted");
+    assert_eq!(request["items"], body["items"], "the refund's request is kept");
+    assert_eq!(p.count("SELECT count(*) FROM dead_letters").await, 0, "recorded as the refund's, not as raw");
+    assert_eq!(p.stock(product).await, 8, "nothing came back yet");
+
+    let retried = p.post(&shop.token, &format!("/api/failed-syncs/{failed}/retry"), &json!({})).await;
+    assert_eq!(retried.status, 202, "{}", retried.body);
+    // The refund stays `failed` until the replayed message commits it.
+    eventually("the retried refund to commit", Duration::from_secs(30), || async {
+        (refund_status(&p, refund_id).await.as_deref() == Some("committed")).then_some(())
+    })
+    .await;
+    assert_eq!(p.stock(product).await, 9, "one unit back, once");
+    let shown = p.get(&shop.token, &format!("/api/refunds/{refund_id}")).await;
+    assert_eq!(shown.body["amount"], 10_000, "{}", shown.body);
+    p.drained(Duration::from_secs(10)).await;
     p.assert_books_balance().await;
     p.stop().await;
 }

@@ -586,8 +586,14 @@ async fn maintenance_mode_stops_writes_on_every_replica_and_keeps_reads() {
 
 #[tokio::test]
 async fn production_refuses_to_start_with_a_weak_secret_and_says_which() {
-    let output = tokio::process::Command::new(harness::binary("ingest"))
-        .env_clear()
+    let mut command = tokio::process::Command::new(harness::binary("ingest"));
+    command.env_clear();
+    // Under scripts/coverage the instrumented ingest writes its profile
+    // there (else it would land in tests/, uncounted).
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        command.env("LLVM_PROFILE_FILE", profile);
+    }
+    let output = command
         .env("APP_ENV", "production")
         .env("JWT_SECRET", "too-short")
         .env("JWT_REFRESH_SECRET", "r".repeat(40))

@@ -217,3 +217,31 @@ async fn wrong_pins_lock_out_the_cashier_and_the_till_until_the_window_ends() {
     assert_eq!(p.post(&shop.token, &format!("/api/users/{cici}/pin"), &json!({ "pin": "12" })).await.status, 422);
     p.stop().await;
 }
+
+/// A cashier's session on a till, refreshed, is still the till's: the new
+/// tokens carry the till, and revoking the till ends the refreshed session
+/// too, within the cut-off.
+#[tokio::test]
+async fn a_refreshed_session_on_a_till_stays_bound_to_it_and_ends_with_its_revocation() {
+    let p = Pipeline::start_with(Options::workers(0)).await;
+    let shop = p.tenant().await;
+    let (ayu, _) = person(&p, &shop.token, &shop.slug, "cashier", "4821").await;
+    let (till_id, till_token, _) = till(&p, &shop.token, "Kasir belakang").await;
+    let session = pin(&p, &till_token, ayu, "4821").await;
+    assert_eq!(session.status, 200, "{}", session.body);
+
+    let refresh = json!({ "refreshToken": session.body["refreshToken"] });
+    let refreshed = p.call(Method::POST, "/api/auth/refresh", None, Some(&refresh)).await;
+    assert_eq!(refreshed.status, 200, "an active till's session refreshes: {}", refreshed.body);
+    assert_eq!(uuid(&refreshed.body["deviceId"]), till_id, "{}", refreshed.body);
+    let access = refreshed.body["accessToken"].as_str().expect("access").to_owned();
+    assert_eq!(p.get(&access, "/api/products").await.status, 200);
+
+    let revoked = p.post(&shop.token, &format!("/api/devices/{till_id}/revoke"), &json!({})).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let took = refused_after(&p, &p.base_url, &access, Instant::now()).await;
+    assert!(took < CUT_OFF, "{took:?}");
+    let again = json!({ "refreshToken": refreshed.body["refreshToken"] });
+    assert_eq!(p.call(Method::POST, "/api/auth/refresh", None, Some(&again)).await.status, 401);
+    p.stop().await;
+}
