@@ -47,6 +47,13 @@ struct Device {
     last_seen_at: Option<DateTime<Utc>>,
 }
 
+/// The columns a `Device` reads (a macro, so queries stay literal SQL).
+macro_rules! columns {
+    () => {
+        "id, outlet_id, name, created_at, created_by, revoked_at, revoked_by, last_seen_at"
+    };
+}
+
 /// A till's secret: `<tenant>.<device>.<random>`. The ids let sign-in find
 /// the row inside its shop; the 256 random bits are what it proves.
 fn new_secret(tenant: Uuid, device: Uuid) -> String {
@@ -77,11 +84,12 @@ async fn register(
     let secret = new_secret(auth.tenant_id.0, id);
     let hash = password::hash(secret.clone()).await.map_err(ApiError::Internal)?;
     let mut tx = state.tx(auth.tenant_id).await?;
-    let device = sqlx::query_as::<_, Device>(
+    let device = sqlx::query_as::<_, Device>(concat!(
         "INSERT INTO devices (id, tenant_id, outlet_id, name, secret_hash, created_by)
          SELECT $1, $2, o.id, $4, $5, $6 FROM outlets o WHERE o.tenant_id = $2 AND o.id = $3 AND o.is_active
-         RETURNING id, outlet_id, name, created_at, created_by, revoked_at, revoked_by, last_seen_at",
-    )
+         RETURNING ",
+        columns!()
+    ))
     .bind(id)
     .bind(auth.tenant_id.0)
     .bind(new.outlet_id)
@@ -108,11 +116,13 @@ async fn list(State(state): State<AppState>, auth: AuthUser, Query(q): Query<Pag
     auth.require(MANAGERS)?;
     let page = q.page()?;
     let mut tx = state.tx(auth.tenant_id).await?;
-    let query = sqlx::query_as::<_, Device>(
-        "SELECT id, outlet_id, name, created_at, created_by, revoked_at, revoked_by, last_seen_at FROM devices
+    let query = sqlx::query_as::<_, Device>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM devices
          WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
-         ORDER BY created_at DESC, id DESC LIMIT $4",
-    )
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    ))
     .bind(auth.tenant_id.0);
     let devices = page.bind(query).fetch_all(&mut *tx).await?;
     Ok(Json(page.finish(devices, |d| (d.created_at, d.id))))
@@ -144,14 +154,12 @@ async fn revoke(
             .await?;
         trail.updated(&mut tx, &auth, "revoke", Entity::Device, id, Some(before)).await?;
     }
-    let device = sqlx::query_as::<_, Device>(
-        "SELECT id, outlet_id, name, created_at, created_by, revoked_at, revoked_by, last_seen_at FROM devices
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(auth.tenant_id.0)
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let device =
+        sqlx::query_as::<_, Device>(concat!("SELECT ", columns!(), " FROM devices WHERE tenant_id = $1 AND id = $2"))
+            .bind(auth.tenant_id.0)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     tx.commit().await?;
     state.sessions.changed(Subject::Device(id), Standing { version: 0, active: false }).await;
     Ok(Json(json!(device)))
